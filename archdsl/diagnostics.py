@@ -1,0 +1,165 @@
+"""Source positions, diagnostics and the one function that renders them.
+
+Every stage of archdsl reports problems as :class:`Diagnostic` values that point
+at a :class:`Span` of the spec's text. They are collected, sorted into source
+order and rendered once by :func:`render`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The text of one spec and the name it is reported under."""
+
+    name: str
+    text: str = field(repr=False)
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based, end-exclusive region of a source: line:col to end_line:end_col."""
+
+    source: Source | None = field(repr=False, compare=False)
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @property
+    def file(self) -> str:
+        return self.source.name if self.source else "<input>"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """A secondary place involved in a diagnostic."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None
+    label: str = ""
+    help: str = ""
+    severity: Severity = Severity.ERROR
+    notes: tuple[Label, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple:
+        if self.span is None:
+            return (0, 0, 0, self.code)
+        return (1, self.span.line, self.span.col, self.code)
+
+    def as_dict(self) -> dict:
+        """The diagnostic as the JSON object documented in docs/errors.md."""
+        s = self.span
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": s.file if s else None,
+            "line": s.line if s else None,
+            "column": s.col if s else None,
+            "end_line": s.end_line if s else None,
+            "end_column": s.end_col if s else None,
+            "label": self.label,
+            "help": self.help or None,
+        }
+
+
+class ArchError(Exception):
+    """Raised by the public API when a spec has errors; carries all of them."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__(render_all(self.diagnostics))
+
+
+def error(code: str, message: str, span: Span | None, label: str = "", help: str = "",
+          notes: tuple[Label, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, message, span, label, help, Severity.ERROR, notes)
+
+
+def warning(code: str, message: str, span: Span | None, label: str = "", help: str = "",
+            notes: tuple[Label, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, message, span, label, help, Severity.WARNING, notes)
+
+
+MAX_SHOWN_LINE = 120
+
+
+def _excerpt(span: Span, label: str, gutter: int) -> list[str]:
+    text = span.source.line(span.line) if span.source else ""
+    start = span.col - 1
+    shown = text.expandtabs(1)
+    if len(shown) > MAX_SHOWN_LINE:
+        cut = max(0, min(start - 20, len(shown) - MAX_SHOWN_LINE))
+        shown = ("…" if cut else "") + shown[cut:cut + MAX_SHOWN_LINE] + "…"
+        start = start - cut + (1 if cut else 0)
+    width = span.end_col - span.col if span.end_line == span.line else len(text) - start
+    width = max(1, min(width, MAX_SHOWN_LINE - start + 1))
+    pad = " " * gutter
+    caret = " " * start + "^" * width + (f" {label}" if label else "")
+    return [f"{pad} |", f"{span.line:>{gutter}} | {shown}", f"{pad} | {caret}"]
+
+
+def render(d: Diagnostic) -> str:
+    """Render one diagnostic as text: headline, location, excerpt with caret, notes, help."""
+    out = [f"{d.severity.value}[{d.code}]: {d.message}"]
+    places = [s for s in [d.span, *(n.span for n in d.notes)] if s is not None]
+    gutter = max((len(str(s.line)) for s in places), default=1)
+    if d.span is not None:
+        out.append(f"{' ' * gutter}--> {d.span}")
+        out += _excerpt(d.span, d.label, gutter)
+    for note in d.notes:
+        out.append(f"{' ' * gutter}::: {note.span}")
+        out += _excerpt(note.span, note.message, gutter)
+    if d.help:
+        out.append(f"{' ' * gutter} = help: {d.help}")
+    return "\n".join(out)
+
+
+MAX_REPORTED = 50
+
+
+def render_all(diagnostics: list[Diagnostic], limit: int = MAX_REPORTED) -> str:
+    shown = [render(d) for d in diagnostics[:limit]]
+    if len(diagnostics) > limit:
+        shown.append(f"... and {len(diagnostics) - limit} more")
+    return "\n\n".join(shown)
+
+
+def to_json_lines(diagnostics: list[Diagnostic]) -> str:
+    return "\n".join(json.dumps(d.as_dict(), ensure_ascii=False) for d in diagnostics)
+
+
+def did_you_mean(word: str, choices) -> str:
+    """A 'did you mean' hint for a misspelt word, or the empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""

@@ -1,0 +1,28 @@
+"""A canonical text form of the IR, one node a line, for golden tests and debugging."""
+
+from __future__ import annotations
+
+from archdsl.ir.graph import Graph
+from archdsl.ir.nodes import NodeBase
+
+
+def _format_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return "x".join(str(v) for v in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def format_node(node: NodeBase) -> str:
+    inputs = ", ".join(f"%{i}" for i in node.inputs)
+    attrs = " ".join(f"{k}={_format_value(v)}" for k, v in node.attrs().items() if v is not None)
+    head = f"%{node.id} = {node.op}({inputs})"
+    return f"{head}{' ' + attrs if attrs else ''} @{node.path} : {node.type}"
+
+
+def dump(graph: Graph) -> str:
+    """The whole graph: a header, then every node in order."""
+    params = " ".join(f"{k}={_format_value(v)}" for k, v in sorted(graph.params.items()))
+    header = f"network {graph.name} input {graph.input_type}" + (f" params {params}" if params else "")
+    return "\n".join([header, *(format_node(n) for n in graph.nodes())]) + "\n"

@@ -1,0 +1,55 @@
+"""The parameters and buffers each stateful op owns, derived from the IR alone.
+
+This is the contract the torch lowering fulfils: the same keys and shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archdsl.ir.graph import Graph
+from archdsl.ir.nodes import NodeBase
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    key: str
+    shape: tuple[int, ...]
+    trainable: bool
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+def node_state(node: NodeBase, graph: Graph) -> list[StateEntry]:
+    """The state_dict entries of one node (empty for ops without state)."""
+    if not node.has_state:
+        return []
+    in_type = graph[node.inputs[0]].type
+    if in_type is None:
+        return []
+    p = node.path
+    if node.op == "conv":
+        kh, kw = node.kernel
+        entries = [StateEntry(f"{p}.weight", (node.out_channels, in_type.channels // node.groups, kh, kw), True)]
+        return entries + ([StateEntry(f"{p}.bias", (node.out_channels,), True)] if node.bias else [])
+    if node.op == "linear":
+        entries = [StateEntry(f"{p}.weight", (node.out_features, in_type.channels), True)]
+        return entries + ([StateEntry(f"{p}.bias", (node.out_features,), True)] if node.bias else [])
+    c = (in_type.channels,)
+    return [StateEntry(f"{p}.weight", c, True), StateEntry(f"{p}.bias", c, True),
+            StateEntry(f"{p}.running_mean", c, False), StateEntry(f"{p}.running_var", c, False),
+            StateEntry(f"{p}.num_batches_tracked", (), False)]
+
+
+def state_entries(graph: Graph) -> list[StateEntry]:
+    """Every state_dict entry of the network, in construction order."""
+    return [e for node in graph.stateful() for e in node_state(node, graph)]
+
+
+def parameter_count(graph: Graph) -> int:
+    return sum(e.numel for e in state_entries(graph) if e.trainable)

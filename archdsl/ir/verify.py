@@ -1,0 +1,71 @@
+"""The one verifier: every invariant a well-formed IR graph must satisfy.
+
+A graph that fails here is a compiler bug, not a user error; user errors are
+reported as diagnostics before a graph is ever handed to the verifier.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from archdsl.ir.graph import Graph
+from archdsl.ir.nodes import ARITY, NODE_TYPES
+from archdsl.ir.shapes import infer
+
+
+class VerificationError(Exception):
+    """The IR broke an invariant: a bug in archdsl, never in the spec."""
+
+
+def verify(graph: Graph) -> None:
+    """Raise VerificationError listing every broken invariant."""
+    problems = _structure(graph) + _per_node(graph) + _paths(graph)
+    if problems:
+        raise VerificationError("invalid IR for %s:\n  %s" % (graph.name, "\n  ".join(problems)))
+
+
+def _structure(graph: Graph) -> list[str]:
+    problems = []
+    if not nx.is_directed_acyclic_graph(graph.dag):
+        problems.append("the graph has a cycle")
+    ops = [n.op for n in graph.nodes()]
+    for op in ("input", "output"):
+        if ops.count(op) != 1:
+            problems.append(f"expected one {op} node, found {ops.count(op)}")
+    return problems
+
+
+def _per_node(graph: Graph) -> list[str]:
+    problems = []
+    for node in graph.nodes():
+        where = f"node %{node.id} ({node.op} {node.path})"
+        if node.op not in NODE_TYPES:
+            problems.append(f"{where}: unknown op")
+            continue
+        low, high = ARITY[node.op]
+        if not low <= len(node.inputs) <= high:
+            problems.append(f"{where}: {len(node.inputs)} inputs, expected {low}..{high}")
+        if any(i >= node.id or i not in graph.dag for i in node.inputs):
+            problems.append(f"{where}: an input is not an earlier node")
+            continue
+        if node.span is None:
+            problems.append(f"{where}: no source span")
+        if node.type is None:
+            problems.append(f"{where}: no inferred type")
+            continue
+        expected, issues = infer(node, [graph[i].type for i in node.inputs])
+        if issues or expected != node.type:
+            problems.append(f"{where}: type {node.type} disagrees with inference ({expected}, {issues})")
+    return problems
+
+
+def _paths(graph: Graph) -> list[str]:
+    seen: dict[str, int] = {}
+    problems = []
+    for node in graph.stateful():
+        if not node.path or any(not part for part in node.path.split(".")):
+            problems.append(f"node %{node.id}: bad module path {node.path!r}")
+        if node.path in seen:
+            problems.append(f"node %{node.id}: module path {node.path} already used by %{seen[node.path]}")
+        seen[node.path] = node.id
+    return problems

@@ -1,0 +1,197 @@
+"""Semantics: a parsed spec plus parameter values -> a verified, typed IR graph."""
+
+from __future__ import annotations
+
+from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
+from archdsl.ir import nodes as N
+from archdsl.ir.graph import Graph
+from archdsl.ir.nodes import TensorType
+from archdsl.ir.verify import verify
+from archdsl.semantics.builder import Builder, Scope, make_input
+from archdsl.semantics.ops import OPS
+from archdsl.semantics.values import Evaluator, Invalid, invalid
+from archdsl.syntax import tree as T
+
+MAX_INPUT_SIZE = 65536
+
+
+class Header:
+    """What the top-level `network`, `input`, `param` and `default` statements declare."""
+
+    def __init__(self):
+        self.name: str | None = None
+        self.input: TensorType | None = None
+        self.input_span: Span | None = None
+        self.params: dict[str, object] = {}
+        self.param_spans: dict[str, Span] = {}
+        self.defaults: dict[str, dict[str, T.Option]] = {}
+
+
+def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None,
+              input_size: tuple[int, ...] | None = None) -> tuple[Graph | None, list[Diagnostic]]:
+    """Build the IR of `spec`, with parameter `overrides` and an optional input size (HxW or CxHxW)."""
+    diagnostics: list[Diagnostic] = []
+    header = read_header(spec, diagnostics)
+    apply_overrides(header, overrides or {}, diagnostics)
+    apply_input_size(header, input_size, diagnostics)
+    if header.input is None:
+        if not any(d.code == "E0212" for d in diagnostics):
+            diagnostics.append(error("E0212", "the spec declares no input", Span(spec.source, 1, 1, 1, 2),
+                                     "no `input` statement", "add a line like `input 3x224x224`"))
+        return None, diagnostics
+    name = header.name or _stem(spec.source.name)
+    graph = Graph(name=name, input_type=header.input, params=dict(header.params), source=spec.source)
+    builder = Builder(graph, Evaluator(header.params), header.defaults, diagnostics)
+    x = make_input(graph, builder.em, header.input_span)
+    x = builder.sequence(spec.statements, Scope("", x), x)
+    builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
+    diagnostics += unused_values(graph)
+    if any(d.is_error for d in diagnostics):
+        return None, diagnostics
+    verify(graph)
+    return graph, diagnostics
+
+
+def _stem(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] or "network"
+
+
+def read_header(spec: T.Spec, diagnostics: list[Diagnostic]) -> Header:
+    header = Header()
+    readers = {"network": _network, "input": _input, "param": _params, "default": _default}
+    for stmt in spec.statements:
+        if stmt.word in readers:
+            try:
+                readers[stmt.word](stmt, header)
+            except Invalid as exc:
+                diagnostics.append(exc.diagnostic)
+    return header
+
+
+def _network(stmt: T.Statement, header: Header) -> None:
+    if len(stmt.args) != 1 or not isinstance(stmt.args[0], T.Name) or stmt.options:
+        raise invalid("E0206", "`network` takes one name", stmt.span, "expected `network NAME`")
+    header.name = stmt.args[0].name
+
+
+def _input(stmt: T.Statement, header: Header) -> None:
+    args = stmt.args
+    if header.input is not None:
+        raise invalid("E0202", "the input is declared twice", stmt.span, "second `input`")
+    if len(args) != 1 or not isinstance(args[0], T.Dims) or len(args[0].values) != 3 or stmt.options:
+        raise invalid("E0206", "`input` takes one size, channels x height x width", stmt.span,
+                      "expected `input CxHxW`", "write it like `input 3x224x224`")
+    c, h, w = args[0].values
+    if min(c, h, w) < 1 or max(h, w) > MAX_INPUT_SIZE:
+        raise invalid("E0206", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", args[0].span,
+                      f"got {c}x{h}x{w}")
+    header.input = TensorType(channels=c, height=h, width=w)
+    header.input_span = stmt.span
+
+
+def _params(stmt: T.Statement, header: Header) -> None:
+    if stmt.args or not stmt.options:
+        raise invalid("E0206", "`param` declares NAME = VALUE", stmt.span, "expected `param NAME = VALUE`",
+                      "write it like `param num_classes = 1000`")
+    for option in stmt.options:
+        if option.name in header.params:
+            raise invalid("E0202", f"parameter `{option.name}` is declared twice", option.span, "declared again")
+        if option.name in OPS:
+            raise invalid("E0206", f"`{option.name}` is a layer type and cannot name a parameter",
+                          option.name_span, "reserved word")
+        value = Evaluator(header.params).eval(option.value)
+        header.params[option.name] = value
+        header.param_spans[option.name] = option.span
+
+
+def _default(stmt: T.Statement, header: Header) -> None:
+    op = stmt.args[0] if len(stmt.args) == 1 and isinstance(stmt.args[0], T.Name) else None
+    if op is None or op.name not in OPS or not stmt.options:
+        hint = did_you_mean(op.name, OPS) if op else ""
+        raise invalid("E0206", "`default` sets options for a layer type", stmt.span,
+                      "expected `default LAYER option=value`", hint or "write it like `default conv bias=true`")
+    for option in stmt.options:
+        if option.name not in OPS[op.name].options:
+            hint = did_you_mean(option.name, OPS[op.name].options) or f"{op.name} takes: " + ", ".join(
+                OPS[op.name].options)
+            raise invalid("E0203", f"{op.name} has no option `{option.name}`", option.name_span, "unknown option",
+                          hint)
+        header.defaults.setdefault(op.name, {})[option.name] = option
+
+
+def apply_overrides(header: Header, overrides: dict[str, object], diagnostics: list[Diagnostic]) -> None:
+    for key, value in overrides.items():
+        if key not in header.params:
+            hint = did_you_mean(key, header.params) or (
+                "this spec's parameters: " + ", ".join(header.params) if header.params else "this spec has none")
+            diagnostics.append(error("E0208", f"unknown parameter `{key}`", None, "", hint))
+            continue
+        current = header.params[key]
+        accepted = _coerce(value, current)
+        if accepted is None:
+            diagnostics.append(error("E0208", f"parameter `{key}` takes {_kind(current)}, not {value!r}",
+                                     header.param_spans.get(key), "declared here",
+                                     f"pass {_kind(current)}, e.g. {key}={current!r}"))
+            continue
+        header.params[key] = accepted
+
+
+def _kind(value) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number"}.get(type(value), "a word")
+
+
+def _coerce(value, current):
+    if isinstance(value, str):
+        value = parse_literal(value)
+    if isinstance(current, bool):
+        return value if isinstance(value, bool) else None
+    if isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 10**9
+        return value if ok else None
+    if isinstance(current, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok else None
+    return value if isinstance(value, str) else None
+
+
+def parse_literal(text: str):
+    """A -D value: true/false, a number, or a word."""
+    text = text.strip()
+    if text in ("true", "false"):
+        return text == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> None:
+    if size is None or header.input is None:
+        return
+    size = tuple(size)
+    if len(size) == 3 and size[0] != header.input.channels:
+        diagnostics.append(error("E0208", f"the spec takes {header.input.channels}-channel input, not {size[0]}",
+                                 header.input_span, "declared here", "only height and width can be changed"))
+        return
+    h, w = size[-2:]
+    if not (1 <= h <= MAX_INPUT_SIZE and 1 <= w <= MAX_INPUT_SIZE):
+        diagnostics.append(error("E0208", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", None))
+        return
+    header.input = TensorType(channels=header.input.channels, height=h, width=w)
+
+
+def unused_values(graph: Graph) -> list[Diagnostic]:
+    """A warning for each value that is computed and then never used."""
+    found, seen = [], set()
+    for node in graph.nodes():
+        if node.op in ("output", "input") or graph.users(node.id) or node.span in seen:
+            continue
+        seen.add(node.span)
+        found.append(warning("W0401", f"`{node.path}` is computed but never used", node.span,
+                             "this value goes nowhere",
+                             "remove it, or feed it on (`from NAME`); the network's output is "
+                             "the last statement's value"))
+    return found

@@ -1,0 +1,81 @@
+"""Block types: each turns one stage row into IR nodes. One module per type.
+
+A stage row reads `name [repeat, [[channels, kernel], ...]] [/stride] [options]`;
+table-less blocks (a DenseNet transition) read `name type [options]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from archdsl.diagnostics import Span
+from archdsl.semantics.emit import Emitter
+from archdsl.semantics.values import Evaluator
+
+
+@dataclass(frozen=True)
+class ConvEntry:
+    """One `[channels, kernel]` entry of a stage table."""
+
+    channels: int
+    kernel: tuple[int, int]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Row:
+    """One evaluated stage row, ready for a block type to expand."""
+
+    name: str
+    path: str
+    repeat: int
+    convs: tuple[ConvEntry, ...]
+    stride: int
+    options: dict[str, object]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Option:
+    """An option a block type accepts: how to read it, and its default."""
+
+    read: Callable[[Evaluator, object, str], object]
+    default: object
+    help: str = ""
+
+
+def int_option(default: int, minimum: int = 1, help: str = "") -> Option:
+    return Option(lambda ev, v, name: ev.int_(v, name, minimum), default, help)
+
+
+def bool_option(default: bool, help: str = "") -> Option:
+    return Option(lambda ev, v, name: ev.bool_(v, name), default, help)
+
+
+def float_option(default: float, help: str = "") -> Option:
+    return Option(lambda ev, v, name: ev.float_(v, name), default, help)
+
+
+def choice_option(choices: tuple[str, ...], default: str, help: str = "") -> Option:
+    return Option(lambda ev, v, name: ev.choice(v, name, choices), default, help)
+
+
+@dataclass(frozen=True)
+class BlockType:
+    name: str
+    expand: Callable[[Row, Emitter, int], int]
+    options: dict[str, Option] = field(default_factory=dict)
+    #: rows of this type carry a [repeat, [[channels, kernel], ...]] table
+    table: bool = True
+    #: how many [channels, kernel] entries a row must list (None: any number)
+    convs: tuple[int, int] | None = None
+    example: str = ""
+
+
+def registry() -> dict[str, BlockType]:
+    """Every block type, by name."""
+    from archdsl.semantics.blocks import basic, bottleneck
+
+    types = [basic.BLOCK, bottleneck.BLOCK]
+    return {t.name: t for t in types}

@@ -1,0 +1,76 @@
+"""What the residual block types share: conv-norm-act chains, the shortcut, the add.
+
+`basic` and `bottleneck` (and, with extra options, their SE and ResNeXt forms)
+differ only in defaults; both are built here from their stage-table rows.
+"""
+
+from __future__ import annotations
+
+from archdsl.ir import nodes as N
+from archdsl.semantics.blocks import Option, Row, bool_option, choice_option, float_option, int_option
+from archdsl.semantics.emit import Emitter, join
+
+SHORTCUTS = ("auto", "identity", "proj", "avgdown")
+
+
+def residual_options(stride_at: str) -> dict[str, Option]:
+    return {
+        "groups": int_option(1, help="groups of the 3x3 convs (ResNeXt cardinality)"),
+        "stride_at": choice_option(("first", "3x3"), stride_at, "which conv carries the block's stride"),
+        "shortcut": choice_option(SHORTCUTS, "auto", "identity, 1x1 projection, or avg-pool then projection"),
+        "bias": bool_option(False, "give every conv a bias"),
+        "eps": float_option(1e-5, "norm epsilon"),
+    }
+
+
+def expand_stage(row: Row, em: Emitter, x: int) -> int:
+    """`repeat` blocks; the first one carries the row's stride."""
+    for i in range(row.repeat):
+        x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1)
+    return x
+
+
+def residual_block(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
+    branch = conv_chain(row, em, x, path, stride)
+    shortcut = make_shortcut(row, em, x, path, stride, row.convs[-1].channels)
+    out = em.add([branch, shortcut], join(path, "add"), row.span)
+    return em.relu(out, join(path, "relu"), row.span)
+
+
+def stride_index(row: Row) -> int:
+    if row.options["stride_at"] == "first":
+        return 0
+    return next((i for i, c in enumerate(row.convs) if max(c.kernel) > 1), 0)
+
+
+def conv_chain(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
+    """conv-bn-relu for each listed conv, without the last relu."""
+    at = stride_index(row)
+    opts = row.options
+    for j, entry in enumerate(row.convs, start=1):
+        groups = opts["groups"] if max(entry.kernel) > 1 else 1
+        x = em.conv(x, join(path, f"conv{j}"), entry.span, entry.channels, entry.kernel,
+                    stride if j - 1 == at else 1, groups=groups, bias=opts["bias"])
+        x = em.bn(x, join(path, f"bn{j}"), entry.span, opts["eps"])
+        if j < len(row.convs):
+            x = em.relu(x, join(path, "relu"), entry.span)
+    return x
+
+
+def make_shortcut(row: Row, em: Emitter, x: int, path: str, stride: int, out_channels: int) -> int:
+    kind = row.options["shortcut"]
+    if kind == "auto":
+        t = em.type_of(x)
+        kind = "identity" if stride == 1 and t is not None and t.channels == out_channels else "proj"
+    if kind == "identity":
+        return x
+    down = join(path, "downsample")
+    opts = row.options
+    if kind == "proj":
+        y = em.conv(x, join(down, "0"), row.span, out_channels, 1, stride, bias=opts["bias"])
+        return em.bn(y, join(down, "1"), row.span, opts["eps"])
+    if stride > 1:
+        x = em.emit(N.AvgPool, [x], join(down, "0"), row.span, kernel=(2, 2), stride=(stride, stride),
+                    ceil_mode=True, count_include_pad=False)
+    y = em.conv(x, join(down, "1"), row.span, out_channels, 1, 1, bias=opts["bias"])
+    return em.bn(y, join(down, "2"), row.span, opts["eps"])

@@ -1,0 +1,269 @@
+"""Syntax tree -> IR: walks the statements, resolving names and expanding blocks.
+
+Structure words (`stem`, `head`, `scope`, `residual`, `concat`, `stages`) shape
+the flow and the module paths; every other statement is a layer (see ops.py) or
+a stage row (see blocks/). Errors are collected; a statement in error is skipped
+and the walk goes on, so that one run reports everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
+from archdsl.ir import nodes as N
+from archdsl.ir.graph import Graph
+from archdsl.semantics.blocks import BlockType, registry
+from archdsl.semantics.emit import Emitter, join
+from archdsl.semantics.ops import OPS, Call, check_call
+from archdsl.semantics.rows import read_row
+from archdsl.semantics.values import Evaluator, Invalid, invalid
+from archdsl.syntax import tree as T
+
+HEADER_WORDS = ("network", "input", "param", "default")
+SECTIONS = ("stem", "head", "body")
+STRUCTURE = SECTIONS + ("scope", "residual", "concat", "stages", "shortcut", "branch")
+
+
+@dataclass
+class Scope:
+    """Names visible in one block of statements, and the module path they live under."""
+
+    prefix: str
+    input: int
+    parent: "Scope | None" = None
+    names: dict[str, tuple[int, Span]] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> int | None:
+        scope = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name][0]
+            if name == "input":
+                return scope.input
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        scope, names = self, ["input"]
+        while scope is not None:
+            names += list(scope.names)
+            scope = scope.parent
+        return names
+
+
+class Builder:
+    def __init__(self, graph: Graph, evaluator: Evaluator, defaults: dict[str, dict[str, T.Option]],
+                 diagnostics: list[Diagnostic]):
+        self.graph = graph
+        self.ev = evaluator
+        self.defaults = defaults
+        self.diagnostics = diagnostics
+        self.em = Emitter(graph, diagnostics)
+        self.blocks = registry()
+
+    # --- walking ---------------------------------------------------------
+
+    def sequence(self, statements, scope: Scope, x: int, stage: T.Statement | None = None) -> int:
+        """Run statements one after another; each takes the previous one's value by default."""
+        for index, stmt in enumerate(statements):
+            try:
+                x = self.statement(stmt, scope, x, index, stage)
+            except Invalid as exc:
+                self.diagnostics.append(exc.diagnostic)
+        return x
+
+    def statement(self, stmt: T.Statement, scope: Scope, x: int, index: int, stage) -> int:
+        word = stmt.word
+        if word in HEADER_WORDS:
+            if scope.parent is not None or stmt.body:
+                raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span,
+                              "not allowed here", f"move `{word}` to the top level, before the layers")
+            return x
+        if word in STRUCTURE:
+            return self.structure(stmt, scope, x, index, stage)
+        if stmt.body:
+            raise invalid("E0210", f"`{word}` takes no indented block", stmt.body[0].span,
+                          "unexpected block", "indent only the contents of stem, head, scope, residual, "
+                          "concat and stages")
+        name, op, args = split_name(stmt, self.known_words())
+        if op is None or op.name in self.blocks or any(isinstance(a, T.ListValue) for a in args):
+            return self.row(stmt, scope, x, name or str(index), op, args, stage)
+        return self.layer(stmt, scope, x, name, op, args, index)
+
+    def known_words(self):
+        return (*OPS, *self.blocks, *STRUCTURE)
+
+    def structure(self, stmt: T.Statement, scope: Scope, x: int, index: int, stage) -> int:
+        word = stmt.word
+        if word in ("shortcut", "branch"):
+            parent = "residual" if word == "shortcut" else "concat"
+            raise invalid("E0210", f"`{word}` only appears inside `{parent}`", stmt.word_span, "not allowed here")
+        if not stmt.body:
+            raise invalid("E0210", f"`{word}` needs an indented block of statements", stmt.span, "empty",
+                          f"indent the statements that belong to `{word}` under it")
+        if word in SECTIONS:
+            self.no_arguments(stmt)
+            return self.sequence(stmt.body, scope, x, stage)
+        if word == "stages":
+            return self.stages(stmt, scope, x)
+        name = self.structure_name(stmt, index)
+        inner = Scope(join(scope.prefix, name), x, scope)
+        out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
+        self.define(scope, name, out, stmt)
+        return out
+
+    def structure_name(self, stmt: T.Statement, index: int) -> str:
+        names = [a for a in stmt.args if isinstance(a, T.Name)]
+        if len(stmt.args) > 1 or (stmt.args and not names):
+            raise invalid("E0206", f"`{stmt.word}` takes at most a name", stmt.args[-1].span, "unexpected")
+        return names[0].name if names else str(index)
+
+    def no_arguments(self, stmt: T.Statement) -> None:
+        extra = stmt.args or stmt.options or stmt.inputs
+        if extra:
+            raise invalid("E0206", f"`{stmt.word}` takes no arguments", extra[0].span, "unexpected",
+                          f"`{stmt.word}` only groups the statements under it")
+
+    def scope_body(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        self.no_options(stmt)
+        return self.sequence(stmt.body, scope, x)
+
+    def no_options(self, stmt: T.Statement, allowed: tuple[str, ...] = ()) -> None:
+        for option in stmt.options:
+            if option.name not in allowed:
+                hint = did_you_mean(option.name, allowed) or (
+                    f"`{stmt.word}` takes: {', '.join(allowed)}" if allowed else f"`{stmt.word}` takes no options")
+                raise invalid("E0203", f"`{stmt.word}` has no option `{option.name}`", option.name_span,
+                              "unknown option", hint)
+
+    def residual(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        self.no_options(stmt, ("act",))
+        act = self.ev.choice(stmt.option("act").value, "act", ("relu", "none")) if stmt.option("act") else "relu"
+        branch = [s for s in stmt.body if s.word != "shortcut"]
+        shortcuts = [s for s in stmt.body if s.word == "shortcut"]
+        out = self.sequence(branch, scope, x)
+        shortcut = x
+        for extra in shortcuts[1:]:
+            self.diagnostics.append(error("E0210", "a residual has one shortcut", extra.span, "second shortcut"))
+        if shortcuts:
+            shortcut = self.sub_block(shortcuts[0], scope, x, None)
+        out = self.em.add([out, shortcut], join(scope.prefix, "add"), stmt.span)
+        return self.em.relu(out, join(scope.prefix, "relu"), stmt.span) if act == "relu" else out
+
+    def concat(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        self.no_options(stmt)
+        outputs = []
+        for index, branch in enumerate(stmt.body):
+            if branch.word != "branch":
+                self.diagnostics.append(error("E0210", "a concat holds only `branch` blocks", branch.word_span,
+                                              f"`{branch.word}` here", "wrap the statements in `branch`"))
+                continue
+            outputs.append(self.sub_block(branch, scope, x, str(index)))
+        if not outputs:
+            raise invalid("E0210", "a concat needs at least one `branch`", stmt.span, "no branches")
+        return self.em.concat(outputs, scope.prefix, stmt.span)
+
+    def sub_block(self, stmt: T.Statement, scope: Scope, x: int, default_name: str | None) -> int:
+        """A `shortcut` or `branch`: its own flow from the enclosing block's input."""
+        self.no_options(stmt)
+        if not stmt.body:
+            raise invalid("E0210", f"`{stmt.word}` needs an indented block of statements", stmt.span, "empty")
+        name = self.structure_name(stmt, 0) if stmt.args else default_name
+        inner = Scope(join(scope.prefix, name), x, scope) if name is not None else scope
+        out = self.sequence(stmt.body, inner, x)
+        if name is not None:
+            self.define(scope, name, out, stmt)
+        return out
+
+    def stages(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        kinds = [a for a in stmt.args if isinstance(a, T.Name)]
+        if len(kinds) != 1 or len(stmt.args) != 1:
+            raise invalid("E0207", "`stages` needs a block type", stmt.span, "which block type?",
+                          "write `stages bottleneck` (block types: " + ", ".join(self.blocks) + ")")
+        self.block_type(kinds[0].name, kinds[0].span)
+        return self.sequence(stmt.body, scope, x, stage=stmt)
+
+    def block_type(self, name: str, span: Span) -> BlockType:
+        if name not in self.blocks:
+            hint = did_you_mean(name, self.blocks) or "block types: " + ", ".join(self.blocks)
+            raise invalid("E0201", f"unknown block type `{name}`", span, "not a block type", hint)
+        return self.blocks[name]
+
+    # --- rows and layers -------------------------------------------------
+
+    def row(self, stmt: T.Statement, scope: Scope, x: int, name: str, op: T.Name | None, args, stage) -> int:
+        if op is None and stage is None:
+            raise invalid("E0207", "a stage row needs a block type", stmt.span, "which block type?",
+                          f"write `{name} bottleneck [...]`, or put the row under `stages bottleneck`")
+        block = self.block_type(*((op.name, op.span) if op else (stage.args[0].name, stage.args[0].span)))
+        inherited = stage.options if stage is not None else ()
+        row = read_row(stmt, name, join(scope.prefix, name), block, args, inherited, self.ev, self.defaults)
+        out = block.expand(row, self.em, x)
+        self.define(scope, name, out, stmt)
+        return out
+
+    def layer(self, stmt: T.Statement, scope: Scope, x: int, name: str | None, op_name: T.Name, args,
+              index: int) -> int:
+        op = op_name.name
+        if op not in OPS:
+            hint = did_you_mean(op, self.known_words()) or "see docs/language.md for the list of layers"
+            raise invalid("E0201", f"unknown layer type `{op}`", op_name.span, "not a layer type", hint)
+        definition = OPS[op]
+        path = join(scope.prefix, name if name is not None else str(index))
+        call = Call(stmt, op, args, self.ev, self.defaults.get(op, {}), path)
+        check_call(call, definition)
+        inputs = self.inputs(stmt, scope, x, op, definition.arity)
+        out = definition.build(call, self.em, inputs)
+        if name is not None:
+            self.define(scope, name, out, stmt)
+        return out
+
+    def inputs(self, stmt: T.Statement, scope: Scope, x: int, op: str, arity: tuple[int, int]) -> list[int]:
+        if not stmt.inputs:
+            if arity[0] > 1:
+                raise invalid("E0207", f"{op} needs its inputs", stmt.span, "which values?",
+                              f"name them: `{op} from a, b`")
+            return [x]
+        if not arity[0] <= len(stmt.inputs) <= arity[1]:
+            expected = arity[0] if arity[0] == arity[1] else f"{arity[0]} or more"
+            raise invalid("E0206", f"{op} takes {expected} input(s), got {len(stmt.inputs)}",
+                          stmt.inputs[0].span, "wrong number of inputs")
+        return [self.resolve(ref, scope) for ref in stmt.inputs]
+
+    def resolve(self, ref: T.Name, scope: Scope) -> int:
+        found = scope.lookup(ref.name)
+        if found is None:
+            hint = did_you_mean(ref.name, scope.visible()) or "refer to a layer defined above, or `input`"
+            raise invalid("E0204", f"unknown value `{ref.name}`", ref.span, "not defined before this point", hint)
+        return found
+
+    def define(self, scope: Scope, name: str, node_id: int, stmt: T.Statement) -> None:
+        if name in scope.names:
+            _, first = scope.names[name]
+            self.diagnostics.append(error(
+                "E0202", f"`{join(scope.prefix, name)}` is defined twice", stmt.span, "defined again here",
+                "give each layer its own name", (Label(first, "first defined here"),)))
+            return
+        scope.names[name] = (node_id, stmt.span)
+
+
+def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tuple]:
+    """`conv1 conv 64 3x3` -> ('conv1', conv, args); `conv 64 3x3` -> (None, conv, args).
+
+    The op comes back as a Name (with its span). A row without a block type
+    (`layer1 [3, ...]`) gives ('layer1', None, args).
+    """
+    args = stmt.args
+    first = args[0] if args and isinstance(args[0], T.Name) else None
+    if first is not None and (first.name in known or stmt.word not in known):
+        return stmt.word, first, args[1:]
+    if stmt.word not in known and args and isinstance(args[0], T.ListValue):
+        return stmt.word, None, args
+    return None, T.Name(stmt.word, stmt.word_span), args
+
+
+def make_input(graph: Graph, em: Emitter, span: Span | None) -> int:
+    node = N.Input(id=0, path="input", span=span, type=graph.input_type)
+    graph.add(node)
+    return node.id

@@ -1,0 +1,81 @@
+"""Adding typed nodes to the IR graph, reporting type problems at their source spans.
+
+Both layer statements and block expansions create nodes only through an
+:class:`Emitter`, so every node is typed and checked in exactly one place.
+"""
+
+from __future__ import annotations
+
+from archdsl.diagnostics import Diagnostic, Label, Span, error
+from archdsl.ir import nodes as N
+from archdsl.ir.graph import Graph
+from archdsl.ir.shapes import Problem, infer
+
+
+class Emitter:
+    def __init__(self, graph: Graph, diagnostics: list[Diagnostic]):
+        self.graph = graph
+        self.diagnostics = diagnostics
+        self._state_paths: dict[str, Span | None] = {}
+
+    def emit(self, cls: type[N.NodeBase], inputs: list[int] | tuple[int, ...], path: str,
+             span: Span | None, **attrs) -> int:
+        """Create a node of type `cls`, infer its type, report problems; returns its id."""
+        node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, **attrs)
+        if node.has_state:
+            self._claim_path(path, span)
+        in_types = [self.graph[i].type for i in node.inputs]
+        out_type, problems = infer(node, in_types)
+        for problem in problems:
+            self.diagnostics.append(self._diagnostic(problem, node))
+        self.graph.add(node.model_copy(update={"type": out_type}) if out_type is not None else node)
+        return node.id
+
+    def _claim_path(self, path: str, span: Span | None) -> None:
+        if path in self._state_paths:
+            first = self._state_paths[path]
+            notes = (Label(first, "first defined here"),) if first else ()
+            self.diagnostics.append(error("E0202", f"`{path}` is defined twice", span, "defined again here",
+                                          "give each layer its own name", notes))
+        self._state_paths[path] = span
+
+    def _diagnostic(self, problem: Problem, node: N.NodeBase) -> Diagnostic:
+        notes = ()
+        if problem.blame_input is not None:
+            producer = self.graph[node.inputs[problem.blame_input]]
+            if producer.span is not None and producer.span != node.span:
+                notes = (Label(producer.span, f"`{producer.path}` gives {producer.type}"),)
+        label = f"{node.path}: {problem.label}" if node.path else problem.label
+        return error(problem.code, problem.message, node.span, label, problem.help, notes)
+
+    def type_of(self, node_id: int):
+        return self.graph[node_id].type
+
+    # --- shorthands used by block expansions -------------------------------
+
+    def conv(self, x: int, path: str, span, out: int, kernel, stride=1, pad=None, groups=1, bias=False) -> int:
+        kernel = _pair(kernel)
+        pad = tuple(k // 2 for k in kernel) if pad is None else _pair(pad)
+        return self.emit(N.Conv, [x], path, span, out_channels=out, kernel=kernel, stride=_pair(stride),
+                         padding=pad, groups=groups, bias=bias)
+
+    def bn(self, x: int, path: str, span, eps: float = 1e-5) -> int:
+        return self.emit(N.BatchNorm, [x], path, span, eps=eps)
+
+    def relu(self, x: int, path: str, span) -> int:
+        return self.emit(N.Relu, [x], path, span)
+
+    def add(self, inputs: list[int], path: str, span) -> int:
+        return self.emit(N.Add, inputs, path, span)
+
+    def concat(self, inputs: list[int], path: str, span) -> int:
+        return self.emit(N.Concat, inputs, path, span)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def join(prefix: str, name: str) -> str:
+    """The module path of `name` inside `prefix`."""
+    return f"{prefix}.{name}" if prefix else name

@@ -1,0 +1,181 @@
+"""Layer statements: `[name] op args... [options] [from a, b]` -> one IR node (rarely two).
+
+Each op declares its positional arguments and options; the call is validated
+against that before the op's small constructor runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from archdsl.diagnostics import did_you_mean
+from archdsl.ir import nodes as N
+from archdsl.semantics.emit import Emitter
+from archdsl.semantics.values import Evaluator, invalid
+from archdsl.syntax import tree as T
+
+_REQUIRED = object()
+
+
+class Call:
+    """One layer statement, with helpers to read its arguments as the op needs them."""
+
+    def __init__(self, stmt: T.Statement, op: str, args: tuple, ev: Evaluator, defaults: dict, path: str):
+        self.stmt, self.op, self.ev, self.defaults, self.path = stmt, op, ev, defaults, path
+        self.positional = [a for a in args if not isinstance(a, T.Stride)]
+        self.stride_arg = next((a for a in args if isinstance(a, T.Stride)), None)
+        self.options = {o.name: o for o in stmt.options}
+
+    @property
+    def span(self):
+        return self.stmt.span
+
+    def arg(self, index: int, what: str, convert: Callable, default=_REQUIRED, example: str = ""):
+        if index < len(self.positional):
+            return convert(self.positional[index], what)
+        if default is _REQUIRED:
+            raise invalid("E0207", f"{self.op} needs {what}", self.stmt.span, f"no {what} given",
+                          f"write it like `{example}`" if example else "")
+        return default
+
+    def opt(self, name: str, convert: Callable, default):
+        """An option's value: given on the statement, else by a `default` statement, else `default`."""
+        option = self.options.get(name) or self.defaults.get(name)
+        return default if option is None else convert(option.value, name)
+
+    def stride(self, default) -> tuple[int, int]:
+        if self.stride_arg is not None:
+            value = self.stride_arg.value
+            if value < 1:
+                raise invalid("E0206", "stride must be at least 1", self.stride_arg.span, "got 0")
+            return (value, value)
+        return self.opt("stride", self.ev.pair, default)
+
+
+@dataclass(frozen=True)
+class OpDef:
+    build: Callable[[Call, Emitter, list[int]], int]
+    positional: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    arity: tuple[int, int] = (1, 1)
+
+
+def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
+    ev = call.ev
+    out = call.arg(0, "output channels", ev.int_, example="conv 64 3x3")
+    kernel = call.arg(1, "a kernel size", ev.pair, example=f"conv {out} 3x3")
+    stride = call.stride((1, 1))
+    dilation = call.opt("dilation", ev.pair, (1, 1))
+    attrs = dict(out_channels=out, kernel=kernel, stride=stride, dilation=dilation,
+                 groups=call.opt("groups", ev.int_, 1), bias=call.opt("bias", ev.bool_, False),
+                 in_channels=call.opt("in", ev.int_, None))
+    x = xs[0]
+    padding = _conv_padding(call, em, x, kernel, stride, dilation)
+    if len(padding) == 4:
+        x = em.emit(N.ZeroPad, [x], call.path + "_pad", call.span, padding=padding)
+        padding = (0, 0)
+    return em.emit(N.Conv, [x], call.path, call.span, padding=padding, **attrs)
+
+
+def _conv_padding(call: Call, em: Emitter, x: int, kernel, stride, dilation) -> tuple:
+    def convert(value, what):
+        word = call.ev.eval(value)
+        return word if word in ("same", "valid") else call.ev.pair(value, what, minimum=0)
+
+    padding = call.opt("pad", convert, (0, 0))
+    if padding == "valid":
+        return (0, 0)
+    if padding != "same":
+        return padding
+    t = em.type_of(x)
+    if t is None or t.is_flat:
+        return (0, 0)
+    (top, bottom), (left, right) = (
+        _same_padding(size, k, s, d) for size, k, s, d in zip((t.height, t.width), kernel, stride, dilation))
+    return (top, left) if (top, left) == (bottom, right) else (top, bottom, left, right)
+
+
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's `same`: output ceil(size / stride), extra padding at the end."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _bn(call: Call, em: Emitter, xs: list[int]) -> int:
+    ev = call.ev
+    return em.emit(N.BatchNorm, xs, call.path, call.span, channels=call.arg(0, "channels", ev.int_, None),
+                   eps=call.opt("eps", ev.float_, 1e-5), momentum=call.opt("momentum", ev.float_, 0.1))
+
+
+def _pool(cls):
+    def build(call: Call, em: Emitter, xs: list[int]) -> int:
+        ev = call.ev
+        kernel = call.arg(0, "a kernel size", ev.pair, example=f"{call.op} 3x3 /2")
+        attrs = dict(kernel=kernel, stride=call.stride(kernel), ceil_mode=call.opt("ceil", ev.bool_, False),
+                     padding=call.opt("pad", lambda v, w: ev.pair(v, w, minimum=0), (0, 0)))
+        if cls is N.AvgPool:
+            attrs["count_include_pad"] = call.opt("count_pad", ev.bool_, True)
+        return em.emit(cls, xs, call.path, call.span, **attrs)
+    return build
+
+
+def _linear(call: Call, em: Emitter, xs: list[int]) -> int:
+    ev = call.ev
+    return em.emit(N.Linear, xs, call.path, call.span,
+                   out_features=call.arg(0, "output features", ev.int_, example="linear num_classes"),
+                   bias=call.opt("bias", ev.bool_, True), in_features=call.opt("in", ev.int_, None))
+
+
+def _dropout(call: Call, em: Emitter, xs: list[int]) -> int:
+    p = call.arg(0, "a drop probability", call.ev.float_, call.opt("p", call.ev.float_, 0.5))
+    if p >= 1:
+        raise invalid("E0206", "dropout probability must be below 1", call.span, f"got {p}")
+    return em.emit(N.Dropout, xs, call.path, call.span, p=p)
+
+
+def _zeropad(call: Call, em: Emitter, xs: list[int]) -> int:
+    h, w = call.arg(0, "a padding", lambda v, what: call.ev.pair(v, what, minimum=0), example="zeropad 3")
+    return em.emit(N.ZeroPad, xs, call.path, call.span, padding=(h, h, w, w))
+
+
+def _plain(cls):
+    return lambda call, em, xs: em.emit(cls, xs, call.path, call.span)
+
+
+OPS: dict[str, OpDef] = {
+    "conv": OpDef(_conv, ("channels", "kernel"), ("stride", "pad", "groups", "bias", "dilation", "in")),
+    "bn": OpDef(_bn, ("channels",), ("eps", "momentum")),
+    "relu": OpDef(_plain(N.Relu)),
+    "sigmoid": OpDef(_plain(N.Sigmoid)),
+    "softmax": OpDef(_plain(N.Softmax)),
+    "identity": OpDef(_plain(N.Identity)),
+    "flatten": OpDef(_plain(N.Flatten)),
+    "global_avgpool": OpDef(_plain(N.GlobalAvgPool)),
+    "maxpool": OpDef(_pool(N.MaxPool), ("kernel",), ("stride", "pad", "ceil")),
+    "avgpool": OpDef(_pool(N.AvgPool), ("kernel",), ("stride", "pad", "ceil", "count_pad")),
+    "linear": OpDef(_linear, ("features",), ("bias", "in")),
+    "dropout": OpDef(_dropout, ("p",), ("p",)),
+    "zeropad": OpDef(_zeropad, ("padding",)),
+    "add": OpDef(_plain(N.Add), arity=(2, 64)),
+    "mul": OpDef(_plain(N.Mul), arity=(2, 2)),
+    "concat": OpDef(_plain(N.Concat), arity=(1, 64)),
+}
+
+
+def check_call(call: Call, definition: OpDef) -> None:
+    """Reject unknown options and surplus arguments before the op runs."""
+    for name, option in call.options.items():
+        if name not in definition.options:
+            allowed = ", ".join(definition.options) or "none"
+            hint = did_you_mean(name, definition.options) or f"{call.op} takes: {allowed}"
+            raise invalid("E0203", f"{call.op} has no option `{name}`", option.name_span, "unknown option", hint)
+    if len(call.positional) > len(definition.positional):
+        extra = call.positional[len(definition.positional)]
+        takes = " ".join(definition.positional) or "no arguments"
+        raise invalid("E0206", f"too many arguments for {call.op}", extra.span, "unexpected",
+                      f"{call.op} takes: {takes}")
+    if call.stride_arg is not None and "stride" not in definition.options:
+        raise invalid("E0206", f"{call.op} has no stride", call.stride_arg.span, "unexpected stride")

@@ -1,0 +1,121 @@
+"""Evaluating argument values: parameters, arithmetic, and conversion to what an op needs.
+
+Conversions raise :class:`Invalid` with a ready diagnostic; the statement that
+asked is then skipped and the rest of the spec is still checked.
+"""
+
+from __future__ import annotations
+
+from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error
+from archdsl.syntax import tree as T
+
+MAX_VALUE = 10**9
+WORDS = ("true", "false", "same", "valid", "none", "first", "auto", "identity", "proj", "avgdown", "relu")
+
+
+class Invalid(Exception):
+    """A value that cannot be used; carries the diagnostic to report."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def invalid(code: str, message: str, span: Span, label: str = "", help: str = "") -> Invalid:
+    return Invalid(error(code, message, span, label, help))
+
+
+class Evaluator:
+    """Evaluates syntax values against the spec's parameters."""
+
+    def __init__(self, params: dict[str, object]):
+        self.params = params
+
+    def eval(self, value):
+        if isinstance(value, (T.Int, T.Float)):
+            return value.value
+        if isinstance(value, T.Name):
+            return self._name(value)
+        if isinstance(value, T.BinOp):
+            return self._binop(value)
+        if isinstance(value, T.Dims):
+            return value.values
+        if isinstance(value, (T.ListValue, T.TupleValue)):
+            return [self.eval(v) for v in value.items]
+        if isinstance(value, T.Stride):
+            return value.value
+        raise AssertionError(f"unknown syntax value {value!r}")
+
+    def _name(self, value: T.Name):
+        if value.name in self.params:
+            return self.params[value.name]
+        if value.name in WORDS:
+            return value.name
+        hint = did_you_mean(value.name, self.params) or "declare it with `param NAME = VALUE`"
+        raise invalid("E0205", f"unknown parameter `{value.name}`", value.span, "not defined", hint)
+
+    def _binop(self, value: T.BinOp):
+        left, right = self.eval(value.left), self.eval(value.right)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            raise invalid("E0206", "arithmetic needs numbers", value.span, "not a number",
+                          "only numbers and numeric parameters can be combined with + - * //")
+        if value.op == "floordiv" and right == 0:
+            raise invalid("E0206", "division by zero", value.span, "divides by 0")
+        result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
+                  "floordiv": lambda: left // right}[value.op]()
+        if abs(result) > MAX_VALUE:
+            raise invalid("E0105", "number too large", value.span, f"{result} is over {MAX_VALUE}",
+                          "sizes, channels and counts in a spec are at most 999999999")
+        return result
+
+    # --- conversions -------------------------------------------------------
+
+    def int_(self, value, what: str, minimum: int = 1) -> int:
+        result = self.eval(value)
+        if not isinstance(result, int) or isinstance(result, bool):
+            raise invalid("E0206", f"{what} must be a whole number", value.span, f"got {_show(result)}")
+        if result < minimum:
+            raise invalid("E0206", f"{what} must be at least {minimum}", value.span, f"got {result}")
+        return result
+
+    def float_(self, value, what: str) -> float:
+        result = self.eval(value)
+        if not isinstance(result, (int, float)) or isinstance(result, bool) or result < 0:
+            raise invalid("E0206", f"{what} must be a non-negative number", value.span, f"got {_show(result)}")
+        return float(result)
+
+    def bool_(self, value, what: str) -> bool:
+        result = self.eval(value)
+        if isinstance(result, bool):
+            return result
+        if result in ("true", "false"):
+            return result == "true"
+        raise invalid("E0206", f"{what} must be true or false", value.span, f"got {_show(result)}")
+
+    def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
+        """A size given as `3`, `3x3` or `(3,3)`."""
+        result = self.eval(value)
+        if isinstance(result, int) and not isinstance(result, bool):
+            result = (result, result)
+        if (not isinstance(result, (list, tuple)) or len(result) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
+            raise invalid("E0206", f"{what} must be a size like 3x3", value.span, f"got {_show(result)}")
+        if min(result) < minimum:
+            raise invalid("E0206", f"{what} must be at least {minimum}", value.span, f"got {_show(result)}")
+        return tuple(result)
+
+    def choice(self, value, what: str, choices: tuple[str, ...]) -> str:
+        result = self.eval(value)
+        shown = _show(result)
+        if shown not in choices:
+            hint = did_you_mean(shown, choices) or "choose one of " + ", ".join(choices)
+            raise invalid("E0206", f"{what} must be one of {', '.join(choices)}", value.span, f"got {shown}", hint)
+        return shown
+
+
+def _show(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(list(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,194 @@
+"""Text -> syntax tree. The only module that imports lark.
+
+Syntax errors are turned into diagnostics in the language's own words. After an
+error the offending line is blanked and parsing resumes, so that one run reports
+every broken line (up to a bound).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from archdsl.diagnostics import Diagnostic, Source, Span, error
+from archdsl.syntax import tree as T
+from archdsl.syntax.layout import IndentError, Indenter, check_brackets
+
+MAX_INT_DIGITS = 9
+MAX_SYNTAX_ERRORS = 20
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    grammar = resources.files("archdsl.syntax").joinpath("grammar.lark").read_text()
+    return Lark(grammar, parser="lalr", postlex=Indenter(), propagate_positions=True,
+                maybe_placeholders=False)
+
+
+def parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
+    """Parse a spec. Returns the tree (None if the text has syntax errors) and diagnostics."""
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    diagnostics = check_brackets(source)
+    if diagnostics:
+        return None, diagnostics
+    for _ in range(MAX_SYNTAX_ERRORS):
+        try:
+            lark_tree = _lark().parse(text)
+        except (UnexpectedInput, IndentError) as exc:
+            diag, line = _syntax_diagnostic(source, exc)
+            diagnostics.append(diag)
+            if line is None:
+                break
+            text = _blank_line(text, line)
+            continue
+        if diagnostics:
+            return None, diagnostics
+        return _Builder(source).spec(lark_tree)
+    return None, diagnostics
+
+
+def _blank_line(text: str, line: int) -> str:
+    lines = text.split("\n")
+    if 0 < line <= len(lines):
+        lines[line - 1] = ""
+    return "\n".join(lines)
+
+
+_TOKEN_WORDS = {
+    "NAME": "a name", "INT": "a number", "FLOAT": "a number", "DIMS": "a size like 3x3",
+    "STRIDE": "a stride like /2", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`",
+    "COMMA": "`,`", "EQUAL": "`=`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`",
+    "SLASH": "`//`", "__ANON_0": "`//`", "FROM": "`from`", "_NL": "the end of the line",
+    "_INDENT": "an indented line", "_DEDENT": "the end of the block", "$END": "the end of the file",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = []
+    if expected & {"INT", "FLOAT", "NAME", "DIMS", "LSQB", "LPAR"}:
+        words.append("a value (a number, a name, a size like 3x3, or a [list])")
+    for kind in ("RSQB", "RPAR", "COMMA", "EQUAL", "_NL"):
+        if kind in expected:
+            words.append(_TOKEN_WORDS[kind])
+    return " or ".join(words[:3]) if words else "something else"
+
+
+def _describe_token(token: Token) -> str:
+    if token.type in ("_NL", "_INDENT", "_DEDENT", "$END"):
+        return _TOKEN_WORDS[token.type]
+    return f"`{token}`"
+
+
+def _point(source: Source, line: int, col: int, width: int = 1) -> Span:
+    return Span(source, line, col, line, col + max(width, 1))
+
+
+def _syntax_diagnostic(source: Source, exc: Exception) -> tuple[Diagnostic, int | None]:
+    if isinstance(exc, IndentError):
+        return error("E0104", "indentation does not match any enclosing block",
+                     _point(source, exc.line, exc.column, exc.width), "this line",
+                     "indent the line exactly as far as a line above it at the same level"), exc.line
+    if isinstance(exc, UnexpectedCharacters):
+        char = source.line(exc.line)[exc.column - 1:exc.column] or "?"
+        return error("E0101", f"unexpected character `{char}`", _point(source, exc.line, exc.column),
+                     "not part of the language",
+                     "names use letters, digits and `_`; comments start with `#`"), exc.line
+    if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is None:
+        last = len(source.text.splitlines()) or 1
+        return error("E0102", "the spec ends in the middle of a statement",
+                     _point(source, last, len(source.line(last)) + 1), "expected more here",
+                     "finish the last statement"), None
+    return _unexpected_token(source, exc), exc.token.line
+
+
+def _unexpected_token(source: Source, exc: UnexpectedToken) -> Diagnostic:
+    token = exc.token
+    line = token.line or 1
+    col = token.column or 1
+    width = len(str(token)) if token.type not in ("_NL", "_INDENT", "_DEDENT", "$END") else 1
+    if token.type == "_INDENT":
+        return error("E0104", "unexpected indentation", _point(source, line, 1), "indented here",
+                     "only the lines of a block are indented; remove the indentation")
+    expected = _describe_expected(set(exc.expected))
+    return error("E0102", f"unexpected {_describe_token(token)}", _point(source, line, col, width),
+                 f"expected {expected}", "check the statement against docs/language.md")
+
+
+class _Builder:
+    """Walks a lark tree and builds the frozen syntax tree."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def spec(self, lark_tree: Tree) -> tuple[T.Spec | None, list[Diagnostic]]:
+        statements = tuple(self.statement(t) for t in lark_tree.children if isinstance(t, Tree))
+        if self.diagnostics:
+            return None, self.diagnostics
+        return T.Spec(self.source, statements), []
+
+    def span(self, item) -> Span:
+        if isinstance(item, Token):
+            return Span(self.source, item.line, item.column, item.end_line, item.end_column)
+        m = item.meta
+        return Span(self.source, m.line, m.column, m.end_line, m.end_column)
+
+    def statement(self, t: Tree) -> T.Statement:
+        word, *rest = t.children
+        args, options, inputs, body = [], [], (), ()
+        for child in rest:
+            if isinstance(child, Tree) and child.data == "option":
+                options.append(self.option(child))
+            elif isinstance(child, Tree) and child.data == "inputs":
+                inputs = tuple(T.Name(str(n), self.span(n)) for n in child.children)
+            elif isinstance(child, Tree) and child.data == "body":
+                body = tuple(self.statement(s) for s in child.children)
+            else:
+                args.append(self.value(child))
+        span = self.span(t)
+        head_end = self.span(rest[-1] if rest and not _is_body(rest[-1]) else word)
+        head = Span(self.source, span.line, span.col, head_end.end_line, head_end.end_col)
+        return T.Statement(str(word), self.span(word), tuple(args), tuple(options), inputs, body, head)
+
+    def option(self, t: Tree) -> T.Option:
+        name, value = t.children
+        return T.Option(str(name), self.span(name), self.value(value), self.span(t))
+
+    def value(self, item):
+        if isinstance(item, Token):
+            return self.token_value(item)
+        kind = item.data
+        if kind in ("int", "float", "name", "dims", "stride"):
+            return self.token_value(item.children[0], kind)
+        items = tuple(self.value(c) for c in item.children)
+        if kind == "list":
+            return T.ListValue(items, self.span(item))
+        if kind == "tuple":
+            return T.TupleValue(items, self.span(item))
+        return T.BinOp(kind, items[0], items[1], self.span(item))
+
+    def token_value(self, token: Token, kind: str | None = None):
+        span = self.span(token)
+        kind = kind or token.type.lower()
+        if kind == "name":
+            return T.Name(str(token), span)
+        if kind == "float":
+            return T.Float(float(token), span)
+        digits = str(token).lstrip("/").split("x")
+        if any(len(d) > MAX_INT_DIGITS for d in digits):
+            self.diagnostics.append(error(
+                "E0105", "number too large", span, f"at most {MAX_INT_DIGITS} digits",
+                "sizes, channels and counts in a spec are at most 999999999"))
+            digits = ["1" for _ in digits]
+        if kind == "stride":
+            return T.Stride(int(digits[0]), span)
+        if kind == "dims":
+            return T.Dims(tuple(int(d) for d in digits), span)
+        return T.Int(int(digits[0]), span)
+
+
+def _is_body(item) -> bool:
+    return isinstance(item, Tree) and item.data == "body"

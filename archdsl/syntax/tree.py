@@ -1,0 +1,100 @@
+"""The syntax tree: frozen dataclasses that carry their source spans.
+
+Nothing past the parser sees lark; the semantics works on these values only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from archdsl.diagnostics import Source, Span
+
+
+@dataclass(frozen=True)
+class Int:
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class Float:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str
+    left: "Value"
+    right: "Value"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Dims:
+    """`3x3`, `3x224x224`: sizes joined by x."""
+
+    values: tuple[int, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListValue:
+    items: tuple["Value", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class TupleValue:
+    items: tuple["Value", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Stride:
+    """`/2` after a layer: its stride."""
+
+    value: int
+    span: Span
+
+
+Value = Union[Int, Float, Name, BinOp, Dims, ListValue, TupleValue]
+
+
+@dataclass(frozen=True)
+class Option:
+    """`name=value`."""
+
+    name: str
+    name_span: Span
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One line of a spec: `word args... [from a, b]`, with an optional indented body."""
+
+    word: str
+    word_span: Span
+    args: tuple[Union[Value, Stride], ...]
+    options: tuple[Option, ...]
+    inputs: tuple[Name, ...]
+    body: tuple["Statement", ...]
+    span: Span
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: Source
+    statements: tuple[Statement, ...]

@@ -1,0 +1,1 @@
+"""Back ends of archdsl. Each sees only the IR (archdsl.ir), never the syntax."""
