@@ -56,8 +56,9 @@ def _window(node, t: TensorType, kernel, stride, padding, dilation=(1, 1), ceil=
     h = conv_out(t.height, kernel[0], stride[0], padding[0], dilation[0], ceil)
     w = conv_out(t.width, kernel[1], stride[1], padding[1], dilation[1], ceil)
     if h <= 0 or w <= 0:
+        window = f"a {kernel[0]}x{kernel[1]} window (stride {stride[0]}, padding {padding[0]})"
         return None, [Problem(
-            "E0306", f"{node.op} leaves no output: a {t.height}x{t.width} input gives {h}x{w}",
+            "E0306", f"{node.op} leaves no output: its {t.height}x{t.width} input is too small for {window}",
             f"input is {t}", "use a larger input (--input), a smaller kernel or stride, or more padding")]
     return TensorType(channels=t.channels, height=h, width=w), []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
@@ -46,6 +48,7 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None,
     x = builder.sequence(spec.statements, Scope("", x), x)
     builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
     diagnostics += unused_values(graph)
+    diagnostics = merge_repeats(diagnostics)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     verify(graph)
@@ -181,6 +184,21 @@ def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> Non
         diagnostics.append(error("E0208", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", None))
         return
     header.input = TensorType(channels=header.input.channels, height=h, width=w)
+
+
+def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic for a problem that every repeat of a stage row has, naming how many."""
+    groups: dict[tuple, list[Diagnostic]] = {}
+    for d in diagnostics:
+        groups.setdefault((d.code, d.message, d.span, d.help), []).append(d)
+    merged = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) > 1:
+            more = f" (and {len(same) - 1} more repeat{'s' if len(same) > 2 else ''} of this row)"
+            first = replace(first, label=first.label + more)
+        merged.append(first)
+    return merged
 
 
 def unused_values(graph: Graph) -> list[Diagnostic]:

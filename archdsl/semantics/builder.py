@@ -75,18 +75,20 @@ class Builder:
 
     def statement(self, stmt: T.Statement, scope: Scope, x: int, index: int, stage) -> int:
         word = stmt.word
+        if word not in STRUCTURE and stmt.body:
+            raise invalid("E0104", "unexpected indentation", stmt.body[0].span,
+                          f"indented under `{word}`, which does not open a block",
+                          "only " + ", ".join(STRUCTURE) + " open an indented block")
         if word in HEADER_WORDS:
-            if scope.parent is not None or stmt.body:
+            if scope.parent is not None:
                 raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span,
                               "not allowed here", f"move `{word}` to the top level, before the layers")
             return x
         if word in STRUCTURE:
             return self.structure(stmt, scope, x, index, stage)
-        if stmt.body:
-            raise invalid("E0210", f"`{word}` takes no indented block", stmt.body[0].span,
-                          "unexpected block", "indent only the contents of stem, head, scope, residual, "
-                          "concat and stages")
         name, op, args = split_name(stmt, self.known_words())
+        if name is not None:
+            self.check_new_name(scope, name, stmt)
         if op is None or op.name in self.blocks or any(isinstance(a, T.ListValue) for a in args):
             return self.row(stmt, scope, x, name or str(index), op, args, stage)
         return self.layer(stmt, scope, x, name, op, args, index)
@@ -108,6 +110,7 @@ class Builder:
         if word == "stages":
             return self.stages(stmt, scope, x)
         name = self.structure_name(stmt, index)
+        self.check_new_name(scope, name, stmt)
         inner = Scope(join(scope.prefix, name), x, scope)
         out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
         self.define(scope, name, out, stmt)
@@ -238,14 +241,15 @@ class Builder:
             raise invalid("E0204", f"unknown value `{ref.name}`", ref.span, "not defined before this point", hint)
         return found
 
-    def define(self, scope: Scope, name: str, node_id: int, stmt: T.Statement) -> None:
+    def check_new_name(self, scope: Scope, name: str, stmt: T.Statement) -> None:
         if name in scope.names:
             _, first = scope.names[name]
-            self.diagnostics.append(error(
-                "E0202", f"`{join(scope.prefix, name)}` is defined twice", stmt.span, "defined again here",
-                "give each layer its own name", (Label(first, "first defined here"),)))
-            return
-        scope.names[name] = (node_id, stmt.span)
+            raise Invalid(error("E0202", f"`{join(scope.prefix, name)}` is defined twice", stmt.span,
+                                "defined again here", "give each layer its own name",
+                                (Label(first, "first defined here"),)))
+
+    def define(self, scope: Scope, name: str, node_id: int, stmt: T.Statement) -> None:
+        scope.names.setdefault(name, (node_id, stmt.span))
 
 
 def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tuple]:

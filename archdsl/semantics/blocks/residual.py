@@ -17,7 +17,7 @@ def residual_options(stride_at: str) -> dict[str, Option]:
     return {
         "groups": int_option(1, help="groups of the 3x3 convs (ResNeXt cardinality)"),
         "stride_at": choice_option(("first", "3x3"), stride_at, "which conv carries the block's stride"),
-        "shortcut": choice_option(SHORTCUTS, "auto", "identity, 1x1 projection, or avg-pool then projection"),
+        "shortcut": choice_option(SHORTCUTS, "auto", "where shape changes: 1x1 projection (auto) or avg-pool then projection (avgdown); or always identity / proj"),
         "bias": bool_option(False, "give every conv a bias"),
         "eps": float_option(1e-5, "norm epsilon"),
     }
@@ -59,9 +59,12 @@ def conv_chain(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
 
 def make_shortcut(row: Row, em: Emitter, x: int, path: str, stride: int, out_channels: int) -> int:
     kind = row.options["shortcut"]
-    if kind == "auto":
-        t = em.type_of(x)
-        kind = "identity" if stride == 1 and t is not None and t.channels == out_channels else "proj"
+    t = em.type_of(x)
+    shape_kept = stride == 1 and t is not None and t.channels == out_channels
+    if kind in ("auto", "avgdown") and shape_kept:
+        kind = "identity"
+    elif kind == "auto":
+        kind = "proj"
     if kind == "identity":
         return x
     down = join(path, "downsample")

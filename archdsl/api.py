@@ -1,0 +1,100 @@
+"""The Python front door: load a spec to IR, check it, build a torch module.
+
+Back ends are imported lazily, so loading and checking never import torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, error
+from archdsl.ir.graph import Graph
+
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+
+
+def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
+    """A spec given as a path, as text, or as a Source. Text is anything containing a newline."""
+    if isinstance(spec, Source):
+        return spec, []
+    if isinstance(spec, str) and ("\n" in spec or spec.lstrip().startswith("network ")):
+        return Source("<string>", spec), []
+    return read_file(Path(spec))
+
+
+def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
+    name = str(path)
+    try:
+        if path.is_dir():
+            return None, [error("E0001", f"`{name}` is a directory, not a spec", None, "",
+                                "give the path of a .arch file")]
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            return None, [error("E0003", f"`{name}` is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", None,
+                                "", "a spec is a short text file; is this the right file?")]
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, [error("E0001", f"no such file: `{name}`", None, "", "check the path")]
+    except OSError as exc:
+        return None, [error("E0001", f"cannot read `{name}`: {exc.strerror or exc}", None, "",
+                            "check the path and its permissions")]
+    return decode(name, data)
+
+
+def decode(name: str, data: bytes) -> tuple[Source | None, list[Diagnostic]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        shown = Source(name, data.decode("utf-8", errors="replace"))
+        return None, [error("E0002", "the file is not UTF-8 text", Span(shown, line, col, line, col + 1),
+                            f"byte 0x{data[exc.start]:02x}", "save the spec as UTF-8")]
+    if "\x00" in text:
+        return None, [error("E0002", f"`{name}` is a binary file, not a spec", None, "",
+                            "give the path of a .arch text file")]
+    return Source(name, text.replace("\r\n", "\n")), []
+
+
+def analyse(spec, params: dict | None = None, input_size=None) -> tuple[Graph | None, list[Diagnostic]]:
+    """Parse and elaborate a spec; returns the IR (None on errors) and every diagnostic, sorted."""
+    from archdsl.semantics import elaborate
+    from archdsl.syntax.parser import parse
+
+    source, diagnostics = read_source(spec)
+    graph = None
+    if source is not None:
+        tree, diagnostics = parse(source)
+        if tree is not None:
+            graph, diagnostics = elaborate(tree, params, input_size)
+    return graph, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def check(spec, input_size=None, **params) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) for `spec` with the given parameter values."""
+    return analyse(spec, params, input_size)[1]
+
+
+def load(spec, input_size=None, **params) -> Graph:
+    """The verified IR of `spec`. Raises ArchError carrying every diagnostic if it has errors."""
+    graph, diagnostics = analyse(spec, params, input_size)
+    if graph is None:
+        raise ArchError(diagnostics)
+    return graph
+
+
+def build(spec, *, compile: bool = False, input_size=None, init: bool = True, **params):
+    """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
+
+    Keyword arguments set the spec's parameters (`num_classes=5`). With
+    `compile=True` the module is wrapped in `torch.compile`.
+    """
+    from compiler.torch import lower
+
+    graph = spec if isinstance(spec, Graph) and not params else load(
+        spec.source if isinstance(spec, Graph) else spec, input_size, **params)
+    module = lower(graph, init=init)
+    if compile:
+        import torch
+
+        module = torch.compile(module)
+    return module

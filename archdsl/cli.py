@@ -1,0 +1,134 @@
+"""The `archdsl` command line.
+
+Exit status: 0 when the spec is fine, 1 when it has errors (or warnings with
+--strict), 2 for bad usage. Diagnostics go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from archdsl.diagnostics import Diagnostic, Severity, render_all, to_json_lines
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def parse_define(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def parse_size(text: str) -> tuple[int, ...]:
+    parts = text.lower().split("x")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 6 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected CxHxW, HxW or a single size, got {text!r}")
+    sizes = tuple(int(p) for p in parts)
+    return sizes * 2 if len(sizes) == 1 else sizes
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every command that reads a spec takes."""
+    parser.add_argument("spec", help="path of a .arch file")
+    parser.add_argument("-D", dest="defines", action="append", type=parse_define, default=[],
+                        metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5")
+    parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def report(diagnostics: list[Diagnostic], args) -> bool:
+    """Print diagnostics to stderr; True if they stop the command."""
+    if args.format == "json":
+        if diagnostics:
+            print(to_json_lines(diagnostics), file=sys.stderr)
+    elif diagnostics:
+        print(render_all(diagnostics), file=sys.stderr)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    failed = errors > 0 or (args.strict and warnings > 0)
+    if failed and args.format == "text":
+        print(f"\n{args.spec}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
+    return failed
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def load_for(args):
+    """Analyse the spec named on the command line; the graph or None after reporting."""
+    from archdsl.api import analyse
+
+    graph, diagnostics = analyse(args.spec, dict(args.defines), args.input)
+    failed = report(diagnostics, args)
+    return None if failed else graph
+
+
+def verdict(graph, seconds: float) -> str:
+    from archdsl.ir.state import parameter_count
+    from compiler.summary.costs import total_macs
+
+    return (f"ok: {graph.name}: {parameter_count(graph):,} parameters, {total_macs(graph) / 1e9:.3f} GMACs "
+            f"at {graph.input_type} -> {graph.output_type} ({seconds:.2f}s)")
+
+
+def cmd_compile(args) -> int:
+    started = time.perf_counter()
+    graph = load_for(args)
+    if graph is None:
+        return EXIT_ERRORS
+    if args.emit == "ir":
+        from archdsl.ir.printer import dump
+
+        print(dump(graph), end="")
+        return EXIT_OK
+    if not args.check:
+        from compiler.torch import lower
+
+        module = lower(graph, init=False)
+        if args.emit == "code":
+            print(module.code.strip())
+            return EXIT_OK
+    print(verdict(graph, time.perf_counter() - started))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network specs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = commands.add_parser("compile", help="check a spec and lower it to a torch module")
+    add_spec_arguments(p)
+    p.add_argument("--check", action="store_true", help="only check: no torch import, no module built")
+    p.add_argument("--emit", choices=("ir", "code"), help="print the IR, or the generated torch code")
+    p.set_defaults(run=cmd_compile)
+    for register in _command_modules():
+        register(commands)
+    return parser
+
+
+def _command_modules():
+    """Commands that live in their own modules register themselves here."""
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug in archdsl: one line, not a traceback
+        print(f"error[E9999]: internal error in archdsl: {type(exc).__name__}: {exc}\n"
+              f"  = help: this is a bug in archdsl, not in your spec; please report it", file=sys.stderr)
+        return EXIT_ERRORS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""IR -> static size figures: parameters, MACs, activations. No torch needed."""

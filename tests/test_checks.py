@@ -1,0 +1,147 @@
+"""One broken spec per compile-time check: the right code, at the right place, with a hint."""
+
+import pytest
+
+import archdsl
+
+HEADER = "network t\ninput 3x32x32\nparam num_classes = 10\n"
+
+
+def diagnostics(body: str, **params):
+    return archdsl.check(HEADER + body, **params)
+
+
+def only(body: str, **params):
+    found = diagnostics(body, **params)
+    assert len(found) == 1, "\n".join(f"{d.code} {d.message}" for d in found)
+    return found[0]
+
+
+def where(d):
+    return (d.code, d.span.line, d.span.col)
+
+
+def test_add_channel_mismatch_from_identity_shortcut():
+    d = only("stages bottleneck shortcut=identity\n  layer1 [1, [[16,1x1],[16,3x3],[64,1x1]]]\n")
+    assert where(d) == ("E0301", 5, 3)
+    assert "channels differ (64 vs 3)" in d.message and "projection" in d.help
+
+
+def test_add_spatial_mismatch_is_a_stride_inconsistency():
+    body = ("c conv 8 3x3 pad=1\nresidual r\n  conv 8 3x3 /2 pad=1\n  bn\n")
+    d = only(body)
+    assert where(d) == ("E0302", 5, 1) and "16x16 vs 32x32" in d.message
+
+
+def test_explicit_add_points_at_both_producers():
+    body = "a conv 8 3x3 pad=1\nb conv 16 3x3 pad=1 from input\nsum add from a, b\n"
+    d = only(body)
+    assert where(d) == ("E0301", 6, 1)
+    assert [n.span.line for n in d.notes] == [5]
+
+
+def test_conv_declared_input_channels():
+    d = only("conv 8 3x3 in=4\n")
+    assert where(d) == ("E0303", 4, 1) and "declares 4 input channels, but its input has 3" in d.message
+
+
+def test_linear_declared_input_features():
+    d = only("global_avgpool\nflatten\nfc linear num_classes in=64\n")
+    assert where(d) == ("E0303", 6, 1)
+
+
+def test_linear_needs_a_flat_input():
+    d = only("fc linear num_classes\n")
+    assert d.code == "E0305" and "flatten" in d.help
+
+
+def test_groups_must_divide_channels():
+    d = only("stem\n  conv 100 3x3\nstages bottleneck groups=32\n  layer1 [1, [[100,1x1],[100,3x3],[256,1x1]]]\n")
+    assert where(d) == ("E0304", 7, 25)  # the [100,3x3] entry
+    assert "nearest: 96, 128" in d.help
+
+
+def test_groups_error_points_at_the_table_entry():
+    d = only("stages bottleneck groups=32\n  layer1 [1, [[96,1x1],[100,3x3],[256,1x1]]]\n")
+    assert where(d) == ("E0304", 5, 24)
+
+
+def test_sizes_must_stay_positive():
+    d = only("conv 8 7x7 /2\nconv 8 7x7 /2\nconv 8 7x7 /2\n")
+    assert where(d) == ("E0306", 6, 1) and "4x4 input is too small for a 7x7 window" in d.message
+
+
+def test_unknown_layer_type_suggests():
+    d = only("bn1 bnn\n")
+    assert where(d) == ("E0201", 4, 5) and d.help == "did you mean `bn`?"
+
+
+def test_unknown_block_type_suggests():
+    d = only("stages botleneck\n  layer1 [1, [[8,1x1],[8,3x3],[32,1x1]]]\n")
+    assert where(d) == ("E0201", 4, 8) and d.help == "did you mean `bottleneck`?"
+
+
+def test_unknown_option_suggests():
+    d = only("conv 8 3x3 gropus=2\n")
+    assert where(d) == ("E0203", 4, 12) and d.help == "did you mean `groups`?"
+
+
+def test_unknown_value_suggests():
+    d = only("first conv 8 3x3\nsecond conv 8 3x3 from frist\n")
+    assert where(d) == ("E0204", 5, 24) and d.help == "did you mean `first`?"
+
+
+def test_unknown_parameter_suggests():
+    d = only("linear num_clases\n")
+    assert d.code == "E0205" and d.help == "did you mean `num_classes`?"
+
+
+def test_duplicate_name():
+    d = only("a conv 8 3x3\na conv 8 3x3\n")
+    assert where(d) == ("E0202", 5, 1) and d.notes[0].span.line == 4
+
+
+def test_unused_value_is_a_warning():
+    d = only("a conv 8 3x3 pad=1\nb conv 8 3x3 pad=1\nc relu from a\n")
+    assert where(d) == ("W0401", 5, 1) and not d.is_error
+
+
+def test_missing_kernel_size():
+    d = only("conv 64\n")
+    assert d.code == "E0207" and "kernel size" in d.message and "conv 64 3x3" in d.help
+
+
+def test_every_error_is_reported_at_once_in_source_order():
+    found = diagnostics("conv 8 3x3 gropus=2\nbn1 bnn\nconv 8 3x3 in=5\n")
+    assert [d.code for d in found] == ["E0203", "E0201", "E0303"]
+    assert [d.span.line for d in found] == [4, 5, 6]
+
+
+@pytest.mark.parametrize("text, code, line, col", [
+    ("network t\ninput 3x32x32\nstages bottleneck\n  layer1 [3, [[64,1x1],[64,3x3]\n", "E0103", 4, 14),
+    ("network t\ninput 3x32x32\nconv 8 3x3 $\n", "E0101", 3, 12),
+    ("network t\ninput 3x32x32\n  conv 8 3x3\n", "E0104", 3, 3),
+    ("network t\ninput 3x32x32\nscope a\n    conv 8 3x3\n  conv 8 3x3\n", "E0104", 5, 1),
+    ("network t\ninput 3x32x32\nconv 8 3x3 pad=\n", "E0102", 3, 16),
+    ("network t\ninput 3x32x32\nconv 99999999999 3x3\n", "E0105", 3, 6),
+])
+def test_syntax_errors_speak_the_language(text, code, line, col):
+    found = archdsl.check(text)
+    assert where(found[0]) == (code, line, col)
+    rendered = str(archdsl.ArchError(found))
+    for internal in ("_NL", "NAME", "LSQB", "Token(", "$END", "__ANON"):
+        assert internal not in rendered
+
+
+def test_several_syntax_errors_in_one_run():
+    found = archdsl.check("network t\ninput 3x32x32\nconv 8 3x3 $\nbn\nrelu @\n")
+    assert [(d.code, d.span.line) for d in found] == [("E0101", 3), ("E0101", 5)]
+
+
+def test_missing_input_declaration():
+    assert archdsl.check("network t\nconv 8 3x3\n")[0].code == "E0212"
+
+
+def test_override_type_is_checked():
+    d = only("global_avgpool\nflatten\nlinear num_classes\n", num_classes="many")
+    assert d.code == "E0208"

@@ -1,0 +1,48 @@
+"""The IR: golden dumps, verifier, and per-node facts."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+import archdsl
+from archdsl.ir.nodes import TensorType
+from archdsl.ir.printer import dump
+from archdsl.ir.verify import VerificationError, verify
+from conftest import spec_path
+
+GOLDEN = Path(__file__).parent / "goldens" / "ir"
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50d"])
+def test_ir_dump_matches_golden(name):
+    text = dump(archdsl.load(spec_path(name)))
+    golden = GOLDEN / f"{name}.ir"
+    if os.environ.get("ARCHDSL_UPDATE_GOLDENS"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_every_node_is_typed_placed_and_spanned():
+    graph = archdsl.load(spec_path("resnext50_32x4d"))
+    for node in graph.nodes():
+        assert node.type is not None and node.span is not None and node.path
+    assert graph.output_type == TensorType(channels=1000)
+    conv2 = next(n for n in graph.nodes() if n.path == "layer3.0.conv2")
+    assert (conv2.groups, conv2.stride, str(conv2.type)) == (32, (2, 2), "512x14x14")
+    assert (conv2.span.line, conv2.span.col) == (15, 25)  # the [512,3x3] entry of the layer3 row
+
+
+def test_verifier_catches_a_broken_graph():
+    graph = archdsl.load(spec_path("resnet18"))
+    node = graph[5]
+    graph.replace(node.model_copy(update={"type": TensorType(channels=3, height=1, width=1)}))
+    with pytest.raises(VerificationError, match="disagrees with inference"):
+        verify(graph)
+
+
+def test_input_size_override_changes_types_only():
+    small = archdsl.load(spec_path("resnet50"), input_size=(3, 97, 97))
+    assert str(small.input_type) == "3x97x97"
+    assert str(next(n for n in small.nodes() if n.path == "layer4.2.bn3").type) == "2048x4x4"
