@@ -1,0 +1,95 @@
+"""The command line: exit codes, where output goes, and that checking never imports torch."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from archdsl.cli import main
+from conftest import ROOT, spec_path
+
+BROKEN = "network t\ninput 3x32x32\nconv 8 3x3 gropus=2\nbn1 bnn\n"
+UNUSED = "network t\ninput 3x32x32\na conv 8 3x3 pad=1\nb conv 8 3x3 pad=1\nc relu from a\n"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "archdsl", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_check_prints_one_line_verdict_with_size(capsys):
+    assert main(["compile", str(spec_path("resnext50_32x4d")), "--check"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("ok: resnext50_32x4d: 25,028,904 parameters, 4.230 GMACs at 3x224x224 -> 1000")
+
+
+def test_check_does_not_import_torch():
+    code = ("import sys; from archdsl.cli import main; rc = main(['compile', %r, '--check']); "
+            "print('torch' in sys.modules, rc)" % str(spec_path("resnext50_32x4d")))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip().splitlines()[-1] == "False 0"
+
+
+def test_defines_and_input_size(capsys):
+    assert main(["compile", str(spec_path("resnet50")), "--check", "-D", "num_classes=5",
+                 "--input", "3x160x160"]) == 0
+    assert "at 3x160x160 -> 5 " in capsys.readouterr().out
+
+
+def test_errors_exit_1_with_rendered_diagnostics(tmp_path, capsys):
+    spec = tmp_path / "broken.arch"
+    spec.write_text(BROKEN)
+    assert main(["compile", str(spec), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"error[E0203]: conv has no option `gropus`\n --> {spec}:3:12" in err
+    assert "= help: did you mean `groups`?" in err
+    assert "error[E0201]: unknown layer type `bnn`" in err
+    assert err.rstrip().endswith("2 errors, 0 warnings")
+
+
+def test_json_format(tmp_path, capsys):
+    spec = tmp_path / "broken.arch"
+    spec.write_text(BROKEN)
+    assert main(["compile", str(spec), "--check", "--format", "json"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(d["code"], d["line"], d["column"]) for d in lines] == [("E0203", 3, 12), ("E0201", 4, 5)]
+
+
+def test_warnings_pass_unless_strict(tmp_path, capsys):
+    spec = tmp_path / "unused.arch"
+    spec.write_text(UNUSED)
+    assert main(["compile", str(spec), "--check"]) == 0
+    assert "warning[W0401]" in capsys.readouterr().err
+    assert main(["compile", str(spec), "--check", "--strict"]) == 1
+
+
+def test_unknown_define_is_an_error(capsys):
+    assert main(["compile", str(spec_path("resnet18")), "--check", "-D", "num_clases=3"]) == 1
+    assert "did you mean `num_classes`?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["no/such/file.arch", "specs"])
+def test_missing_files_and_directories(path, capsys):
+    assert main(["compile", path, "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[E0001]") and "Traceback" not in err
+
+
+def test_bad_usage_exits_2():
+    result = run("compile", spec_path("resnet18"), "-D", "no-equals-sign")
+    assert result.returncode == 2 and "NAME=VALUE" in result.stderr
+
+
+def test_emit_ir_and_code(capsys):
+    assert main(["compile", str(spec_path("resnet18")), "--emit", "ir"]) == 0
+    ir = capsys.readouterr().out
+    assert ir.startswith("network resnet18 input 3x224x224") and "@layer4.1.bn2 : 512x7x7" in ir
+    assert main(["compile", str(spec_path("resnet18")), "--emit", "code"]) == 0
+    assert "def forward(self, x):" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    result = run("compile", spec_path("resnet18"), "--check")
+    assert result.returncode == 0 and result.stdout.startswith("ok: resnet18:")
