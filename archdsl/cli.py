@@ -69,10 +69,11 @@ def load_for(args):
 
 
 def verdict(graph, seconds: float) -> str:
-    from archdsl.ir.state import parameter_count
-    from compiler.summary.costs import total_macs
+    """The one-line size report, from the same totals as `archdsl summary`."""
+    from compiler.summary.table import totals
 
-    return (f"ok: {graph.name}: {parameter_count(graph):,} parameters, {total_macs(graph) / 1e9:.3f} GMACs "
+    t = totals(graph)
+    return (f"ok: {graph.name}: {t.params:,} parameters, {t.macs / 1e9:.3f} GMACs "
             f"at {graph.input_type} -> {graph.output_type} ({seconds:.2f}s)")
 
 
@@ -112,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    return []
+    from archdsl.commands import summary
+
+    return [summary.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,179 @@
+"""The per-layer summary of a network and its totals, from the IR alone.
+
+`summarize(graph, depth)` lists the module tree down to `depth` path levels. A
+group at the last level shows as one row ("layer3  bottleneck x6"), and consecutive
+identical blocks fold into one row (`layer3.1..5  bottleneck x5`). Totals count
+every node once, whatever the depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from archdsl.ir.graph import Graph
+from archdsl.ir.nodes import NodeBase
+from archdsl.ir.state import node_state
+from compiler.summary.costs import activation_bytes, node_other_flops, node_macs, peak_activation_bytes
+from compiler.summary.structure import (Group, Item, Run, block_count, default_depth, item_level, module_tree,
+                                        runs)
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int = 0
+    macs: int = 0
+    other_flops: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.params + other.params, self.macs + other.macs, self.other_flops + other.other_flops)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a layer, a group shown whole, or a folded run of identical blocks."""
+
+    path: str
+    op: str
+    output: str
+    params: int
+    macs: int
+    other_flops: int
+    level: int
+    repeat: int = 1
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-network figures. `macs` counts conv and linear only (torchvision's convention)."""
+
+    params: int
+    buffers: int
+    macs: int
+    other_flops: int
+    activation_bytes: int
+    peak_activation_bytes: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    network: str
+    input: str
+    output: str
+    depth: int
+    rows: tuple[Row, ...]
+    totals: Totals
+
+    def as_dict(self) -> dict:
+        """The JSON form: totals at the top level (`params`, `macs`, ...), then the rows."""
+        return {"network": self.network, "input": self.input, "output": self.output, **asdict(self.totals),
+                "depth": self.depth, "layers": [asdict(r) for r in self.rows]}
+
+
+def node_cost(node: NodeBase, graph: Graph) -> Cost:
+    params = sum(e.numel for e in node_state(node, graph) if e.trainable)
+    return Cost(params, node_macs(node, graph), node_other_flops(node, graph))
+
+
+def totals(graph: Graph) -> Totals:
+    """The network's totals: the numbers every size report (summary, `compile --check`) uses."""
+    cost = sum((node_cost(n, graph) for n in graph.nodes()), Cost())
+    buffers = sum(e.numel for n in graph.stateful() for e in node_state(n, graph) if not e.trainable)
+    return Totals(cost.params, buffers, cost.macs, cost.other_flops, activation_bytes(graph),
+                  peak_activation_bytes(graph))
+
+
+def summarize(graph: Graph, depth: int | None = None) -> Summary:
+    """The summary table down to `depth` path levels (default: the level of the stages)."""
+    root = module_tree(graph)
+    depth = default_depth(root) if depth is None else depth
+    costs = {n.id: node_cost(n, graph) for n in root.nodes}
+    rows: list[Row] = []
+    _list(root, graph, depth, costs, rows)
+    return Summary(graph.name, str(graph.input_type), str(graph.output_type), depth, tuple(rows), totals(graph))
+
+
+def _list(group: Group, graph: Graph, depth: int, costs: dict, rows: list[Row]) -> None:
+    for run in runs(group, graph):
+        level = item_level(run.first)
+        if isinstance(run.first, Group) and level < depth:
+            for item in run.items:  # shown in full, so each on its own
+                rows.append(_row(Run((item,)), costs, level))
+                _list(item, graph, depth, costs, rows)
+        else:
+            rows.append(_row(run, costs, level))
+
+
+def _row(run: Run, costs: dict, level: int) -> Row:
+    cost = sum((costs[n.id] for n in run.nodes), Cost())
+    last = run.items[-1]
+    output = last.last.type if isinstance(last, Group) else last.type
+    return Row(run.path, describe(run.first, run.count), str(output), cost.params, cost.macs, cost.other_flops,
+               level, run.count)
+
+
+def describe(item: Item, repeat: int = 1) -> str:
+    """What an item is, in a few words: `conv 3x3/2 g32`, `bottleneck x6`, `bottleneck`."""
+    times = f" x{repeat}" if repeat > 1 else ""
+    if not isinstance(item, Group):
+        return describe_op(item) + times
+    if item.role == "stage":
+        return f"{item.kind} x{block_count(item) * repeat}"
+    if item.kind is not None and item.kind != "scope":
+        return item.kind + times
+    ops = list(dict.fromkeys(n.op for n in item.nodes))
+    return "+".join(ops[:4]) + ("+..." if len(ops) > 4 else "") + times
+
+
+def describe_op(node: NodeBase) -> str:
+    """An op and its geometry: `conv 7x7/2`, `conv 3x3 g32`, `maxpool 3x3/2`, `slice 0:64`."""
+    if node.op in ("conv", "maxpool", "avgpool"):
+        text = f"{node.op} {node.kernel[0]}x{node.kernel[1]}"
+        if node.stride != (1, 1):
+            text += f"/{node.stride[0]}" if node.stride[0] == node.stride[1] else f"/{node.stride[0]}x{node.stride[1]}"
+        if node.op == "conv" and node.groups > 1:
+            text += f" g{node.groups}"
+        if node.op == "conv" and node.dilation != (1, 1):
+            text += f" d{node.dilation[0]}"
+        return text
+    if node.op == "slice":
+        return f"slice {node.start}:{node.start + node.size}"
+    return node.op
+
+
+def human(n: float) -> str:
+    """`4.089G`, `118.0M`, `9.4K`, `512`."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= size:
+            return f"{n / size:.{3 if unit == 'G' else 1}f}{unit}"
+    return str(int(n))
+
+
+def mib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:.1f} MiB"
+
+
+HEADINGS = ("module", "op", "output", "params", "MACs")
+
+
+def render_text(summary: Summary) -> str:
+    """The table and its totals as aligned text."""
+    cells = [HEADINGS] + [("  " * (r.level - 1) + r.path, r.op, r.output, f"{r.params:,}" if r.params else "-",
+                           human(r.macs) if r.macs else "-") for r in summary.rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADINGS))]
+    align = ("<", "<", "<", ">", ">")
+    lines = ["  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip() for row in cells]
+    rule = "-" * len(max(lines, key=len))
+    t = summary.totals
+    facts = [
+        ("trainable parameters", f"{t.params:,}", human(t.params)),
+        ("buffers", f"{t.buffers:,}", "norm running statistics, not trained"),
+        ("MACs (conv + linear)", f"{t.macs:,}", human(t.macs)),
+        ("other FLOPs", f"{t.other_flops:,}", "norms, activations, adds, pools, biases; not MACs"),
+        ("activations (fp32)", mib(t.activation_bytes), f"per image, all op outputs; peak {mib(t.peak_activation_bytes)} "
+                                                         "live in inference"),
+    ]
+    name_width = max(len(f[0]) for f in facts)
+    value_width = max(len(f[1]) for f in facts)
+    head = f"{summary.network}: {summary.input} -> {summary.output}"
+    totals_lines = [f"{n:<{name_width}}  {v:>{value_width}}  ({note})" for n, v, note in facts]
+    return "\n".join([head, "", lines[0], rule, *lines[1:], rule, *totals_lines]) + "\n"

@@ -1,0 +1,175 @@
+"""`archdsl summary`: figures from the IR alone, held to the built module, torch's own flop
+counter, and the figures torchvision publishes; folding of repeated blocks; the JSON form."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import archdsl
+from archdsl.cli import main
+from compiler.summary.table import summarize, totals
+from conftest import ROOT, bundled_specs, spec_path
+
+SPECS = bundled_specs()
+IDS = [str(p.relative_to(ROOT)) for p in SPECS]
+
+# GMACs at 3x224x224 as torchvision publishes them (its "GFLOPS" column counts multiply-accumulates)
+TORCHVISION_GMACS = {"resnet18": 1.814, "resnet50": 4.089, "resnet152": 11.514, "resnext50_32x4d": 4.23,
+                     "wide_resnet50_2": 11.398, "densenet121": 2.834}
+
+
+def small(path):
+    """The spec at a small input, so that running the built module stays quick."""
+    size = max(32, min(64, archdsl.load(path).input_type.height))
+    return archdsl.load(path, input_size=(size, size))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=IDS)
+def test_params_and_macs_match_the_built_module(path):
+    graph = small(path)
+    ours = totals(graph)
+    model = archdsl.build(graph, init=False).eval()
+    assert ours.params == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert ours.buffers == sum(b.numel() for b in model.buffers())
+    x = torch.zeros(1, graph.input_type.channels, graph.input_type.height, graph.input_type.width)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    assert ours.macs == pytest.approx(counter.get_total_flops() / 2, rel=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_GMACS))
+def test_macs_match_torchvision_published_figures(name):
+    if not spec_path(name).exists():
+        pytest.skip(f"specs/{name}.arch is not written yet")
+    summary = summarize(archdsl.load(spec_path(name)))
+    assert summary.input == "3x224x224"
+    assert summary.totals.macs / 1e9 == pytest.approx(TORCHVISION_GMACS[name], rel=0.01)
+
+
+def test_stages_fold_into_one_row_at_the_default_depth():
+    summary = summarize(archdsl.load(spec_path("resnet50")))
+    rows = {r.path: r for r in summary.rows}
+    assert summary.depth == 1
+    assert [r.path for r in summary.rows] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3",
+                                              "layer4", "avgpool", "1", "fc"]
+    assert rows["layer3"].op == "bottleneck x6" and rows["layer3"].output == "1024x14x14"
+    assert rows["layer1"].op == "bottleneck x3" and rows["layer4"].output == "2048x7x7"
+
+
+def test_identical_blocks_fold_and_the_first_one_stands_apart():
+    summary = summarize(archdsl.load(spec_path("resnet50")), depth=2)
+    rows = {r.path: r for r in summary.rows}
+    assert rows["layer3.0"].op == "bottleneck" and rows["layer3.0"].repeat == 1
+    assert rows["layer3.1..5"].op == "bottleneck x5" and rows["layer3.1..5"].repeat == 5
+    assert rows["layer3.0"].params + rows["layer3.1..5"].params == rows["layer3"].params
+    assert not any(p.startswith("layer3.0.") for p in rows)
+    basic = {r.path: r for r in summarize(archdsl.load(spec_path("resnet18")), depth=2).rows}
+    assert basic["layer1.0..1"].op == "basic x2"  # no projection in layer1: both blocks alike
+
+
+def test_deeper_levels_show_every_layer_and_no_folds():
+    summary = summarize(archdsl.load(spec_path("resnet18")), depth=3)
+    paths = [r.path for r in summary.rows]
+    assert "layer1.1.conv2" in paths and all(r.repeat == 1 for r in summary.rows)
+    leaves = [r for r in summary.rows if r.level == 3]
+    stages = [r for r in summary.rows if r.level == 1 and r.path.startswith("layer")]
+    assert sum(r.params for r in leaves) == sum(r.params for r in stages)
+
+
+HAND_WRITTEN = """
+network hand
+input 3x32x32
+c conv 16 3x3 pad=1
+scope body
+  residual
+    conv 16 3x3 pad=1
+    bn
+  residual
+    conv 16 3x3 pad=1
+    bn
+  residual
+    conv 16 3x3 /2 pad=1
+    bn
+    shortcut
+      down conv 16 1x1 /2
+global_avgpool
+flatten
+fc linear 10
+"""
+
+
+def test_hand_written_blocks_fold_only_when_identical():
+    rows = {r.path: r for r in summarize(archdsl.load(HAND_WRITTEN), depth=2).rows}
+    assert rows["body"].op == "residual x3"
+    assert rows["body.0..1"].op == "residual x2"
+    assert rows["body.2"].op == "residual"
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5])
+def test_rows_account_for_every_parameter_and_mac(depth):
+    summary = summarize(archdsl.load(spec_path("resnext50_32x4d")), depth=depth)
+    top = [r for r in summary.rows if r.level == 1]
+    assert sum(r.params for r in top) == summary.totals.params
+    assert sum(r.macs for r in top) == summary.totals.macs
+    assert sum(r.other_flops for r in top) == summary.totals.other_flops
+
+
+def test_other_flops_and_activation_memory():
+    t = totals(archdsl.load(spec_path("resnet18")))
+    # bn: 2 per element, relu 1, add 1, pools one per window element read, fc bias 1 per output
+    assert t.other_flops > 0 and t.other_flops < t.macs / 50
+    conv1_out = 64 * 112 * 112 * 4
+    assert t.activation_bytes > 3 * conv1_out  # conv1, bn1 and relu each keep a 64x112x112 output
+    assert conv1_out < t.peak_activation_bytes < t.activation_bytes
+
+
+def test_json_has_top_level_params_and_macs(capsys):
+    assert main(["summary", str(spec_path("resnet50")), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["params"] == 25_557_032 == sum(r["params"] for r in data["layers"] if r["level"] == 1)
+    assert data["macs"] == sum(r["macs"] for r in data["layers"] if r["level"] == 1)
+    assert set(data) >= {"network", "input", "output", "params", "buffers", "macs", "other_flops",
+                         "activation_bytes", "peak_activation_bytes", "depth", "layers"}
+    assert set(data["layers"][0]) == {"path", "op", "output", "params", "macs", "other_flops", "level", "repeat"}
+    assert not any("flops" == key for key in data)  # MACs are never called FLOPs
+
+
+def test_text_table_and_totals(capsys):
+    assert main(["summary", str(spec_path("resnet50")), "--depth", "2", "-D", "num_classes=5"]) == 0
+    out = capsys.readouterr().out
+    assert "layer3.1..5" in out and "bottleneck x5" in out
+    assert "23,518,277" in out and "MACs (conv + linear)" in out and "other FLOPs" in out
+    assert "activations (fp32)" in out
+
+
+def test_check_verdict_uses_the_summary_totals(capsys):
+    path = str(spec_path("wide_resnet50_2"))
+    assert main(["compile", path, "--check"]) == 0
+    verdict = capsys.readouterr().out
+    t = summarize(archdsl.load(path)).totals
+    assert f"{t.params:,} parameters, {t.macs / 1e9:.3f} GMACs" in verdict
+
+
+def test_errors_in_the_spec_give_diagnostics_and_exit_1(tmp_path, capsys):
+    spec = tmp_path / "bad.arch"
+    spec.write_text("network t\ninput 3x32x32\nconv 8 3x3 gropus=2\n")
+    assert main(["summary", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0203]" in err and "bad.arch:3:" in err
+
+
+def test_bad_depth_is_a_usage_error():
+    with pytest.raises(SystemExit) as exc:
+        main(["summary", str(spec_path("resnet18")), "--depth", "0"])
+    assert exc.value.code == 2
+
+
+def test_summary_does_not_import_torch():
+    code = ("import sys; from archdsl.cli import main; rc = main(['summary', %r, '--json']); "
+            "print('torch' in sys.modules, rc, file=sys.stderr)" % str(spec_path("resnet50d")))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stderr
+    assert out.strip().splitlines()[-1] == "False 0"
