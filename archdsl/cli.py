@@ -113,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import summary
+    from archdsl.commands import render, summary
 
-    return [summary.register]
+    return [summary.register, render.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,16 +112,22 @@ def _row(run: Run, costs: dict, level: int) -> Row:
 
 
 def describe(item: Item, repeat: int = 1) -> str:
-    """What an item is, in a few words: `conv 3x3/2 g32`, `bottleneck x6`, `bottleneck`."""
+    """What an item is, in a few words: `conv 3x3/2 g32`, `bottleneck x6`, `bottleneck g32`."""
     times = f" x{repeat}" if repeat > 1 else ""
     if not isinstance(item, Group):
         return describe_op(item) + times
     if item.role == "stage":
-        return f"{item.kind} x{block_count(item) * repeat}"
+        return f"{item.kind}{_grouped(item)} x{block_count(item) * repeat}"
     if item.kind is not None and item.kind != "scope":
-        return item.kind + times
+        return item.kind + _grouped(item) + times
     ops = list(dict.fromkeys(n.op for n in item.nodes))
     return "+".join(ops[:4]) + ("+..." if len(ops) > 4 else "") + times
+
+
+def _grouped(group: Group) -> str:
+    """` g32` for a block of grouped convs (ResNeXt), else nothing."""
+    groups = max((n.groups for n in group.nodes if n.op == "conv"), default=1)
+    return f" g{groups}" if groups > 1 else ""
 
 
 def describe_op(node: NodeBase) -> str:

@@ -1,0 +1,49 @@
+"""`archdsl render SPEC -o FILE`: an architecture diagram from the IR (no torch import).
+
+.dot and .mmd are plain text; .svg, .png and .pdf are drawn by Graphviz's `dot`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from archdsl.cli import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.diagnostics import error
+
+
+def output_path(text: str) -> str:
+    from compiler.diagram.output import FORMATS, format_of
+
+    if format_of(text) is None:
+        raise argparse.ArgumentTypeError(f"cannot tell the format of {text!r}: name it with one of "
+                                         + ", ".join(FORMATS))
+    return text
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("render", help="draw the network: SVG, PNG, PDF, DOT or Mermaid (no torch)",
+                              description="Draw the network from its IR. Stages and blocks are clusters, "
+                                          "repeated blocks fold into one box marked xN, edges carry tensor "
+                                          "shapes, shortcuts are dashed.")
+    add_spec_arguments(p)
+    p.add_argument("-o", "--output", required=True, type=output_path, metavar="FILE",
+                   help="where to write: .svg, .png, .pdf (these need Graphviz), .dot/.gv or .mmd (Mermaid)")
+    p.add_argument("--depth", choices=("stage", "block", "layer"), default="block",
+                   help="one box per stage, per block (default), or per layer")
+    p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
+    p.add_argument("--dpi", type=int, default=96, help="resolution of PNG output (default 96)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    graph = load_for(args)
+    if graph is None:
+        return EXIT_ERRORS
+    from compiler.diagram.output import RenderError, write_diagram
+
+    try:
+        write_diagram(graph, args.output, args.depth, args.rankdir, args.dpi)
+    except RenderError as exc:
+        report([error(exc.code, exc.message, None, "", exc.help)], args)
+        return EXIT_ERRORS
+    return EXIT_OK

@@ -1,0 +1,75 @@
+"""Writing a diagram to a file, its format chosen by the file's suffix.
+
+DOT and Mermaid are text written here; SVG, PNG and PDF are drawn by Graphviz's
+`dot` program through the `graphviz` package, both needed only for those.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from archdsl.ir.graph import Graph
+from compiler.diagram.dot import to_dot
+from compiler.diagram.mermaid import to_mermaid
+from compiler.diagram.view import build_view
+
+#: file suffix -> format
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}
+DRAWN = ("svg", "png", "pdf")
+
+INSTALL_DOT = ("install Graphviz: `sudo apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` "
+               "(macOS) or `conda install graphviz`; or write .dot or .mmd, which need no Graphviz")
+
+
+class RenderError(Exception):
+    """A diagram could not be written: a missing tool or an unwritable file. `help` says what to do."""
+
+    def __init__(self, code: str, message: str, help: str):
+        super().__init__(message)
+        self.code, self.message, self.help = code, message, help
+
+
+def format_of(path: str | Path) -> str | None:
+    """The format a file name asks for, or None if its suffix is not one we write."""
+    return FORMATS.get(Path(path).suffix.lower())
+
+
+def diagram_text(graph: Graph, fmt: str, depth: str = "block", rankdir: str = "TB", dpi: int | None = None) -> str:
+    """DOT or Mermaid text of `graph`."""
+    view = build_view(graph, depth)
+    return to_mermaid(view, rankdir) if fmt == "mmd" else to_dot(view, rankdir, dpi)
+
+
+def draw(dot_text: str, fmt: str) -> bytes:
+    """Run Graphviz's `dot` on DOT text; the image's bytes."""
+    if shutil.which("dot") is None:
+        raise RenderError("E0005", f"drawing {fmt.upper()} needs Graphviz's `dot` program, which is not on PATH",
+                          INSTALL_DOT)
+    try:
+        import graphviz
+    except ImportError:
+        raise RenderError("E0005", f"drawing {fmt.upper()} needs the `graphviz` Python package",
+                          "install it: `python3 -m pip install graphviz` (or `pip install 'archdsl[render]'`); "
+                          "or write .dot or .mmd, which need neither") from None
+    try:
+        return graphviz.Source(dot_text).pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise RenderError("E0005", f"drawing {fmt.upper()} needs Graphviz's `dot` program, which could not run",
+                          INSTALL_DOT) from None
+
+
+def write_diagram(graph: Graph, path: str | Path, depth: str = "block", rankdir: str = "TB",
+                  dpi: int | None = None) -> None:
+    """Write the diagram of `graph` to `path` (.svg, .png, .pdf, .dot/.gv or .mmd)."""
+    path = Path(path)
+    fmt = format_of(path)
+    if fmt is None:
+        raise ValueError(f"cannot tell the format of `{path}`; use one of {', '.join(FORMATS)}")
+    text = diagram_text(graph, fmt, depth, rankdir, dpi if fmt == "png" else None)
+    data = draw(text, fmt) if fmt in DRAWN else text.encode("utf-8")
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise RenderError("E0004", f"cannot write `{path}`: {exc.strerror or exc}",
+                          "check that the folder exists and is writable") from None

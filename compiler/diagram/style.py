@@ -1,0 +1,58 @@
+"""Colours by op kind and block type, shared by the DOT and Mermaid writers."""
+
+from __future__ import annotations
+
+import zlib
+
+#: op -> the family it is coloured as (and named in the legend)
+FAMILY = {
+    "conv": "conv", "bn": "norm", "relu": "activation", "sigmoid": "activation", "softmax": "activation",
+    "maxpool": "pool", "avgpool": "pool", "global_avgpool": "pool", "linear": "linear",
+    "add": "merge", "mul": "merge", "concat": "merge",
+    "flatten": "reshape", "identity": "reshape", "slice": "reshape", "zeropad": "reshape", "dropout": "reshape",
+    "endpoint": "endpoint",
+}
+
+#: family or block type -> (fill, border)
+COLOURS = {
+    "conv": ("#d6e6fb", "#3f6fb0"),
+    "norm": ("#dcf1e1", "#3f8a57"),
+    "activation": ("#fff0c2", "#b8860b"),
+    "pool": ("#eadff7", "#7b52ab"),
+    "linear": ("#fcdcd3", "#b5523b"),
+    "merge": ("#ececec", "#666666"),
+    "reshape": ("#f6f6f6", "#999999"),
+    "endpoint": ("#ffffff", "#333333"),
+    "bottleneck": ("#c9ddf6", "#2f5f9e"),
+    "basic": ("#cdebd4", "#2f7a47"),
+    "dense": ("#fbe2c0", "#b86e12"),
+    "transition": ("#e6daf5", "#6c4a9e"),
+    "res2": ("#cdeeee", "#2b7f7f"),
+    "residual": ("#d9e4f0", "#4a6785"),
+    "concat": ("#f3e0e8", "#9a4a6c"),
+}
+
+#: for block types not listed above: picked by a stable hash of the name
+SPARE = [("#f9d9e6", "#a8446f"), ("#e0f2c8", "#5a8a1f"), ("#d9eef9", "#2d7aa6"), ("#fbe9d0", "#a86a1c"),
+         ("#e4e0f7", "#5648a3"), ("#d7f2e9", "#2a8066")]
+
+#: legend order of op families
+LEGEND = ("conv", "norm", "activation", "pool", "linear", "merge", "reshape")
+
+
+def family(key: str) -> str:
+    """The colour family of an op name, or the key itself for a block type."""
+    return FAMILY.get(key, key)
+
+
+def colours(key: str) -> tuple[str, str]:
+    """(fill, border) for an op name or block type."""
+    name = family(key)
+    if name in COLOURS:
+        return COLOURS[name]
+    return SPARE[zlib.crc32(name.encode()) % len(SPARE)]
+
+
+def css_class(key: str) -> str:
+    """A class name safe for Mermaid's classDef."""
+    return "k_" + "".join(ch if ch.isalnum() else "_" for ch in family(key))

@@ -1,0 +1,234 @@
+"""What a diagram shows at a given depth: boxes, clusters and edges, independent of the drawing format.
+
+Depth `stage` draws each stage as one box; `block` draws stages as clusters of
+block boxes; `layer` draws blocks as clusters of layer boxes. Consecutive
+identical blocks always fold: one box (or one cluster) marked "x N", whose inner
+repetition edges are dropped. Edges carry the tensor shape they transport;
+shortcut edges (into an add or concat from a shallower branch) are marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from archdsl.ir.graph import Graph
+from archdsl.ir.nodes import NodeBase
+from compiler.summary.structure import Group, Item, Run, module_tree, runs
+from compiler.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
+
+DEPTHS = ("stage", "block", "layer")
+
+
+@dataclass
+class Box:
+    """One drawn node: an op, or a group shown whole."""
+
+    id: str
+    title: str
+    text: str
+    cost: Cost
+    #: colour key: an op name (`conv`), a block kind (`bottleneck`), or `endpoint`
+    colour: str
+    shape: str = "box"  # box | merge | endpoint
+
+
+@dataclass
+class Cluster:
+    id: str
+    title: str
+    text: str
+    cost: Cost
+    items: list[Union[Box, Cluster]] = field(default_factory=list)
+    #: nesting: 1 for a top-level cluster
+    level: int = 1
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+    shortcut: bool
+
+
+@dataclass
+class View:
+    network: str
+    input: str
+    output: str
+    totals: Totals
+    items: list[Union[Box, Cluster]]
+    edges: list[Edge]
+
+    def boxes(self) -> list[Box]:
+        out: list[Box] = []
+        stack = list(self.items)
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, Box):
+                out.append(item)
+            else:
+                stack[:0] = item.items
+        return out
+
+    def facts(self) -> str:
+        """The subtitle: shapes in and out, and the network's totals."""
+        t = self.totals
+        return (f"{self.input} → {self.output}  ·  {human(t.params)} params  ·  "
+                f"{t.macs / 1e9:.3f} GMACs (conv+linear)  ·  {mib(t.activation_bytes)} activations")
+
+
+MERGES = ("add", "concat", "mul")
+
+
+def cost_parts(cost: Cost) -> list[str]:
+    """`["1.5M params", "372.5M MACs"]`, leaving out zeros."""
+    parts = [f"{human(cost.params)} params"] if cost.params else []
+    return parts + ([f"{human(cost.macs)} MACs"] if cost.macs else [])
+
+
+def build_view(graph: Graph, depth: str = "block") -> View:
+    """The diagram of `graph` at `depth` (stage, block or layer)."""
+    if depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(DEPTHS)}")
+    builder = _Builder(graph, depth)
+    root = module_tree(graph)
+    items = [builder.endpoint(next(n for n in graph.nodes() if n.op == "input"), "input")]
+    items += builder.place(root, 0)
+    items.append(builder.endpoint(graph.output, "output"))
+    return View(graph.name, str(graph.input_type), str(graph.output_type), totals(graph), items,
+                builder.edges())
+
+
+class _Builder:
+    def __init__(self, graph: Graph, depth: str):
+        self.graph = graph
+        self.depth = depth
+        self.costs = {n.id: node_cost(n, graph) for n in graph.nodes()}
+        #: IR node id -> (box id, run id, instance within the run)
+        self.where: dict[int, tuple[str, int, int]] = {}
+        self.count = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def endpoint(self, node: NodeBase, title: str) -> Box:
+        box = Box(self.fresh("n"), title, str(node.type), Cost(), "endpoint", "endpoint")
+        self.where[node.id] = (box.id, -1, 0)
+        return box
+
+    def place(self, group: Group, level: int) -> list[Union[Box, Cluster]]:
+        out: list[Union[Box, Cluster]] = []
+        for run_id, run in enumerate(runs(group, self.graph)):
+            run_key = id(run.first)
+            if not isinstance(run.first, Group):
+                out.append(self.op_box(run.first, run_key))
+            elif self.collapsed(run.first):
+                out.append(self.group_box(run, run_key))
+            else:
+                out.append(self.group_cluster(run, run_key, level + 1))
+        return out
+
+    def collapsed(self, group: Group) -> bool:
+        if self.depth == "layer":
+            return False
+        shown_whole = ("stage", "block", "part") if self.depth == "stage" else ("block", "part")
+        return group.role in shown_whole or not _holds_blocks(group)
+
+    def op_box(self, node: NodeBase, run_key: int) -> Box:
+        shape = "merge" if node.op in MERGES else "box"
+        box = Box(self.fresh("n"), _op_title(node), describe(node), self.costs[node.id], node.op, shape)
+        self.where[node.id] = (box.id, run_key, 0)
+        return box
+
+    def group_box(self, run: Run, run_key: int) -> Box:
+        group = run.first
+        cost = sum((self.costs[n.id] for n in run.nodes), Cost())
+        box = Box(self.fresh("n"), run.path, describe(group, run.count), cost, _group_colour(group))
+        for n in run.nodes:
+            self.where[n.id] = (box.id, run_key, 0)
+        return box
+
+    def group_cluster(self, run: Run, run_key: int, level: int) -> Cluster:
+        group = run.first
+        cost = sum((self.costs[n.id] for n in run.nodes), Cost())
+        cluster = Cluster(self.fresh("c"), run.path, describe(group, run.count), cost, level=level)
+        cluster.items = self.place(group, level)
+        if run.count > 1:
+            self.alias_repeats(run, run_key)
+        return cluster
+
+    def alias_repeats(self, run: Run, run_key: int) -> None:
+        """Nodes of the 2nd..Nth identical block are drawn by the 1st block's boxes."""
+        first = run.first.nodes
+        for instance, other in enumerate(run.items[1:], start=1):
+            for mine, theirs in zip(first, other.nodes):
+                self.where[theirs.id] = (self.where[mine.id][0], run_key, instance)
+        for n in first:
+            box, _, _ = self.where[n.id]
+            self.where[n.id] = (box, run_key, 0)
+
+    def edges(self) -> list[Edge]:
+        shortcuts = shortcut_edges(self.graph)
+        found: dict[tuple[str, str], Edge] = {}
+        for node in self.graph.nodes():
+            for source in node.inputs:
+                edge = self.edge(source, node, (source, node.id) in shortcuts)
+                if edge is None:
+                    continue
+                key = (edge.source, edge.target)
+                if key not in found or found[key].shortcut and not edge.shortcut:
+                    found[key] = edge
+        return list(found.values())
+
+    def edge(self, source: int, node: NodeBase, shortcut: bool) -> Edge | None:
+        (a, run_a, inst_a), (b, run_b, inst_b) = self.where[source], self.where[node.id]
+        if a == b or (run_a == run_b and run_a != -1 and inst_a != inst_b):
+            return None
+        return Edge(a, b, str(self.graph[source].type), shortcut)
+
+
+def _op_title(node: NodeBase) -> str:
+    """A layer's own name; for one named by position, its path, or at the top level its op."""
+    parts = node.path.split(".")
+    if not parts[-1].isdigit():
+        return parts[-1]
+    return ".".join(parts[-2:]) if len(parts) > 1 else describe(node)
+
+
+def _holds_blocks(group: Group) -> bool:
+    return any(g.role in ("stage", "block") or _holds_blocks(g) for g in group.groups)
+
+
+def _group_colour(group: Group) -> str:
+    if group.kind is not None and group.kind != "scope":
+        return group.kind
+    return next((n.op for n in group.nodes if n.op in ("conv", "linear")), group.nodes[0].op)
+
+
+def shortcut_edges(graph: Graph) -> set[tuple[int, int]]:
+    """IR edges (source id, target id) that form shortcuts: paths into an add or concat from a
+    shallower branch, traced back to where they fork off the main path."""
+    depth: dict[int, int] = {}
+    for node in graph.nodes():
+        depth[node.id] = 1 + max((depth[i] for i in node.inputs), default=-1)
+    marked: set[tuple[int, int]] = set()
+    for node in graph.nodes():
+        if node.op not in ("add", "concat") or len(node.inputs) < 2:
+            continue
+        deepest = max(depth[i] for i in node.inputs)
+        for source in node.inputs:
+            if depth[source] < deepest:
+                _trace_back(graph, source, node.id, marked)
+    return marked
+
+
+def _trace_back(graph: Graph, source: int, target: int, marked: set) -> None:
+    while True:
+        marked.add((source, target))
+        node = graph[source]
+        if len(graph.users(source)) != 1 or len(node.inputs) != 1:
+            return
+        source, target = node.inputs[0], source
