@@ -99,7 +99,7 @@ def test_dot_text_has_title_totals_colours_params_and_dashed_shortcuts():
     graph = archdsl.load(spec_path("resnet50"))
     dot = to_dot(build_view(graph, "layer"))
     t = totals(graph)
-    assert "25.6M params" in dot and f"{t.macs / 1e9:.3f} GMACs" in dot
+    assert "25.6M params" in dot and f"{t.macs / 1e9:.3f}G MACs" in dot
     assert f'fillcolor="{COLOURS["conv"][0]}"' in dot and f'fillcolor="{COLOURS["norm"][0]}"' in dot
     assert "style=dashed" in dot and "subgraph cluster_" in dot
     assert "2.0M params" in dot  # fc

@@ -29,7 +29,6 @@ COLOURS = {
     "transition": ("#e6daf5", "#6c4a9e"),
     "res2": ("#cdeeee", "#2b7f7f"),
     "residual": ("#d9e4f0", "#4a6785"),
-    "concat": ("#f3e0e8", "#9a4a6c"),
 }
 
 #: for block types not listed above: picked by a stable hash of the name

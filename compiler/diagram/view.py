@@ -76,7 +76,7 @@ class View:
         """The subtitle: shapes in and out, and the network's totals."""
         t = self.totals
         return (f"{self.input} → {self.output}  ·  {human(t.params)} params  ·  "
-                f"{t.macs / 1e9:.3f} GMACs (conv+linear)  ·  {mib(t.activation_bytes)} activations")
+                f"{human(t.macs)} MACs (conv+linear)  ·  {mib(t.activation_bytes)} activations")
 
 
 MERGES = ("add", "concat", "mul")

@@ -79,12 +79,12 @@ def item_nodes(item: Item) -> list[NodeBase]:
     return item.nodes if isinstance(item, Group) else [item]
 
 
-def item_level(item: Item) -> int:
-    return item.level if isinstance(item, Group) else item.path.count(".") + 1
-
-
 def module_tree(graph: Graph) -> Group:
-    """The network's groups, children in order of first appearance, roles and kinds filled in."""
+    """The network's groups, children in order of first appearance, roles and kinds filled in.
+
+    A node whose path names a group (a `concat` statement's join, at `mix` beside `mix.0`,
+    `mix.1`) belongs inside that group.
+    """
     root = Group("", 0, role="root")
     groups: dict[str, Group] = {"": root}
     for node in graph.nodes():
@@ -93,11 +93,12 @@ def module_tree(graph: Graph) -> Group:
         parent = root
         root.nodes.append(node)
         parts = node.path.split(".")
-        for depth in range(1, len(parts)):
-            prefix = ".".join(parts[:depth])
+        depth = len(parts) if node.path in groups else len(parts) - 1
+        for level in range(1, depth + 1):
+            prefix = ".".join(parts[:level])
             group = groups.get(prefix)
             if group is None:
-                group = groups[prefix] = Group(prefix, depth)
+                group = groups[prefix] = Group(prefix, level)
                 parent.children.append(group)
             group.nodes.append(node)
             parent = group
@@ -153,4 +154,4 @@ def default_depth(root: Group) -> int:
     stages = [g.level for g in walk_groups(root) if g.role == "stage"]
     if stages:
         return min(stages)
-    return max((item_level(n) for n in root.nodes), default=1)
+    return 1 + max((g.level for g in walk_groups(root)), default=0)

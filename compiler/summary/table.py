@@ -14,8 +14,7 @@ from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
 from archdsl.ir.state import node_state
 from compiler.summary.costs import activation_bytes, node_other_flops, node_macs, peak_activation_bytes
-from compiler.summary.structure import (Group, Item, Run, block_count, default_depth, item_level, module_tree,
-                                        runs)
+from compiler.summary.structure import Group, Item, Run, block_count, default_depth, module_tree, runs
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,8 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
 
 
 def _list(group: Group, graph: Graph, depth: int, costs: dict, rows: list[Row]) -> None:
+    level = group.level + 1
     for run in runs(group, graph):
-        level = item_level(run.first)
         if isinstance(run.first, Group) and level < depth:
             for item in run.items:  # shown in full, so each on its own
                 rows.append(_row(Run((item,)), costs, level))
@@ -155,6 +154,9 @@ def human(n: float) -> str:
 
 
 def mib(n_bytes: int) -> str:
+    """`143.3 MiB`; under a mebibyte, `37.5 KiB`."""
+    if n_bytes < 2**20:
+        return f"{n_bytes / 2**10:.1f} KiB"
     return f"{n_bytes / 2**20:.1f} MiB"
 
 
