@@ -13,6 +13,7 @@ import archdsl
 from archdsl.cli import main
 from compiler.summary.table import summarize, totals
 from conftest import ROOT, bundled_specs, spec_path
+from test_lowering import TINY
 
 SPECS = bundled_specs()
 IDS = [str(p.relative_to(ROOT)) for p in SPECS]
@@ -109,21 +110,8 @@ def test_hand_written_blocks_fold_only_when_identical():
     assert rows["body.2"].op == "residual"
 
 
-CONCAT = """
-network cat
-input 3x16x16
-c conv 8 3x3 pad=1
-concat mix
-  branch
-    conv 4 1x1
-  branch
-    maxpool 3x3 /1 pad=1
-global_avgpool
-"""
-
-
 def test_a_concat_group_holds_its_join_and_ends_with_its_output():
-    rows = summarize(archdsl.load(CONCAT), depth=2).rows
+    rows = summarize(archdsl.load(TINY), depth=2).rows  # its `concat mix` joins a conv and a pool
     assert [(r.path, r.op, r.output, r.level) for r in rows if r.path.startswith("mix")] == [
         ("mix", "concat", "12x16x16", 1), ("mix.0", "conv", "4x16x16", 2), ("mix.1", "maxpool", "8x16x16", 2),
         ("mix", "concat", "12x16x16", 2)]
