@@ -23,11 +23,11 @@ COLOURS = {
     "merge": ("#ececec", "#666666"),
     "reshape": ("#f6f6f6", "#999999"),
     "endpoint": ("#ffffff", "#333333"),
-    "bottleneck": ("#c9ddf6", "#2f5f9e"),
-    "basic": ("#cdebd4", "#2f7a47"),
-    "dense": ("#fbe2c0", "#b86e12"),
-    "transition": ("#e6daf5", "#6c4a9e"),
-    "res2": ("#cdeeee", "#2b7f7f"),
+    "bottleneck": ("#bcd3f2", "#2f5f9e"),
+    "basic": ("#f8d9b8", "#b0651c"),
+    "dense": ("#f4cedb", "#a8446f"),
+    "transition": ("#e6e4c3", "#7d7a2e"),
+    "res2": ("#c2e8e4", "#2b7f7f"),
     "residual": ("#d9e4f0", "#4a6785"),
 }
 

@@ -121,12 +121,14 @@ class _Builder:
 
     def place(self, group: Group, level: int) -> list[Union[Box, Cluster]]:
         out: list[Union[Box, Cluster]] = []
-        for run_id, run in enumerate(runs(group, self.graph)):
+        for run in runs(group, self.graph):
             run_key = id(run.first)
             if not isinstance(run.first, Group):
                 out.append(self.op_box(run.first, run_key))
             elif self.collapsed(run.first):
                 out.append(self.group_box(run, run_key))
+            elif run.first.role == "part" and run.count == 1 and not _contiguous(run.first, group):
+                out += self.place(run.first, level)  # e.g. Res2Net's convs.i / bns.i, interleaved
             else:
                 out.append(self.group_cluster(run, run_key, level + 1))
         return out
@@ -196,6 +198,13 @@ def _op_title(node: NodeBase) -> str:
     if not parts[-1].isdigit():
         return parts[-1]
     return ".".join(parts[-2:]) if len(parts) > 1 else describe(node)
+
+
+def _contiguous(part: Group, parent: Group) -> bool:
+    """Whether a part's nodes come one after another in its parent (a shortcut), not interleaved."""
+    position = {n.id: i for i, n in enumerate(parent.nodes)}
+    spots = [position[n.id] for n in part.nodes]
+    return spots[-1] - spots[0] == len(spots) - 1
 
 
 def _holds_blocks(group: Group) -> bool:

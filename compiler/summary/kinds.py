@@ -84,7 +84,7 @@ def assign_kinds(graph: Graph, root, groups: list) -> None:
         return
     owner = {}
     for node in root.nodes:
-        if node.span is not None:
+        if node.span is not None and node.span.file == graph.source.name:
             owner[node.id] = _innermost(statements, node.span)
     made_by = {g: _common(owner.get(n.id) for n in g.nodes) for g in groups}
     _classify(root, made_by, None)
