@@ -56,7 +56,7 @@ def test_stages_fold_into_one_row_at_the_default_depth():
     rows = {r.path: r for r in summary.rows}
     assert summary.depth == 1
     assert [r.path for r in summary.rows] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3",
-                                              "layer4", "avgpool", "1", "fc"]
+                                              "layer4", "avgpool", "9", "fc"]
     assert rows["layer3"].op == "bottleneck x6" and rows["layer3"].output == "1024x14x14"
     assert rows["layer1"].op == "bottleneck x3" and rows["layer4"].output == "2048x7x7"
 

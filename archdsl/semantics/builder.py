@@ -33,6 +33,12 @@ class Scope:
     input: int
     parent: "Scope | None" = None
     names: dict[str, tuple[int, Span]] = field(default_factory=dict)
+    count: int = 0
+
+    def next_index(self) -> int:
+        """The position of the next statement in this scope, as nn.Sequential would number it."""
+        self.count += 1
+        return self.count - 1
 
     def lookup(self, name: str) -> int | None:
         scope = self
@@ -66,14 +72,14 @@ class Builder:
 
     def sequence(self, statements, scope: Scope, x: int, stage: T.Statement | None = None) -> int:
         """Run statements one after another; each takes the previous one's value by default."""
-        for index, stmt in enumerate(statements):
+        for stmt in statements:
             try:
-                x = self.statement(stmt, scope, x, index, stage)
+                x = self.statement(stmt, scope, x, stage)
             except Invalid as exc:
                 self.diagnostics.append(exc.diagnostic)
         return x
 
-    def statement(self, stmt: T.Statement, scope: Scope, x: int, index: int, stage) -> int:
+    def statement(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         word = stmt.word
         if word not in STRUCTURE and stmt.body:
             raise invalid("E0104", "unexpected indentation", stmt.body[0].span,
@@ -84,6 +90,9 @@ class Builder:
                 raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span,
                               "not allowed here", f"move `{word}` to the top level, before the layers")
             return x
+        if word in SECTIONS or word == "stages":
+            return self.section(stmt, scope, x, stage)
+        index = scope.next_index()
         if word in STRUCTURE:
             return self.structure(stmt, scope, x, index, stage)
         name, op, args = split_name(stmt, self.known_words())
@@ -101,20 +110,27 @@ class Builder:
         if word in ("shortcut", "branch"):
             parent = "residual" if word == "shortcut" else "concat"
             raise invalid("E0210", f"`{word}` only appears inside `{parent}`", stmt.word_span, "not allowed here")
-        if not stmt.body:
-            raise invalid("E0210", f"`{word}` needs an indented block of statements", stmt.span, "empty",
-                          f"indent the statements that belong to `{word}` under it")
-        if word in SECTIONS:
-            self.no_arguments(stmt)
-            return self.sequence(stmt.body, scope, x, stage)
-        if word == "stages":
-            return self.stages(stmt, scope, x)
+        self.require_body(stmt)
         name = self.structure_name(stmt, index)
         self.check_new_name(scope, name, stmt)
         inner = Scope(join(scope.prefix, name), x, scope)
         out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
         self.define(scope, name, out, stmt)
         return out
+
+    def section(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
+        """`stem`, `head`, `body`, `stages`: grouping only; the statements stay in the enclosing scope."""
+        self.require_body(stmt)
+        if stmt.word == "stages":
+            return self.stages(stmt, scope, x)
+        self.no_arguments(stmt)
+        return self.sequence(stmt.body, scope, x, stage)
+
+    @staticmethod
+    def require_body(stmt: T.Statement) -> None:
+        if not stmt.body:
+            raise invalid("E0210", f"`{stmt.word}` needs an indented block of statements", stmt.span, "empty",
+                          f"indent the statements that belong to `{stmt.word}` under it")
 
     def structure_name(self, stmt: T.Statement, index: int) -> str:
         names = [a for a in stmt.args if isinstance(a, T.Name)]
@@ -170,8 +186,7 @@ class Builder:
     def sub_block(self, stmt: T.Statement, scope: Scope, x: int, default_name: str | None) -> int:
         """A `shortcut` or `branch`: its own flow from the enclosing block's input."""
         self.no_options(stmt)
-        if not stmt.body:
-            raise invalid("E0210", f"`{stmt.word}` needs an indented block of statements", stmt.span, "empty")
+        self.require_body(stmt)
         name = self.structure_name(stmt, 0) if stmt.args else default_name
         inner = Scope(join(scope.prefix, name), x, scope) if name is not None else scope
         out = self.sequence(stmt.body, inner, x)
