@@ -16,6 +16,7 @@ from compiler.diagram.style import COLOURS
 from compiler.diagram.view import Box, Cluster, build_view
 from compiler.summary.table import totals
 from conftest import ROOT, SPECS, bundled_specs, spec_path
+from test_summary import dense_spec
 
 ALL = bundled_specs()
 IDS = [str(p.relative_to(ROOT)) for p in ALL]
@@ -93,6 +94,14 @@ def test_layer_depth_draws_one_repeated_block_with_its_shortcuts():
     assert {titles[e.source] for e in shortcuts} >= {"maxpool", "downsample.0", "downsample.1"}
     assert {titles[e.target] for e in shortcuts} == {"add", "downsample.0", "downsample.1"}
     assert len(view.boxes()) < len(graph)  # the second block of layer1 is not drawn again
+
+
+def test_nested_clusters_are_named_within_their_parent():
+    view = build_view(archdsl.load(dense_spec()), "layer")
+    titles = [c.title for c in clusters(view.items)]
+    assert titles == ["features", "denseblock1", "denselayer1..4", "denselayer1.1"]
+    # the identity branch is one op: drawn as a box, not a cluster around one box
+    assert "identity" in {b.text for b in view.boxes()}
 
 
 def test_dot_text_has_title_totals_colours_params_and_dashed_shortcuts():

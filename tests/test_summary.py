@@ -110,6 +110,35 @@ def test_hand_written_blocks_fold_only_when_identical():
     assert rows["body.2"].op == "residual"
 
 
+DENSE_LAYER = """
+    concat denselayer{i}
+      branch
+        identity
+      branch
+        norm1 bn
+        relu1 relu
+        conv1 conv 32 1x1
+        norm2 bn
+        relu2 relu
+        conv2 conv 8 3x3 pad=1"""
+
+
+def dense_spec(layers: int = 4) -> str:
+    """A small DenseNet written out by hand: each layer concatenates its input with 8 new channels."""
+    body = "".join(DENSE_LAYER.format(i=i) for i in range(1, layers + 1))
+    return ("network dense\ninput 3x32x32\nscope features\n  conv0 conv 16 3x3 pad=1\n  scope denseblock1"
+            + body + "\nglobal_avgpool\nflatten\nfc linear 10\n")
+
+
+def test_blocks_fed_growing_widths_still_fold():
+    summary = summarize(archdsl.load(dense_spec()), depth=3)
+    rows = {r.path: r for r in summary.rows}
+    run = rows["features.denseblock1.denselayer1..4"]
+    assert run.op == "concat x4" and run.repeat == 4 and run.output == "48x32x32"
+    assert rows["features.denseblock1"].op == "concat x4"  # a scope of like blocks reads as a stage
+    assert run.params == rows["features.denseblock1"].params
+
+
 def test_a_concat_group_holds_its_join_and_ends_with_its_output():
     rows = summarize(archdsl.load(TINY), depth=2).rows  # its `concat mix` joins a conv and a pool
     assert [(r.path, r.op, r.output, r.level) for r in rows if r.path.startswith("mix")] == [

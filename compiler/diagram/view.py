@@ -126,11 +126,12 @@ class _Builder:
             if not isinstance(run.first, Group):
                 out.append(self.op_box(run.first, run_key))
             elif self.collapsed(run.first):
-                out.append(self.group_box(run, run_key))
-            elif run.first.role == "part" and run.count == 1 and not _contiguous(run.first, group):
-                out += self.place(run.first, level)  # e.g. Res2Net's convs.i / bns.i, interleaved
+                out.append(self.group_box(run, run.name_in(group), run_key))
+            elif run.count == 1 and (len(run.first.nodes) == 1 or run.first.role == "part" and not _contiguous(
+                    run.first, group)):
+                out += self.place(run.first, level)  # one op, or parts interleaved like Res2Net's convs.i, bns.i
             else:
-                out.append(self.group_cluster(run, run_key, level + 1))
+                out.append(self.group_cluster(run, run.name_in(group), run_key, level + 1))
         return out
 
     def collapsed(self, group: Group) -> bool:
@@ -145,18 +146,18 @@ class _Builder:
         self.where[node.id] = (box.id, run_key, 0)
         return box
 
-    def group_box(self, run: Run, run_key: int) -> Box:
+    def group_box(self, run: Run, title: str, run_key: int) -> Box:
         group = run.first
         cost = sum((self.costs[n.id] for n in run.nodes), Cost())
-        box = Box(self.fresh("n"), run.path, describe(group, run.count), cost, _group_colour(group))
+        box = Box(self.fresh("n"), title, describe(group, run.count), cost, _group_colour(group))
         for n in run.nodes:
             self.where[n.id] = (box.id, run_key, 0)
         return box
 
-    def group_cluster(self, run: Run, run_key: int, level: int) -> Cluster:
+    def group_cluster(self, run: Run, title: str, run_key: int, level: int) -> Cluster:
         group = run.first
         cost = sum((self.costs[n.id] for n in run.nodes), Cost())
-        cluster = Cluster(self.fresh("c"), run.path, describe(group, run.count), cost, level=level)
+        cluster = Cluster(self.fresh("c"), title, describe(group, run.count), cost, level=level)
         cluster.items = self.place(group, level)
         if run.count > 1:
             self.alias_repeats(run, run_key)

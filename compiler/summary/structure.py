@@ -64,11 +64,23 @@ class Run:
 
     @property
     def path(self) -> str:
-        """`layer3.1..5` for a run, the plain path for one item."""
-        first, last = self.items[0], self.items[-1]
+        """`layer3.1..5` or `denseblock1.denselayer1..6` for a run, the plain path for one item."""
+        first, last = self.items[0].path, self.items[-1].path.rsplit(".", 1)[-1]
         if len(self.items) == 1:
-            return first.path
-        return f"{first.path}..{last.path.rsplit('.', 1)[-1]}"
+            return first
+        stem = first.rsplit(".", 1)[-1].rstrip("0123456789")
+        if stem and last.startswith(stem) and last[len(stem):].isdigit():
+            last = last[len(stem):]
+        return f"{first}..{last}"
+
+    def name_in(self, parent: Group) -> str:
+        """The run's path below `parent`, keeping the parent's name before a bare number:
+        `layer3.1..5` in `layer3`, `denselayer1..6` in `features.denseblock1`."""
+        path = self.path
+        if not parent.path:
+            return path
+        inner = path[len(parent.path) + 1:]
+        return f"{parent.name}.{inner}" if inner[:1].isdigit() else inner
 
     @property
     def nodes(self) -> list[NodeBase]:

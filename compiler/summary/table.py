@@ -120,7 +120,7 @@ def describe(item: Item, repeat: int = 1) -> str:
     if item.kind is not None and item.kind != "scope":
         return item.kind + _grouped(item) + times
     ops = list(dict.fromkeys(n.op for n in item.nodes))
-    return "+".join(ops[:4]) + ("+..." if len(ops) > 4 else "") + times
+    return ("+".join(ops) if len(ops) <= 3 else f"{len(item.nodes)} ops") + times
 
 
 def _grouped(group: Group) -> str:
