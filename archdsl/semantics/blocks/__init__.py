@@ -75,7 +75,7 @@ class BlockType:
 
 def registry() -> dict[str, BlockType]:
     """Every block type, by name."""
-    from archdsl.semantics.blocks import basic, bottleneck
+    from archdsl.semantics.blocks import basic, bottleneck, dense, res2
 
-    types = [basic.BLOCK, bottleneck.BLOCK]
+    types = [basic.BLOCK, bottleneck.BLOCK, res2.BLOCK, dense.BLOCK, dense.TRANSITION]
     return {t.name: t for t in types}

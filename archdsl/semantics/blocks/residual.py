@@ -6,8 +6,11 @@ differ only in defaults; both are built here from their stage-table rows.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from archdsl.ir import nodes as N
 from archdsl.semantics.blocks import Option, Row, bool_option, choice_option, float_option, int_option
+from archdsl.semantics.blocks.se import check_reduction, se_option, squeeze_excite
 from archdsl.semantics.emit import Emitter, join
 
 SHORTCUTS = ("auto", "identity", "proj", "avgdown")
@@ -20,20 +23,28 @@ def residual_options(stride_at: str) -> dict[str, Option]:
         "shortcut": choice_option(SHORTCUTS, "auto", "where shape changes: 1x1 projection (auto) or avg-pool then projection (avgdown); or always identity / proj"),
         "bias": bool_option(False, "give every conv a bias"),
         "eps": float_option(1e-5, "norm epsilon"),
+        "se": se_option(),
     }
 
 
-def expand_stage(row: Row, em: Emitter, x: int) -> int:
-    """`repeat` blocks; the first one carries the row's stride."""
+#: builds a block's branch: (row, emitter, input, block path, block stride) -> output
+Branch = Callable[[Row, Emitter, int, str, int], int]
+
+
+def expand_stage(row: Row, em: Emitter, x: int, branch: Branch | None = None) -> int:
+    """`repeat` blocks; the first one carries the row's stride. `branch` defaults to the conv chain."""
+    check_reduction(row, row.convs[-1].channels)
     for i in range(row.repeat):
-        x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1)
+        x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch or conv_chain)
     return x
 
 
-def residual_block(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
-    branch = conv_chain(row, em, x, path, stride)
+def residual_block(row: Row, em: Emitter, x: int, path: str, stride: int, branch: Branch) -> int:
+    out = branch(row, em, x, path, stride)
+    if row.options["se"]:
+        out = squeeze_excite(em, out, join(path, "se"), row.span, row.options["se"])
     shortcut = make_shortcut(row, em, x, path, stride, row.convs[-1].channels)
-    out = em.add([branch, shortcut], join(path, "add"), row.span)
+    out = em.add([out, shortcut], join(path, "add"), row.span)
     return em.relu(out, join(path, "relu"), row.span)
 
 
@@ -57,14 +68,18 @@ def conv_chain(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
     return x
 
 
-def make_shortcut(row: Row, em: Emitter, x: int, path: str, stride: int, out_channels: int) -> int:
+def shortcut_kind(row: Row, em: Emitter, x: int, stride: int, out_channels: int) -> str:
+    """`identity`, `proj` or `avgdown`: the row's `shortcut` option resolved for one block."""
     kind = row.options["shortcut"]
     t = em.type_of(x)
     shape_kept = stride == 1 and t is not None and t.channels == out_channels
     if kind in ("auto", "avgdown") and shape_kept:
-        kind = "identity"
-    elif kind == "auto":
-        kind = "proj"
+        return "identity"
+    return "proj" if kind == "auto" else kind
+
+
+def make_shortcut(row: Row, em: Emitter, x: int, path: str, stride: int, out_channels: int) -> int:
+    kind = shortcut_kind(row, em, x, stride, out_channels)
     if kind == "identity":
         return x
     down = join(path, "downsample")

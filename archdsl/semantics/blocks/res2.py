@@ -1,0 +1,115 @@
+"""`res2`: the Res2Net bottleneck (Gao et al. 2019), with timm's layout and names.
+
+A row lists the block as a bottleneck: `[3, [[104,1x1],[104,3x3],[256,1x1]]] scales=4`.
+`conv1`/`bn1` widen to 104 channels; those are split into `scales` parts of
+104 / 4 = 26, and every part but one goes through its own 3x3 conv
+(`convs.i`, `bns.i`, relu), each part after the first adding the previous
+part's output first. The remaining part is passed through unchanged. The parts
+are concatenated and `conv3`/`bn3` expand to the output; then the shortcut is
+added as in `bottleneck` (`downsample.0/1`).
+
+timm's first-block rule (`pool_first`, on by default): a block that downsamples
+or needs a projection shortcut does not chain its parts, and average-pools the
+kept part (3x3, the block's stride, padding 1). `keep_first` keeps the first part
+instead of the last, as the paper's y1 = x1 and seed 004 do. With `groups` the
+3x3 convs are grouped (Res2NeXt); `se` adds squeeze-and-excitation after `bn3`.
+"""
+
+from __future__ import annotations
+
+from archdsl.diagnostics import Label, error
+from archdsl.ir import nodes as N
+from archdsl.ir.shapes import _nearest_multiples
+from archdsl.semantics.blocks import BlockType, ConvEntry, Row, bool_option, int_option
+from archdsl.semantics.blocks.residual import expand_stage, residual_options, shortcut_kind
+from archdsl.semantics.emit import Emitter, join
+from archdsl.semantics.values import Invalid, invalid
+
+
+def options():
+    return {
+        **residual_options("3x3"),
+        "scales": int_option(4, help="how many parts the 3x3 entry's channels are split into"),
+        "width": int_option(0, minimum=0, help="the width of one part, checked against the table (0: not declared)"),
+        "pool_first": bool_option(True, "timm's first-block rule: no chaining, the kept part average-pooled"),
+        "keep_first": bool_option(False, "pass the first part through unchanged instead of the last"),
+    }
+
+
+def expand(row: Row, em: Emitter, x: int) -> int:
+    check_table(row)
+    return expand_stage(row, em, x, res2_branch)
+
+
+def check_table(row: Row) -> None:
+    """The 3x3 entry splits conv1's output into `scales` equal parts (E0320, E0321, E0325)."""
+    first, middle, _ = row.convs
+    scales, width = row.options["scales"], row.options["width"]
+    if middle.channels % scales:
+        raise invalid("E0320", f"res2: {scales} scales do not divide the 3x3 entry's {middle.channels} channels",
+                      middle.span, f"{middle.channels} channels in {scales} parts",
+                      _nearest_multiples(middle.channels, scales))
+    if first.channels != middle.channels:
+        raise Invalid(error(
+            "E0321", f"res2: the 3x3 entry lists {middle.channels} channels, but conv1 gives {first.channels}",
+            middle.span, f"splits {first.channels} channels",
+            "the parts of the 3x3 entry are cut from conv1's output: list the same channels in both",
+            (Label(first.span, f"conv1 gives {first.channels}"),)))
+    if width and width * scales != middle.channels:
+        raise invalid("E0325", f"res2: width={width} in {scales} scales is {width * scales} channels, "
+                      f"but the 3x3 entry lists {middle.channels}", middle.span,
+                      f"{middle.channels} = {scales} x {middle.channels // scales}",
+                      f"write [{width * scales},{_size(middle)}], or width={middle.channels // scales}")
+
+
+def _size(entry: ConvEntry) -> str:
+    return "x".join(map(str, entry.kernel))
+
+
+def res2_branch(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
+    """conv1-bn1-relu, the split 3x3 convs, conv3-bn3; the stride on conv1 or on the 3x3s."""
+    first, middle, last = row.convs
+    opts = row.options
+    on_first = opts["stride_at"] == "first"
+    plain = opts["pool_first"] and (stride > 1 or shortcut_kind(row, em, x, stride, last.channels) != "identity")
+    y = em.conv(x, join(path, "conv1"), first.span, first.channels, first.kernel, stride if on_first else 1,
+                bias=opts["bias"])
+    y = em.bn(y, join(path, "bn1"), first.span, opts["eps"])
+    y = em.relu(y, join(path, "relu"), first.span)
+    y = hierarchy(row, em, y, path, 1 if on_first else stride, plain)
+    y = em.conv(y, join(path, "conv3"), last.span, last.channels, last.kernel, bias=opts["bias"])
+    return em.bn(y, join(path, "bn3"), last.span, opts["eps"])
+
+
+def hierarchy(row: Row, em: Emitter, x: int, path: str, stride: int, plain: bool) -> int:
+    """The parts of x through their 3x3 convs, each adding the previous output unless `plain`."""
+    entry = row.convs[1]
+    scales = row.options["scales"]
+    if scales == 1:
+        return part_conv(row, em, x, path, 0, stride)
+    width = entry.channels // scales
+    parts = [em.emit(N.ChannelSlice, [x], join(path, f"split{i}"), entry.span, start=i * width, size=width)
+             for i in range(scales)]
+    keep_first = row.options["keep_first"]
+    kept = parts.pop(0) if keep_first else parts.pop()
+    outs: list[int] = []
+    for i, part in enumerate(parts):
+        if outs and not plain:
+            part = em.add([part, outs[-1]], join(path, f"chain{i}"), entry.span)
+        outs.append(part_conv(row, em, part, path, i, stride))
+    if plain:
+        kept = em.emit(N.AvgPool, [kept], join(path, "pool"), entry.span, kernel=(3, 3), stride=(stride, stride),
+                       padding=(1, 1))
+    return em.concat([kept, *outs] if keep_first else [*outs, kept], join(path, "cat"), entry.span)
+
+
+def part_conv(row: Row, em: Emitter, x: int, path: str, i: int, stride: int) -> int:
+    entry, opts = row.convs[1], row.options
+    y = em.conv(x, join(path, f"convs.{i}"), entry.span, entry.channels // opts["scales"], entry.kernel, stride,
+                groups=opts["groups"], bias=opts["bias"])
+    y = em.bn(y, join(path, f"bns.{i}"), entry.span, opts["eps"])
+    return em.relu(y, join(path, "relu"), entry.span)
+
+
+BLOCK = BlockType("res2", expand, options(), convs=(3, 3),
+                  example="layer1 [3, [[104,1x1],[104,3x3],[256,1x1]]] scales=4")
