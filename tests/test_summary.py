@@ -68,6 +68,8 @@ def test_identical_blocks_fold_and_the_first_one_stands_apart():
     assert rows["layer3.1..5"].op == "bottleneck x5" and rows["layer3.1..5"].repeat == 5
     assert rows["layer3.0"].params + rows["layer3.1..5"].params == rows["layer3"].params
     assert not any(p.startswith("layer3.0.") for p in rows)
+    grouped = {r.path: r for r in summarize(archdsl.load(spec_path("resnext50_32x4d"))).rows}
+    assert grouped["layer2"].op == "bottleneck g32 x4"
     basic = {r.path: r for r in summarize(archdsl.load(spec_path("resnet18")), depth=2).rows}
     assert basic["layer1.0..1"].op == "basic x2"  # no projection in layer1: both blocks alike
 

@@ -111,22 +111,25 @@ def _row(run: Run, costs: dict, level: int) -> Row:
 
 
 def describe(item: Item, repeat: int = 1) -> str:
-    """What an item is, in a few words: `conv 3x3/2 g32`, `bottleneck x6`, `bottleneck g32`."""
+    """What an item is, in a few words: `conv 3x3/2 g32`, `bottleneck x6`, `bottleneck g32`, `bottleneck se`."""
     times = f" x{repeat}" if repeat > 1 else ""
     if not isinstance(item, Group):
         return describe_op(item) + times
     if item.role == "stage":
-        return f"{item.kind}{_grouped(item)} x{block_count(item) * repeat}"
+        return f"{item.kind}{_variant(item)} x{block_count(item) * repeat}"
     if item.kind is not None and item.kind != "scope":
-        return item.kind + _grouped(item) + times
+        return item.kind + _variant(item) + times
     ops = list(dict.fromkeys(n.op for n in item.nodes))
     return ("+".join(ops) if len(ops) <= 3 else f"{len(item.nodes)} ops") + times
 
 
-def _grouped(group: Group) -> str:
-    """` g32` for a block of grouped convs (ResNeXt), else nothing."""
+def _variant(group: Group) -> str:
+    """What sets a block apart from the plain type: ` g32` (grouped convs, ResNeXt), ` se`
+    (a sigmoid gate multiplied in, squeeze-and-excitation); else nothing."""
     groups = max((n.groups for n in group.nodes if n.op == "conv"), default=1)
-    return f" g{groups}" if groups > 1 else ""
+    ops = {n.op for n in group.nodes}
+    marks = ([f"g{groups}"] if groups > 1 else []) + (["se"] if {"mul", "sigmoid"} <= ops else [])
+    return "".join(" " + m for m in marks)
 
 
 def describe_op(node: NodeBase) -> str:
