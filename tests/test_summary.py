@@ -70,6 +70,9 @@ def test_identical_blocks_fold_and_the_first_one_stands_apart():
     assert not any(p.startswith("layer3.0.") for p in rows)
     grouped = {r.path: r for r in summarize(archdsl.load(spec_path("resnext50_32x4d"))).rows}
     assert grouped["layer2"].op == "bottleneck g32 x4"
+    squeezed = summarize(archdsl.load("network se\ninput 3x32x32\nstages bottleneck se=16\n"
+                                      "  layer1 [2, [[16,1x1],[16,3x3],[64,1x1]]]\n")).rows
+    assert squeezed[0].op == "bottleneck se x2"
     basic = {r.path: r for r in summarize(archdsl.load(spec_path("resnet18")), depth=2).rows}
     assert basic["layer1.0..1"].op == "basic x2"  # no projection in layer1: both blocks alike
 
