@@ -13,6 +13,8 @@ or needs a projection shortcut does not chain its parts, and average-pools the
 kept part (3x3, the block's stride, padding 1). `keep_first` keeps the first part
 instead of the last, as the paper's y1 = x1 and seed 004 do. With `groups` the
 3x3 convs are grouped (Res2NeXt); `se` adds squeeze-and-excitation after `bn3`.
+`width=26` declares timm's base width (the "26w" of res2net50_26w_4s); the table
+is then checked against it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def options():
     return {
         **residual_options("3x3"),
         "scales": int_option(4, help="how many parts the 3x3 entry's channels are split into"),
-        "width": int_option(0, minimum=0, help="the width of one part, checked against the table (0: not declared)"),
+        "width": int_option(0, minimum=0,
+                            help="timm's base width (26 in res2net50_26w_4s), checked against the table (0: none)"),
         "pool_first": bool_option(True, "timm's first-block rule: no chaining, the kept part average-pooled"),
         "keep_first": bool_option(False, "pass the first part through unchanged instead of the last"),
     }
@@ -42,7 +45,8 @@ def expand(row: Row, em: Emitter, x: int) -> int:
 
 
 def check_table(row: Row) -> None:
-    """The 3x3 entry splits conv1's output into `scales` equal parts (E0320, E0321, E0325)."""
+    """The 3x3 entry splits conv1's output into `scales` equal parts (E0320, E0321, E0325),
+    and the parts keep one size (E0326)."""
     first, middle, _ = row.convs
     scales, width = row.options["scales"], row.options["width"]
     if middle.channels % scales:
@@ -55,11 +59,24 @@ def check_table(row: Row) -> None:
             middle.span, f"splits {first.channels} channels",
             "the parts of the 3x3 entry are cut from conv1's output: list the same channels in both",
             (Label(first.span, f"conv1 gives {first.channels}"),)))
-    if width and width * scales != middle.channels:
-        raise invalid("E0325", f"res2: width={width} in {scales} scales is {width * scales} channels, "
-                      f"but the 3x3 entry lists {middle.channels}", middle.span,
+    if row.stride > 1 and not row.options["pool_first"] and row.options["stride_at"] == "3x3" and scales > 1:
+        raise invalid("E0326", "res2: with pool_first=false the 3x3s cannot carry the stride", middle.span,
+                      f"the part passed on would stay {row.stride}x larger than the convolved ones",
+                      "put the stride on conv1 (stride_at=first, as seed 004), or pool the kept part "
+                      "(pool_first=true, as timm)")
+    if width and part_width(row) * scales != middle.channels:
+        expected = part_width(row) * scales
+        raise invalid("E0325", f"res2: width={width} makes {scales} parts of {part_width(row)} here "
+                      f"({expected} channels), but the 3x3 entry lists {middle.channels}", middle.span,
                       f"{middle.channels} = {scales} x {middle.channels // scales}",
-                      f"write [{width * scales},{_size(middle)}], or width={middle.channels // scales}")
+                      f"a part has floor(out / 4 x width / 64) x groups channels, out = {row.convs[-1].channels}; "
+                      f"write [{expected},{_size(middle)}], or drop `width`")
+
+
+def part_width(row: Row) -> int:
+    """timm's base width: floor(planes x width / 64) x groups, planes being the output / 4."""
+    opts = row.options
+    return row.convs[-1].channels // 4 * opts["width"] // 64 * opts["groups"]
 
 
 def _size(entry: ConvEntry) -> str:
