@@ -85,7 +85,7 @@ def _size(entry: ConvEntry) -> str:
 
 def res2_branch(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
     """conv1-bn1-relu, the split 3x3 convs, conv3-bn3; the stride on conv1 or on the 3x3s."""
-    first, middle, last = row.convs
+    first, _, last = row.convs
     opts = row.options
     on_first = opts["stride_at"] == "first"
     plain = opts["pool_first"] and (stride > 1 or shortcut_kind(row, em, x, stride, last.channels) != "identity")
