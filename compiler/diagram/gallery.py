@@ -17,7 +17,7 @@ from compiler.diagram.output import RenderError, write_diagram
 from compiler.summary.table import totals
 
 ROOT = Path(__file__).resolve().parents[2]
-DPI = 80
+DPI = 96
 
 INTRO = """\
 # Gallery
