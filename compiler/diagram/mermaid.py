@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler.diagram.style import colours, css_class
-from compiler.diagram.view import Box, Cluster, View, cost_parts
+from compiler.diagram.view import Box, View, cost_parts
 from compiler.summary.table import Cost
 
 MERGE_SYMBOLS = {"add": "+", "mul": "×"}

@@ -14,7 +14,7 @@ from typing import Union
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from compiler.summary.structure import Group, Item, Run, module_tree, runs
+from compiler.summary.structure import Group, Run, module_tree, runs
 from compiler.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
 
 DEPTHS = ("stage", "block", "layer")
@@ -194,7 +194,8 @@ class _Builder:
 
 
 def _op_title(node: NodeBase) -> str:
-    """A layer's own name; for one named by position, its path, or at the top level its op."""
+    """A layer's own name; for one named by position, with its parent's name (`downsample.0`),
+    or at the top level its op (`conv 7x7/2`)."""
     parts = node.path.split(".")
     if not parts[-1].isdigit():
         return parts[-1]
