@@ -9,6 +9,8 @@ from torch import fx, nn
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
+from compiler.torch.codegen import direct_lookups
+from compiler.torch.inplace import make_in_place
 from compiler.torch.ops import LOWERINGS
 
 
@@ -58,7 +60,9 @@ def lower(graph: Graph, init: bool = True) -> fx.GraphModule:
             values[node.id] = LOWERINGS[node.op](node, [values[i] for i in node.inputs], ctx)
         except Exception as exc:  # a bug in a lowering: say where, then re-raise
             raise LoweringError(f"while lowering {node.path} ({node.op}, {node.span}): {exc}") from exc
+    direct_lookups(ctx.graph)
     module = fx.GraphModule(ctx.root, ctx.graph, class_name=graph.name)
+    make_in_place(module)
     if init:
         initialize(module)
     return module
