@@ -37,7 +37,7 @@ def test_generated_forward_is_straight_line():
     model = archdsl.build(spec_path("resnet50"), init=False)
     code = model.code
     assert "for " not in code and "while " not in code
-    assert code.count("self.layer") >= 16 * 3  # every conv called by name, in order
+    assert code.count('self._modules["layer') >= 16 * 3  # every conv called by name, in order
 
 
 def test_build_sets_parameters_and_names():
