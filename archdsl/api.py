@@ -11,6 +11,10 @@ from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, error
 from archdsl.ir.graph import Graph
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
+#: the dtype names `build(dtype=...)` and `archdsl compile --dtype` take, besides torch dtypes
+DTYPE_NAMES = ("fp32", "bf16", "fp16")
+#: the modes `build(compile=...)` and `archdsl compile --torch-compile` take
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
@@ -82,19 +86,24 @@ def load(spec, input_size=None, **params) -> Graph:
     return graph
 
 
-def build(spec, *, compile: bool = False, input_size=None, init: bool = True, **params):
+def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,
+          device=None, **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
 
-    Keyword arguments set the spec's parameters (`num_classes=5`). With
-    `compile=True` the module is wrapped in `torch.compile`.
+    Keyword arguments set the spec's parameters (`num_classes=5`). The fast path is one
+    argument each, applied in this order:
+
+    - `dtype` (a torch.dtype, or "fp32", "bf16", "fp16"): parameters are cast to it, and so is
+      the input, as the forward's first step;
+    - `channels_last=True`: conv weights, and the input, in the NHWC memory layout;
+    - `device` ("cuda", a torch.device): where the parameters live (the input is not moved);
+    - `compile=True`, or a mode ("reduce-overhead", "max-autotune", ...): wrapped in torch.compile.
     """
     from compiler.torch import lower
+    from compiler.torch.options import as_dtype, compile_mode, prepare
 
+    as_dtype(dtype), compile_mode(compile)  # bad options fail before the work
     graph = spec if isinstance(spec, Graph) and not params else load(
         spec.source if isinstance(spec, Graph) else spec, input_size, **params)
     module = lower(graph, init=init)
-    if compile:
-        import torch
-
-        module = torch.compile(module)
-    return module
+    return prepare(module, dtype=dtype, channels_last=channels_last, device=device, compile=compile)

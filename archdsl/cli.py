@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 
+from archdsl.api import COMPILE_MODES, DTYPE_NAMES
 from archdsl.diagnostics import Diagnostic, Severity, render_all, to_json_lines
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -79,6 +80,11 @@ def verdict(graph, seconds: float) -> str:
 
 def cmd_compile(args) -> int:
     started = time.perf_counter()
+    fast_path = args.dtype or args.channels_last or args.torch_compile
+    if args.check and fast_path:
+        print("error: --check builds no module; --dtype, --channels-last and --torch-compile need one "
+              "(drop --check)", file=sys.stderr)
+        return EXIT_USAGE
     graph = load_for(args)
     if graph is None:
         return EXIT_ERRORS
@@ -88,14 +94,33 @@ def cmd_compile(args) -> int:
         print(dump(graph), end="")
         return EXIT_OK
     if not args.check:
-        from compiler.torch import lower
-
-        module = lower(graph, init=False)
+        module = build_module(graph, args)
         if args.emit == "code":
             print(module.code.strip())
             return EXIT_OK
     print(verdict(graph, time.perf_counter() - started))
+    if args.torch_compile:
+        from compiler.torch.options import try_compile
+
+        report = try_compile(module, _input_shape(graph), args.torch_compile)
+        print(report)
+        return EXIT_OK if report.ok else EXIT_ERRORS
     return EXIT_OK
+
+
+def build_module(graph, args):
+    """The lowered module, in the dtype and layout asked for, on the GPU if there is one."""
+    import torch
+
+    from archdsl.api import build
+
+    device = "cuda" if args.torch_compile and torch.cuda.is_available() else None
+    return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last, device=device)
+
+
+def _input_shape(graph) -> tuple[int, int, int]:
+    t = graph.input_type
+    return t.channels, t.height, t.width
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(p)
     p.add_argument("--check", action="store_true", help="only check: no torch import, no module built")
     p.add_argument("--emit", choices=("ir", "code"), help="print the IR, or the generated torch code")
+    p.add_argument("--dtype", choices=DTYPE_NAMES, help="build the module in this dtype (parameters and input)")
+    p.add_argument("--channels-last", action="store_true", help="conv weights and the input in the NHWC layout")
+    p.add_argument("--torch-compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
+                   help="compile the module with torch.compile now (on the GPU if there is one), run it once and "
+                        f"compare with eager; exit 1 on a graph break or a mismatch. MODE: {', '.join(COMPILE_MODES)}")
     p.set_defaults(run=cmd_compile)
     for register in _command_modules():
         register(commands)
