@@ -10,7 +10,6 @@ import argparse
 import sys
 import time
 
-from archdsl.api import COMPILE_MODES, DTYPE_NAMES
 from archdsl.diagnostics import Diagnostic, Severity, render_all, to_json_lines
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -124,6 +123,8 @@ def _input_shape(graph) -> tuple[int, int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from archdsl.api import COMPILE_MODES, DTYPE_NAMES
+
     parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network specs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser("compile", help="check a spec and lower it to a torch module")
