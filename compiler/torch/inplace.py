@@ -19,23 +19,22 @@ FRESH_FUNCTIONS = (operator.add, operator.iadd, torch.cat, operator.mul)
 IN_PLACE = {torch.relu: torch.relu_, operator.add: operator.iadd}
 
 
-def make_in_place(module: fx.GraphModule) -> None:
-    """Rewrite `module`'s graph so that ReLUs and adds overwrite a dead operand, then regenerate its code."""
-    for node in module.graph.nodes:
+def make_in_place(graph: fx.Graph, root: nn.Module) -> None:
+    """Rewrite `graph` (whose modules live under `root`) so that ReLUs and adds overwrite a dead operand."""
+    for node in graph.nodes:
         if node.op != "call_function" or node.target not in IN_PLACE:
             continue
-        if node.target is operator.add and not _overwritable(module, node.args[0]) \
-                and _overwritable(module, node.args[1]):
+        if node.target is operator.add and not _overwritable(root, node.args[0]) \
+                and _overwritable(root, node.args[1]):
             node.args = (node.args[1], node.args[0])  # a + b == b + a exactly in IEEE arithmetic
         first, *rest = node.args
-        if _overwritable(module, first) and all(other is not first for other in rest):
+        if _overwritable(root, first) and all(other is not first for other in rest):
             node.target = IN_PLACE[node.target]
-    module.recompile()
 
 
-def _overwritable(module: fx.GraphModule, value) -> bool:
+def _overwritable(root: nn.Module, value) -> bool:
     if not isinstance(value, fx.Node) or len(value.users) != 1:
         return False
     if value.op == "call_module":
-        return isinstance(module.get_submodule(value.target), FRESH_MODULES)
+        return isinstance(root.get_submodule(value.target), FRESH_MODULES)
     return value.op == "call_function" and value.target in FRESH_FUNCTIONS

@@ -60,9 +60,9 @@ def lower(graph: Graph, init: bool = True) -> fx.GraphModule:
             values[node.id] = LOWERINGS[node.op](node, [values[i] for i in node.inputs], ctx)
         except Exception as exc:  # a bug in a lowering: say where, then re-raise
             raise LoweringError(f"while lowering {node.path} ({node.op}, {node.span}): {exc}") from exc
+    make_in_place(ctx.graph, ctx.root)
     direct_lookups(ctx.graph)
     module = fx.GraphModule(ctx.root, ctx.graph, class_name=graph.name)
-    make_in_place(module)
     if init:
         initialize(module)
     return module
