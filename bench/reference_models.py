@@ -33,12 +33,13 @@ class SqueezeExcite(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """The end every block shares: optional SE, the shortcut added in place, a ReLU."""
+    """The end every block shares, in torchvision's and timm's order: optional SE, then the
+    shortcut (projected if need be) added in place, then a ReLU."""
 
-    def join(self, out, identity):
+    def join(self, out, x):
         if self.se is not None:
             out = self.se(out)
-        out += identity
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
 
@@ -56,10 +57,9 @@ class BasicBlock(ResidualBlock):
         self.downsample = downsample
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.join(out, identity)
+        return self.join(out, x)
 
 
 class Bottleneck(ResidualBlock):
@@ -81,11 +81,10 @@ class Bottleneck(ResidualBlock):
         self.downsample = downsample
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.join(out, identity)
+        return self.join(out, x)
 
 
 class Res2Bottleneck(ResidualBlock):
@@ -110,7 +109,6 @@ class Res2Bottleneck(ResidualBlock):
         self.downsample = downsample
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         parts = torch.split(out, self.width, 1)
         outs = []
@@ -120,7 +118,7 @@ class Res2Bottleneck(ResidualBlock):
             outs.append(part)
         outs.append(self.pool(parts[-1]) if self.pool is not None else parts[-1])
         out = self.bn3(self.conv3(torch.cat(outs, 1)))
-        return self.join(out, identity)
+        return self.join(out, x)
 
 
 class ResNet(nn.Module):
