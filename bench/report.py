@@ -1,0 +1,135 @@
+"""Markdown for the benchmark: one part per machine that has run it, from its results file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHECK_GOAL = 0.5  # `archdsl compile --check` of resnet152 under half the time of `import torch`
+EAGER_GOAL = 0.98
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ratio(r: dict, key: str = "ratio") -> str:
+    low, high = r[f"{key}_quartiles"]
+    return f"{r[key]:.3f} ({low:.3f}–{high:.3f})"
+
+
+def control(r: dict, key: str) -> str:
+    return f"{r[key]:.3f}" if key in r else "n/a"
+
+
+def machine(result: dict) -> str:
+    env = result["environment"]
+    parts = [f"## Measured on {env['machine']}", "", table(["", ""], [[k, v] for k, v in env.items()]), "",
+             frontend(result["frontend"]), "", build(result["build"]), "", eager(result["eager"])]
+    if result.get("eager_tuned_malloc"):
+        parts += ["", eager(result["eager_tuned_malloc"], tuned=True)]
+    parts += ["", gpu(result.get("gpu"))]
+    return "\n".join(parts)
+
+
+def frontend(section: dict) -> str:
+    specs = table(["spec", "IR nodes", "parse + check (ms, median)"],
+                  [[r["spec"], r["nodes"], f"{r['ms']:.1f}"] for r in section["specs"]])
+    p = section["process"]
+    procs = table(["whole process", "wall time (ms, median)"], [[f"`{k}`", f"{v:.0f}"] for k, v in p["commands"].items()])
+    verdict = "met" if p["ratio"] < CHECK_GOAL else "NOT met"
+    imports = ", ".join(f"{i['package']} {i['ms']:.0f} ms" for i in p["imports"])
+    return "\n".join([
+        f"### 1. Front end (median of {section['repeats']} warm runs in process)", "", specs, "",
+        f"Whole processes, {p['repeats']} interleaved runs each:", "", procs, "",
+        f"`{p['check']}` / `{p['torch']}` = **{ratio(p)}** (median, quartiles over rounds); goal < {CHECK_GOAL}: "
+        f"**{verdict}**.", "",
+        f"Where the check process spends its import time (each package's own modules, `python -X importtime`): "
+        f"{imports}."])
+
+
+def build(section: dict) -> str:
+    rows = [[r["spec"], f"{r['ir_ms']:.1f}", f"{r['lower_ms']:.1f}", f"{r['total_ms']:.1f}",
+             "" if r["reference_ms"] is None else f"{r['reference_ms']:.1f}"] for r in section["specs"]]
+    return "\n".join([
+        f"### 2. Build: spec to module, on the meta device (no parameter memory, no initialiser work; median of "
+        f"{section['repeats']})", "",
+        table(["spec", "parse + check (ms)", "lower to fx module (ms)", "spec to module (ms)",
+               "hand-written constructor (ms)"], rows)])
+
+
+def eager(section: dict, tuned: bool = False) -> str:
+    s = section["settings"]
+    rows = []
+    for r in section["models"]:
+        if "error" in r:
+            rows.append([r["spec"], r.get("reference", ""), r["error"]] + [""] * 10)
+            continue
+        lat, thr = r["latency"], r["throughput"]
+        rows.append([r["spec"], r["reference"], f"{r['difference']:.0e}",
+                     f"{lat['spec_ms']:.1f}", f"{lat['reference_ms']:.1f}", ratio(lat), control(lat, "copy"),
+                     control(lat, "traced"), f"{thr['spec_img_s']:.1f}", f"{thr['reference_img_s']:.1f}",
+                     ratio(thr), control(thr, "copy"), control(thr, "traced")])
+    title = ("### 3b. Eager forward again, glibc malloc told to keep freed memory (mallopt)" if tuned else
+             "### 3. Eager forward: spec-built model vs reference, same weights, same process, interleaved")
+    worst = min((min(r["latency"]["ratio"], r["throughput"]["ratio"]) for r in section["models"] if "latency" in r),
+                default=None)
+    summary = "" if worst is None else (
+        f"Lowest median ratio: **{worst:.3f}** (goal ≥ {EAGER_GOAL}: {'met' if worst >= EAGER_GOAL else 'NOT met'}).")
+    return "\n".join([
+        title, "",
+        f"{s['device']}, {s['image']}x{s['image']} images; latency at batch 1 ({s['latency_rounds']} rounds), "
+        f"throughput at batch {s['batch']} ({s['throughput_rounds']} rounds). Ratio = reference time / spec-model "
+        f"time per round (above 1: the generated code is faster): median (quartiles). Two controls, timed in "
+        f"the same rounds: `A/A` = reference / a copy of it (what the machine alone does to a ratio); `fx` = "
+        f"reference / the reference traced by torch.fx (what fx's code style alone does, archdsl aside). "
+        f"`diff` = relative L2 difference of the spec model's and the reference's logits.", "",
+        table(["spec", "reference", "diff", "b1 spec (ms)", "b1 ref (ms)", "b1 ratio", "b1 A/A", "b1 fx",
+               f"b{s['batch']} spec (img/s)", f"b{s['batch']} ref (img/s)", f"b{s['batch']} ratio",
+               f"b{s['batch']} A/A", f"b{s['batch']} fx"], rows),
+        "", summary])
+
+
+def gpu(section: dict | None) -> str:
+    if not section or section.get("skipped"):
+        reason = section["skipped"] if section else "not run"
+        return f"### 4. GPU\n\n**Skipped: {reason}.** No GPU figures are given for this machine."
+    header = ["spec", "mode", "precision", "layout", "batch", "spec img/s", "ref img/s", "spec/ref",
+              "spec ms", "spec % of bf16 peak", "ref % of bf16 peak", "compile s (spec)", "compiled vs eager"]
+    rows = []
+    for r in section["rows"]:
+        head = [r["spec"], r["mode"], r["precision"], r["layout"], r["batch"]]
+        if "error" in r:
+            rows.append(head + [r["error"]] + [""] * 7)
+            continue
+        rows.append(head + [f"{r['spec_img_s']:.0f}", f"{r['reference_img_s']:.0f}", f"{r['ratio']:.3f}",
+                            f"{r['spec_ms']:.2f}", f"{100 * r['peak_fraction']['spec']:.1f}",
+                            f"{100 * r['peak_fraction']['reference']:.1f}",
+                            f"{r['spec_compile_s']:.0f}" if "spec_compile_s" in r else "",
+                            f"{r['spec_error']:.0e}" if "spec_error" in r else ""])
+    p = section["plan"]
+    return "\n".join([
+        f"### 4. GPU ({section['device_name']})", "",
+        f"Measured bf16 matmul peak: **{section['peak_tflops']:.0f} TFLOP/s**. {p['image']}x{p['image']} images, "
+        f"throughput at batch {p['batch']}, latency at batch 1; {p['rounds']} interleaved rounds, median. "
+        f"References: {', '.join(sorted(set(r['reference'] for r in section['rows'])))}. % of peak = "
+        f"2 x MACs x img/s / peak. `compiled vs eager` = relative L2 difference of the compiled model's output "
+        f"from its eager output at the same precision.", "",
+        table(header, rows)])
+
+
+def document(results: list[dict]) -> str:
+    """docs/performance.md: how to run, the notes, then every machine's results (CUDA first)."""
+    intro = (HERE / "NOTES.md").read_text().rstrip()
+    parts = [intro, ""]
+    if not any(r["environment"].get("cuda") for r in results):
+        parts += ["## GPU table: pending", "",
+                  "No CUDA machine has run this benchmark yet, so there is no GPU table and no GPU figure "
+                  "anywhere in this document. Section 4 is written and will fill this in when "
+                  "`python3 bench/run.py` runs on a machine with CUDA (torchvision and timm, where importable "
+                  "there, become the references).", ""]
+    for result in sorted(results, key=lambda r: not r["environment"].get("cuda")):
+        parts += [machine(result), ""]
+    return "\n".join(parts)

@@ -1,0 +1,173 @@
+"""The benchmark, one command: `python3 bench/run.py [--quick]`.
+
+Runs the front-end, build and eager sections on any machine and the GPU section where CUDA
+is available; prints this run's Markdown, saves its figures to bench/results/<cpu|cuda>.json
+and writes docs/performance.md from every results file there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from bench import building, eager, frontend, gpu, report  # noqa: E402
+from bench.references import has_reference  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121", "seresnet50")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cuda = torch.cuda.is_available() and not args.gpu_dry_run
+    device = "cuda" if cuda else "cpu"
+    specs = sorted((ROOT / "specs").rglob("*.arch"))
+    result = {"environment": environment(args, cuda)}
+    if not args.gpu_dry_run:
+        say("1. front end")
+        result["frontend"] = {"repeats": args.repeats, "specs": frontend.parse_check(specs, args.repeats),
+                              "process": frontend.processes(ROOT / "specs" / "resnet152.arch", args.process_repeats)}
+        say("2. build")
+        result["build"] = {"repeats": args.repeats // 2 or 1, "specs": building.build_times(specs, args.repeats // 2 or 1)}
+        say("3. eager forward")
+        result["eager"] = eager_section(args, device, eager_specs(args, specs))
+        if device == "cpu" and set_malloc_keeps_memory():
+            say("3b. eager forward, malloc keeping freed memory")
+            result["eager_tuned_malloc"] = eager_section(args, device, eager_specs(args, specs))
+    result["gpu"] = gpu_section(args, cuda)
+    if args.gpu_dry_run:
+        print(report.gpu(result["gpu"]))
+        return 0
+    print(report.machine(result))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{device}.json").write_text(json.dumps(result, indent=1) + "\n")
+    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    args.out.write_text(report.document(results) + "\n")
+    say(f"wrote {args.out.relative_to(ROOT)} and {(RESULTS / f'{device}.json').relative_to(ROOT)}")
+    return 0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer repeats and models (a few minutes on 2 CPU cores)")
+    p.add_argument("--models", help="comma-separated specs for sections 3 and 4 (default: a set per mode)")
+    p.add_argument("--grid", choices=("quick", "default", "full"), help="GPU settings to run (default: quick "
+                   "with --quick, else default; full is every mode x precision x layout)")
+    p.add_argument("--gpu-dry-run", action="store_true",
+                   help="run section 4's code on the CPU at toy sizes, to check it works; prints, writes nothing")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    args = p.parse_args(argv)
+    args.repeats, args.process_repeats = (10, 7) if args.quick else (30, 15)
+    args.grid = args.grid or ("quick" if args.quick else "default")
+    return args
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def eager_specs(args, specs: list[Path]) -> list[Path]:
+    names = args.models.split(",") if args.models else QUICK_EAGER if args.quick else None
+    chosen = [p for p in specs if has_reference(frontend.spec_name(p))]
+    return chosen if names is None else [p for p in chosen if frontend.spec_name(p) in names]
+
+
+def eager_section(args, device: str, specs: list[Path]) -> dict:
+    if device == "cuda":
+        settings = eager.EagerSettings("cuda", 224, 64, 15, 10, latency_calls=20, throughput_calls=3)
+    else:
+        settings = eager.EagerSettings("cpu", 224, 8, 12 if args.quick else 20, 6 if args.quick else 10, 1, 1)
+    models = []
+    for path in specs:
+        say(f"   {frontend.spec_name(path)}")
+        models.append(eager.compare(path, settings))
+    return {"settings": vars(settings), "models": models}
+
+
+def set_malloc_keeps_memory() -> bool:
+    """Tell glibc malloc to keep freed memory instead of returning it to the system (and paging it
+    in afresh on the next allocation); False where this is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1) and libc.mallopt(m_mmap_threshold, 2 ** 25))
+
+
+def gpu_section(args, cuda: bool) -> dict:
+    if not cuda and not args.gpu_dry_run:
+        return {"skipped": "no CUDA device on this machine (torch.cuda.is_available() is False)"}
+    names = args.models.split(",") if args.models else gpu.MODELS
+    if cuda:
+        plan = gpu.GpuPlan("cuda", 224, 256, 5 if args.quick else 10, 3, 100, gpu.settings(args.grid))
+        device_name = torch.cuda.get_device_name()
+    else:
+        plan = gpu.GpuPlan("cpu", 64, 4, 2, 1, 1, gpu.settings("quick"))
+        device_name = "CPU dry run: toy sizes, not a GPU measurement"
+    say("4. GPU: bf16 matmul peak")
+    peak = gpu.matmul_peak(plan.device, 8192 if cuda else 512)
+    rows = []
+    for name in names:
+        say(f"4. GPU: {name}")
+        rows += gpu.run_model(ROOT / "specs" / f"{name}.arch", plan, peak)
+    return {"device_name": device_name, "peak_tflops": peak / 1e12, "plan": {**vars(plan), "settings": [vars(s) for s in plan.settings]},
+            "rows": rows}
+
+
+def environment(args, cuda: bool) -> dict:
+    env = {
+        "machine": torch.cuda.get_device_name() if cuda else f"CPU only: {cpu_model()}",
+        "cpu": cpu_model(), "cpu cores (os.cpu_count)": os.cpu_count(), "torch threads": torch.get_num_threads(),
+        "python": platform.python_version(), "torch": torch.__version__, "os": platform.platform(),
+        "archdsl commit": git_commit(), "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+        "run": "python3 bench/run.py" + (" --quick" if args.quick else ""), "cuda": cuda,
+    }
+    if cuda:
+        env.update({"CUDA": torch.version.cuda, "cuDNN": torch.backends.cudnn.version(),
+                    "TF32 (matmul, cudnn) in sections 1-3": (torch.backends.cuda.matmul.allow_tf32,
+                                                             torch.backends.cudnn.allow_tf32),
+                    "TF32 in section 4": "on throughout (the fp32 rows are labelled tf32)"})
+    for package in ("torchvision", "timm"):
+        try:
+            env[package] = __import__(package).__version__
+        except ImportError:
+            env[package] = "not importable"
+    return env
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str:
+    """HEAD, marked when the code measured (archdsl, compiler, bench) differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "archdsl", "compiler", "bench/*.py"],
+                                 cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    return head.stdout.strip() + (" with uncommitted changes" if changed.stdout.strip() else "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
