@@ -265,14 +265,14 @@ def test_transition_must_leave_channels():
     assert where(d) == ("E0324", 4, 1) and "3 x 0.25 = 0.75, rounded down to 0" in d.message
 
 
-@pytest.mark.parametrize("body, label", [
-    ("t1 transition compress=1.5\n", "compress=1.5"),
-    ("t1 transition /2\n", "/2 here"),
-    ("stages dense\n  block1 [2, [[8,1x1],[4,3x3]]] /2\n", "/2 here"),
+@pytest.mark.parametrize("body, code, label", [
+    ("t1 transition compress=1.5\n", "E0209", "compress=1.5"),
+    ("t1 transition /2\n", "E0206", "/2 here"),
+    ("stages dense\n  block1 [2, [[8,1x1],[4,3x3]]] /2\n", "E0206", "/2 here"),
 ])
-def test_dense_rows_reject_bad_values(body, label):
+def test_dense_rows_reject_bad_values(body, code, label):
     d = only(body)
-    assert d.code == "E0206" and d.label == label
+    assert d.code == code and d.label == label
 
 
 def test_transition_takes_no_table():

@@ -36,7 +36,7 @@ class Call:
         if index < len(self.positional):
             return convert(self.positional[index], what)
         if default is _REQUIRED:
-            raise invalid("E0207", f"{self.op} needs {what}", self.stmt.span, f"no {what} given",
+            raise invalid("E0207", f"{self.op} needs {what}", self.stmt.span, f"{what} missing",
                           f"write it like `{example}`" if example else "")
         return default
 
@@ -49,7 +49,7 @@ class Call:
         if self.stride_arg is not None:
             value = self.stride_arg.value
             if value < 1:
-                raise invalid("E0206", "stride must be at least 1", self.stride_arg.span, "got 0")
+                raise invalid("E0209", "stride must be at least 1", self.stride_arg.span, "got 0")
             return (value, value)
         return self.opt("stride", self.ev.pair, default)
 
@@ -132,7 +132,7 @@ def _linear(call: Call, em: Emitter, xs: list[int]) -> int:
 def _dropout(call: Call, em: Emitter, xs: list[int]) -> int:
     p = call.arg(0, "a drop probability", call.ev.float_, call.opt("p", call.ev.float_, 0.5))
     if p >= 1:
-        raise invalid("E0206", "dropout probability must be below 1", call.span, f"got {p}")
+        raise invalid("E0209", "dropout probability must be below 1", call.span, f"got {p}")
     return em.emit(N.Dropout, xs, call.path, call.span, p=p)
 
 

@@ -57,10 +57,10 @@ class Evaluator:
     def _binop(self, value: T.BinOp):
         left, right = self.eval(value.left), self.eval(value.right)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
-            raise invalid("E0206", "arithmetic needs numbers", value.span, "not a number",
+            raise invalid("E0209", "arithmetic needs numbers", value.span, "not a number",
                           "only numbers and numeric parameters can be combined with + - * //")
         if value.op == "floordiv" and right == 0:
-            raise invalid("E0206", "division by zero", value.span, "divides by 0")
+            raise invalid("E0209", "division by zero", value.span, "divides by 0")
         result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
                   "floordiv": lambda: left // right}[value.op]()
         if abs(result) > MAX_VALUE:
@@ -73,15 +73,15 @@ class Evaluator:
     def int_(self, value, what: str, minimum: int = 1) -> int:
         result = self.eval(value)
         if not isinstance(result, int) or isinstance(result, bool):
-            raise invalid("E0206", f"{what} must be a whole number", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be a whole number", value.span, f"got {_show(result)}")
         if result < minimum:
-            raise invalid("E0206", f"{what} must be at least {minimum}", value.span, f"got {result}")
+            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {result}")
         return result
 
     def float_(self, value, what: str) -> float:
         result = self.eval(value)
         if not isinstance(result, (int, float)) or isinstance(result, bool) or result < 0:
-            raise invalid("E0206", f"{what} must be a non-negative number", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be a non-negative number", value.span, f"got {_show(result)}")
         return float(result)
 
     def bool_(self, value, what: str) -> bool:
@@ -90,7 +90,7 @@ class Evaluator:
             return result
         if result in ("true", "false"):
             return result == "true"
-        raise invalid("E0206", f"{what} must be true or false", value.span, f"got {_show(result)}")
+        raise invalid("E0209", f"{what} must be true or false", value.span, f"got {_show(result)}")
 
     def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
         """A size given as `3`, `3x3` or `(3,3)`."""
@@ -99,9 +99,9 @@ class Evaluator:
             result = (result, result)
         if (not isinstance(result, (list, tuple)) or len(result) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
-            raise invalid("E0206", f"{what} must be a size like 3x3", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be a size like 3x3", value.span, f"got {_show(result)}")
         if min(result) < minimum:
-            raise invalid("E0206", f"{what} must be at least {minimum}", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {_show(result)}")
         return tuple(result)
 
     def choice(self, value, what: str, choices: tuple[str, ...]) -> str:
@@ -109,7 +109,7 @@ class Evaluator:
         shown = _show(result)
         if shown not in choices:
             hint = did_you_mean(shown, choices) or "choose one of " + ", ".join(choices)
-            raise invalid("E0206", f"{what} must be one of {', '.join(choices)}", value.span, f"got {shown}", hint)
+            raise invalid("E0209", f"{what} must be one of {', '.join(choices)}", value.span, f"got {shown}", hint)
         return shown
 
 

@@ -13,7 +13,7 @@ from importlib import resources
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from archdsl.diagnostics import Diagnostic, Source, Span, error
+from archdsl.diagnostics import Diagnostic, Label, Source, Span, error
 from archdsl.syntax import tree as T
 from archdsl.syntax.layout import IndentError, Indenter, check_brackets
 
@@ -64,11 +64,14 @@ _TOKEN_WORDS = {
     "SLASH": "`//`", "__ANON_0": "`//`", "FROM": "`from`", "_NL": "the end of the line",
     "_INDENT": "an indented line", "_DEDENT": "the end of the block", "$END": "the end of the file",
 }
+_LINE_ENDS = ("_NL", "_DEDENT", "$END")
+_VALUE_STARTS = {"INT", "FLOAT", "NAME", "DIMS", "LSQB", "LPAR"}
+_GENERIC_HELP = "see the statement forms in docs/language.md"
 
 
 def _describe_expected(expected: set[str]) -> str:
     words = []
-    if expected & {"INT", "FLOAT", "NAME", "DIMS", "LSQB", "LPAR"}:
+    if expected & _VALUE_STARTS:
         words.append("a value (a number, a name, a size like 3x3, or a [list])")
     for kind in ("RSQB", "RPAR", "COMMA", "EQUAL", "_NL"):
         if kind in expected:
@@ -92,10 +95,7 @@ def _syntax_diagnostic(source: Source, exc: Exception) -> tuple[Diagnostic, int 
                      _point(source, exc.line, exc.column, exc.width), "this line",
                      "indent the line exactly as far as a line above it at the same level"), exc.line
     if isinstance(exc, UnexpectedCharacters):
-        char = source.line(exc.line)[exc.column - 1:exc.column] or "?"
-        return error("E0101", f"unexpected character `{char}`", _point(source, exc.line, exc.column),
-                     "not part of the language",
-                     "names use letters, digits and `_`; comments start with `#`"), exc.line
+        return _unexpected_character(source, exc.line, exc.column), exc.line
     if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is None:
         last = len(source.text.splitlines()) or 1
         return error("E0102", "the spec ends in the middle of a statement",
@@ -104,17 +104,85 @@ def _syntax_diagnostic(source: Source, exc: Exception) -> tuple[Diagnostic, int 
     return _unexpected_token(source, exc), exc.token.line
 
 
+_CHARACTER_HINTS = {
+    "×": ("sizes are written with the letter x", "write `3x3`, not `3×3`"),
+    ":": ("`:` is not part of the language", "a block is opened by indenting the lines under its statement"),
+    '"': ("the language has no quoted strings", "write words bare, like `shortcut=proj`"),
+    "'": ("the language has no quoted strings", "write words bare, like `shortcut=proj`"),
+    ";": ("`;` is not part of the language", "write one statement per line"),
+}
+
+
+def _unexpected_character(source: Source, line: int, column: int) -> Diagnostic:
+    text = source.line(line)
+    char = text[column - 1:column] or "?"
+    where = _point(source, line, column)
+    if char == "/":
+        spaced = text[column:].lstrip(" \t")[:1].isdigit()
+        return error("E0101", "a stride is written `/N`, with no space" if spaced else "`/` without a stride",
+                     where, "stride here", "write the stride like `/2`")
+    if char in _CHARACTER_HINTS:
+        message, help = _CHARACTER_HINTS[char]
+        return error("E0101", message, where, "here", help)
+    return error("E0101", f"unexpected character `{char}`", where, "not part of the language",
+                 "names use letters, digits and `_`; comments start with `#`")
+
+
 def _unexpected_token(source: Source, exc: UnexpectedToken) -> Diagnostic:
     token = exc.token
-    line = token.line or 1
-    col = token.column or 1
+    line, col = token.line or 1, token.column or 1
     width = len(str(token)) if token.type not in ("_NL", "_INDENT", "_DEDENT", "$END") else 1
+    where = _point(source, line, col, width)
     if token.type == "_INDENT":
         return error("E0104", "unexpected indentation", _point(source, line, 1), "indented here",
                      "only the lines of a block are indented; remove the indentation")
-    expected = _describe_expected(set(exc.expected))
-    return error("E0102", f"unexpected {_describe_token(token)}", _point(source, line, col, width),
-                 f"expected {expected}", "check the statement against docs/language.md")
+    before = _code_before(source.text, token.start_pos if token.start_pos is not None else len(source.text))
+    depth = sum(before.count(c) for c in "[(") - sum(before.count(c) for c in "])")
+    found = _known_mistake(token, before, depth, set(exc.expected))
+    if found is not None:
+        message, label, help = found
+        return error("E0102", message, where, label, help)
+    return error("E0102", f"unexpected {_describe_token(token)}", where,
+                 f"expected {_describe_expected(set(exc.expected))}", _GENERIC_HELP)
+
+
+def _code_before(text: str, offset: int) -> str:
+    """The text before `offset`, comments removed (brackets and words only matter)."""
+    return "\n".join(line.split("#", 1)[0] for line in text[:offset].split("\n"))
+
+
+def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
+    """(message, label, help) for the mistakes people make most, in the language's words."""
+    line_start = before.rsplit("\n", 1)[-1].strip() == ""
+    before = before.rstrip()
+    last = before[-1:]
+    if token.type in _LINE_ENDS:
+        if last == "=":
+            name = before[:-1].rstrip().rsplit(None, 1)[-1] if before[:-1].strip() else "option"
+            return (f"option `{name}` has no value", "value missing", f"write it like `{name}=1`")
+        if before.endswith("from") and not before[-5:-4].isalnum():
+            return ("`from` names no values", "names missing",
+                    "write it like `from a, b`, naming values defined above (or `input`)")
+        if last in "+-*/" and last:
+            return (f"the expression ends after `{last}`", "operand missing", "finish it, like `2 * width`")
+        if last == ",":
+            return ("the line ends after a `,`", "nothing follows", "remove the `,` or add what it separates")
+        return ("the line ends in the middle of a statement", "expected more here", _GENERIC_HELP)
+    if token.type == "EQUAL":
+        return ("`=` must follow an option name", "no option name before it",
+                "options are written NAME=VALUE, like `pad=1`")
+    if token.type == "COMMA" and depth == 0:
+        return ("`,` outside a list", "unexpected", "separate arguments and options with spaces; commas "
+                "separate the items of a [list] and the names after `from`")
+    if depth > 0 and token.type in _VALUE_STARTS and "COMMA" in expected:
+        return ("missing `,` between list items", "expected `,` before this",
+                "separate list items with commas, like `[64, 1x1]`")
+    if token.type == "COMMA" and last in "[(,":
+        return ("a list item is missing before this `,`", "nothing before it", "remove the extra `,`")
+    if line_start and depth == 0 and token.type != "NAME":
+        return (f"a statement starts with a word, not {_describe_token(token)}", "expected a name or a layer type",
+                "begin the line with a layer type or a name and a type, like `conv1 conv 64 7x7`")
+    return None
 
 
 class _Builder:
@@ -148,10 +216,20 @@ class _Builder:
                 body = tuple(self.statement(s) for s in child.children)
             else:
                 args.append(self.value(child))
+        self.check_repeated_options(options)
         span = self.span(t)
         head_end = self.span(rest[-1] if rest and not _is_body(rest[-1]) else word)
         head = Span(self.source, span.line, span.col, head_end.end_line, head_end.end_col)
         return T.Statement(str(word), self.span(word), tuple(args), tuple(options), inputs, body, head)
+
+    def check_repeated_options(self, options: list[T.Option]) -> None:
+        first: dict[str, T.Option] = {}
+        for option in options:
+            if option.name in first:
+                self.diagnostics.append(error(
+                    "E0202", f"option `{option.name}` is given twice", option.span, "given again",
+                    "keep one of them", (Label(first[option.name].span, "first given here"),)))
+            first.setdefault(option.name, option)
 
     def option(self, t: Tree) -> T.Option:
         name, value = t.children

@@ -70,7 +70,7 @@ def expand_transition(row: Row, em: Emitter, x: int) -> int:
     no_stride(row, "a transition always pools 2x2 with stride 2")
     compress = row.options["compress"]
     if not 0 < compress <= 1:
-        raise invalid("E0206", "compress must be above 0 and at most 1", row.span, f"compress={compress}",
+        raise invalid("E0209", "compress must be above 0 and at most 1", row.span, f"compress={compress}",
                       "DenseNet-BC uses compress=0.5")
     t = em.type_of(x)
     if t is None:
