@@ -1,6 +1,7 @@
 """The command line: exit codes, where output goes, and that checking never imports torch."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -93,3 +94,23 @@ def test_emit_ir_and_code(capsys):
 def test_python_dash_m_entry_point():
     result = run("compile", spec_path("resnet18"), "--check")
     assert result.returncode == 0 and result.stdout.startswith("ok: resnet18:")
+
+
+def test_every_error_in_one_run_in_source_order_capped(tmp_path, capsys):
+    lines = ["network t", "input 3x32x32"] + [f"c{i} conv 8 3x3 pad=1 gropus=2" for i in range(60)]
+    spec = tmp_path / "many.arch"
+    spec.write_text("\n".join(lines) + "\n")
+    assert main(["compile", str(spec), "--check"]) == 1
+    err = capsys.readouterr().err
+    places = [int(m) for m in re.findall(r"--> .*many\.arch:(\d+):", err)]
+    assert places == list(range(3, 53))
+    assert "\n... and 10 more\n" in err and err.rstrip().endswith("many.arch: 60 errors, 0 warnings")
+
+
+def test_syntax_errors_on_several_lines_are_all_reported(tmp_path, capsys):
+    spec = tmp_path / "syntax.arch"
+    spec.write_text("network t\ninput 3x32x32\nconv 8 3x3 pad=\nrelu\nconv 8 3x3 = 4\nbn\nconv 8 3×3\n")
+    assert main(["compile", str(spec), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert re.findall(r"error\[(E\d+)\]", err) == ["E0102", "E0102", "E0101"]
+    assert [int(n) for n in re.findall(r"syntax\.arch:(\d+):", err)] == [3, 5, 7]
