@@ -144,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import render, summary
+    from archdsl.commands import explain, render, summary
 
-    return [summary.register, render.register]
+    return [summary.register, render.register, explain.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,19 +76,22 @@ class Diagnostic:
 
     def as_dict(self) -> dict:
         """The diagnostic as the JSON object documented in docs/errors.md."""
-        s = self.span
         return {
             "code": self.code,
             "severity": self.severity.value,
             "message": self.message,
-            "file": s.file if s else None,
-            "line": s.line if s else None,
-            "column": s.col if s else None,
-            "end_line": s.end_line if s else None,
-            "end_column": s.end_col if s else None,
+            **_place(self.span),
             "label": self.label,
             "help": self.help or None,
+            "related": [{**_place(note.span), "message": note.message} for note in self.notes],
         }
+
+
+def _place(span: Span | None) -> dict:
+    """The JSON fields of a span: file, line, column, end_line, end_column (null without a span)."""
+    return {"file": span.file if span else None, "line": span.line if span else None,
+            "column": span.col if span else None, "end_line": span.end_line if span else None,
+            "end_column": span.end_col if span else None}
 
 
 class ArchError(Exception):
