@@ -51,9 +51,10 @@ def parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
 
 
 def _blank_line(text: str, line: int) -> str:
+    """The text with one line's characters turned to spaces, so every later offset still holds."""
     lines = text.split("\n")
     if 0 < line <= len(lines):
-        lines[line - 1] = ""
+        lines[line - 1] = " " * len(lines[line - 1])
     return "\n".join(lines)
 
 
@@ -93,7 +94,7 @@ def _syntax_diagnostic(source: Source, exc: Exception) -> tuple[Diagnostic, int 
     if isinstance(exc, IndentError):
         return error("E0104", "indentation does not match any enclosing block",
                      _point(source, exc.line, exc.column, exc.width), "this line",
-                     "indent the line exactly as far as a line above it at the same level"), exc.line
+                     _indent_help(source.line(exc.line))), exc.line
     if isinstance(exc, UnexpectedCharacters):
         return _unexpected_character(source, exc.line, exc.column), exc.line
     if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is None:
@@ -111,6 +112,13 @@ _CHARACTER_HINTS = {
     "'": ("the language has no quoted strings", "write words bare, like `shortcut=proj`"),
     ";": ("`;` is not part of the language", "write one statement per line"),
 }
+
+
+def _indent_help(line: str) -> str:
+    indent = line[:len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indent:
+        return "this line is indented with a tab, which counts as 8 columns; indent with spaces only"
+    return "indent the line exactly as far as a line above it at the same level"
 
 
 def _unexpected_character(source: Source, line: int, column: int) -> Diagnostic:
@@ -159,7 +167,8 @@ def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
     if token.type in _LINE_ENDS:
         if last == "=":
             name = before[:-1].rstrip().rsplit(None, 1)[-1] if before[:-1].strip() else "option"
-            return (f"option `{name}` has no value", "value missing", f"write it like `{name}=1`")
+            return (f"option `{name}` has no value", "value missing",
+                    "write the value right after `=`, like `pad=1` or `shortcut=proj`")
         if before.endswith("from") and not before[-5:-4].isalnum():
             return ("`from` names no values", "names missing",
                     "write it like `from a, b`, naming values defined above (or `input`)")
