@@ -51,5 +51,11 @@ def state_entries(graph: Graph) -> list[StateEntry]:
     return [e for node in graph.stateful() for e in node_state(node, graph)]
 
 
+def node_parameter_count(node: NodeBase, graph: Graph) -> int:
+    """The trainable parameters one node owns (what a summary row and the budget count)."""
+    return sum(e.numel for e in node_state(node, graph) if e.trainable)
+
+
 def parameter_count(graph: Graph) -> int:
-    return sum(e.numel for e in state_entries(graph) if e.trainable)
+    """The network's trainable parameters."""
+    return sum(node_parameter_count(node, graph) for node in graph.stateful())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archdsl.ir.graph import Graph
+from archdsl.ir.memory import BYTES_PER_FP32, VIEW_OPS
 from archdsl.ir.nodes import NodeBase
 
 
@@ -19,11 +20,6 @@ def node_macs(node: NodeBase, graph: Graph) -> int:
 
 def total_macs(graph: Graph) -> int:
     return sum(node_macs(n, graph) for n in graph.nodes())
-
-
-#: ops whose output shares its input's memory (a view), or is no tensor of its own
-VIEW_OPS = ("input", "output", "identity", "flatten", "slice")
-BYTES_PER_FP32 = 4
 
 
 def node_other_flops(node: NodeBase, graph: Graph) -> int:
@@ -49,11 +45,6 @@ def node_other_flops(node: NodeBase, graph: Graph) -> int:
     if node.op in ("conv", "linear") and node.bias:
         return out
     return 0
-
-
-def activation_bytes(graph: Graph) -> int:
-    """fp32 bytes of every op's own output for one image: what a training forward pass keeps."""
-    return BYTES_PER_FP32 * sum(n.type.numel for n in graph.nodes() if n.op not in VIEW_OPS and n.type)
 
 
 def peak_activation_bytes(graph: Graph) -> int:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from archdsl.ir.graph import Graph
+from archdsl.ir.memory import activation_bytes
 from archdsl.ir.nodes import NodeBase
-from archdsl.ir.state import node_state
-from compiler.summary.costs import activation_bytes, node_other_flops, node_macs, peak_activation_bytes
+from archdsl.ir.state import node_parameter_count, node_state
+from compiler.summary.costs import node_other_flops, node_macs, peak_activation_bytes
 from compiler.summary.structure import Group, Item, Run, block_count, default_depth, module_tree, runs
 
 
@@ -69,8 +70,7 @@ class Summary:
 
 
 def node_cost(node: NodeBase, graph: Graph) -> Cost:
-    params = sum(e.numel for e in node_state(node, graph) if e.trainable)
-    return Cost(params, node_macs(node, graph), node_other_flops(node, graph))
+    return Cost(node_parameter_count(node, graph), node_macs(node, graph), node_other_flops(node, graph))
 
 
 def totals(graph: Graph) -> Totals:
