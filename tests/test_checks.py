@@ -145,3 +145,13 @@ def test_missing_input_declaration():
 def test_override_type_is_checked():
     d = only("global_avgpool\nflatten\nlinear num_classes\n", num_classes="many")
     assert d.code == "E0208"
+
+
+def test_stride_given_twice_points_at_both():
+    d = only("maxpool 3x3 /2 stride=1\n")
+    assert where(d) == ("E0202", 4, 16) and [n.span.col for n in d.notes] == [13]
+
+
+def test_missing_kernel_is_named():
+    d = only("conv 8\n")
+    assert where(d) == ("E0207", 4, 1) and d.label == "kernel size missing" and "conv 8 3x3" in d.help

@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from archdsl.diagnostics import did_you_mean
+from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.semantics.emit import Emitter
-from archdsl.semantics.values import Evaluator, invalid
+from archdsl.semantics.values import Evaluator, Invalid, invalid
 from archdsl.syntax import tree as T
 
 _REQUIRED = object()
@@ -36,7 +36,7 @@ class Call:
         if index < len(self.positional):
             return convert(self.positional[index], what)
         if default is _REQUIRED:
-            raise invalid("E0207", f"{self.op} needs {what}", self.stmt.span, f"{what} missing",
+            raise invalid("E0207", f"{self.op} needs {what}", self.stmt.span, f"{_bare(what)} missing",
                           f"write it like `{example}`" if example else "")
         return default
 
@@ -46,12 +46,20 @@ class Call:
         return default if option is None else convert(option.value, name)
 
     def stride(self, default) -> tuple[int, int]:
+        if self.stride_arg is not None and "stride" in self.options:
+            raise Invalid(error("E0202", "the stride is given twice", self.options["stride"].span, "given again",
+                                "keep one: `/2` or `stride=2`", (Label(self.stride_arg.span, "first given here"),)))
         if self.stride_arg is not None:
             value = self.stride_arg.value
             if value < 1:
                 raise invalid("E0209", "stride must be at least 1", self.stride_arg.span, "got 0")
             return (value, value)
         return self.opt("stride", self.ev.pair, default)
+
+
+def _bare(what: str) -> str:
+    """`a kernel size` -> `kernel size`, for a label under the statement."""
+    return what.split(" ", 1)[1] if what.split(" ", 1)[0] in ("a", "an", "the") and " " in what else what
 
 
 @dataclass(frozen=True)
