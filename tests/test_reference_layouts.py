@@ -1,5 +1,6 @@
-"""Models without a card here are held to the published figures of their reference
-implementations (torchvision / timm): parameter counts, MACs and characteristic keys."""
+"""The ResNet-family specs against the published figures of their reference implementations
+(torchvision / timm): parameter counts, MACs and characteristic keys. Their full state_dict
+layouts and logits are checked against reference cards in test_cards.py."""
 
 import pytest
 
