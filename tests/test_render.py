@@ -172,3 +172,14 @@ def test_gallery_command_redraws_and_drops_stale_images(tmp_path):
     assert sorted(p.name for p in (tmp_path / "docs" / "gallery").iterdir()) == ["resnet18.png", "seeds-d.png"]
     page = (tmp_path / "docs" / "gallery.md").read_text()
     assert "![resnet18 at block depth](gallery/resnet18.png)" in page and "(gallery/seeds-d.png)" in page
+
+
+def test_label_lines_are_table_rows_so_underscores_do_not_strike_the_next_line():
+    """Lines joined by <br/> sit so close that, at the gallery's 96 dpi, a bold title's underscore
+    (`resnet_block1`) is drawn through the line below it; each line gets its own table row."""
+    dot = to_dot(build_view(archdsl.load(SPECS / "seeds" / "d2l_resnet18.arch"), "block"))
+    assert "<br" not in dot  # no line breaks in any label
+    assert ("<tr><td><b>resnet_block2.0</b></td></tr><tr><td>residual</td></tr>"
+            '<tr><td><font point-size="9" color="#444444">230.3K params · 33.0M MACs</font></td></tr>') in dot
+    assert ('<tr><td align="left"><b>resnet_block2</b></td></tr><tr><td align="left">residual x2</td></tr>'
+            in dot)
