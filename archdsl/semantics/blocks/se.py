@@ -8,6 +8,8 @@ C // R channels (`se.fc1`, with bias), passed through relu, expanded back to C
 
 from __future__ import annotations
 
+import math
+
 from archdsl.ir import nodes as N
 from archdsl.semantics.blocks import Option, Row, int_option
 from archdsl.semantics.emit import Emitter, join
@@ -34,7 +36,10 @@ def check_reduction(row: Row, channels: int) -> None:
 
 
 def _largest_divisor(channels: int, limit: int) -> int:
-    return max(d for d in range(1, min(channels, limit) + 1) if channels % d == 0)
+    """The largest divisor of `channels` up to `limit`, found among the pairs (d, channels // d)
+    with d up to the square root: a few thousand steps even for a billion channels."""
+    small = [d for d in range(1, math.isqrt(channels) + 1) if channels % d == 0]
+    return max(d for d in small + [channels // d for d in small] if d <= limit)
 
 
 def squeeze_excite(em: Emitter, x: int, path: str, span, reduction: int) -> int:
