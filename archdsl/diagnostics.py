@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 
 
@@ -25,8 +26,13 @@ class Source:
     text: str = field(repr=False)
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
+        """Line `number` (1-based) as the parser counts lines: split at `\\n` only."""
+        lines = self._lines
         return lines[number - 1] if 0 < number <= len(lines) else ""
+
+    @cached_property
+    def _lines(self) -> list[str]:
+        return self.text.split("\n")
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,13 @@ def render(d: Diagnostic) -> str:
         out += _excerpt(note.span, note.message, gutter)
     if d.help:
         out.append(f"{' ' * gutter} = help: {d.help}")
-    return "\n".join(out)
+    return "\n".join(out).translate(_CONTROL_PICTURES)
+
+
+#: control characters from a spec's text are shown as their pictures (U+2400..), never sent to the
+#: terminal; one character each, so carets stay aligned
+_CONTROL_PICTURES = {**{c: 0x2400 + c for c in range(32) if c not in (9, 10)}, 0x7F: 0x2421,
+                     **{c: 0xFFFD for c in range(0x80, 0xA0)}}
 
 
 MAX_REPORTED = 50
