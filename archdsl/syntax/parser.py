@@ -15,10 +15,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from archdsl.diagnostics import Diagnostic, Label, Source, Span, error
 from archdsl.syntax import tree as T
-from archdsl.syntax.layout import IndentError, Indenter, check_brackets
+from archdsl.syntax.layout import IndentError, Indenter, check_brackets, check_size
 
 MAX_INT_DIGITS = 9
 MAX_SYNTAX_ERRORS = 20
+#: text parsed again after syntax errors, in all: a long spec reports fewer of them, not slowly
+MAX_REPARSE_CHARS = 200_000
 
 
 @lru_cache(maxsize=1)
@@ -31,10 +33,12 @@ def _lark() -> Lark:
 def parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
     """Parse a spec. Returns the tree (None if the text has syntax errors) and diagnostics."""
     text = source.text if source.text.endswith("\n") else source.text + "\n"
-    diagnostics = check_brackets(source)
+    diagnostics = check_brackets(source) or check_size(source)
     if diagnostics:
         return None, diagnostics
-    for _ in range(MAX_SYNTAX_ERRORS):
+    for attempt in range(MAX_SYNTAX_ERRORS):
+        if attempt * len(text) > MAX_REPARSE_CHARS:  # each error costs a parse of the whole text
+            break
         try:
             lark_tree = _lark().parse(text)
         except (UnexpectedInput, IndentError) as exc:
