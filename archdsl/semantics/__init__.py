@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
@@ -153,7 +154,7 @@ def _coerce(value, current):
         ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 10**9
         return value if ok else None
     if isinstance(current, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         return float(value) if ok else None
     return value if isinstance(value, str) else None
 

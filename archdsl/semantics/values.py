@@ -6,6 +6,8 @@ asked is then skipped and the rest of the spec is still checked.
 
 from __future__ import annotations
 
+import math
+
 from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error
 from archdsl.syntax import tree as T
 
@@ -33,7 +35,7 @@ class Evaluator:
 
     def eval(self, value):
         if isinstance(value, (T.Int, T.Float)):
-            return value.value
+            return _finite(value.value, value.span)
         if isinstance(value, T.Name):
             return self._name(value)
         if isinstance(value, T.BinOp):
@@ -63,19 +65,18 @@ class Evaluator:
             raise invalid("E0209", "division by zero", value.span, "divides by 0")
         result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
                   "floordiv": lambda: left // right}[value.op]()
-        if abs(result) > MAX_VALUE:
-            raise invalid("E0105", "number too large", value.span, f"{result} is over {MAX_VALUE}",
-                          "sizes, channels and counts in a spec are at most 999999999")
-        return result
+        return _finite(result, value.span, MAX_VALUE)
 
     # --- conversions -------------------------------------------------------
 
-    def int_(self, value, what: str, minimum: int = 1) -> int:
+    def int_(self, value, what: str, minimum: int = 1, maximum: int | None = None) -> int:
         result = self.eval(value)
         if not isinstance(result, int) or isinstance(result, bool):
             raise invalid("E0209", f"{what} must be a whole number", value.span, f"got {_show(result)}")
         if result < minimum:
             raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {result}")
+        if maximum is not None and result > maximum:
+            raise invalid("E0209", f"{what} must be at most {maximum}", value.span, f"got {result}")
         return result
 
     def float_(self, value, what: str) -> float:
@@ -111,6 +112,15 @@ class Evaluator:
             hint = did_you_mean(shown, choices) or "choose one of " + ", ".join(choices)
             raise invalid("E0209", f"{what} must be one of {', '.join(choices)}", value.span, f"got {shown}", hint)
         return shown
+
+
+def _finite(number, span: Span, maximum: float = math.inf):
+    """`number` if it is finite (1e999 reads as infinity) and at most `maximum` in size."""
+    if not math.isfinite(number) or abs(number) > maximum:
+        label = f"{number} is over {MAX_VALUE}" if math.isfinite(number) else "too large for a number"
+        raise invalid("E0105", "number too large", span, label,
+                      "sizes, channels and counts in a spec are at most 999999999")
+    return number
 
 
 def _show(value) -> str:

@@ -45,8 +45,8 @@ class Option:
     help: str = ""
 
 
-def int_option(default: int, minimum: int = 1, help: str = "") -> Option:
-    return Option(lambda ev, v, name: ev.int_(v, name, minimum), default, help)
+def int_option(default: int, minimum: int = 1, help: str = "", maximum: int | None = None) -> Option:
+    return Option(lambda ev, v, name: ev.int_(v, name, minimum, maximum), default, help)
 
 
 def bool_option(default: bool, help: str = "") -> Option:

@@ -28,10 +28,14 @@ from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.values import Invalid, invalid
 
 
+#: parts one 3x3 entry may be cut into (timm's Res2Nets use 2 to 8), well inside what one concat joins
+MAX_SCALES = 64
+
+
 def options():
     return {
         **residual_options("3x3"),
-        "scales": int_option(4, help="how many parts the 3x3 entry's channels are split into"),
+        "scales": int_option(4, help="how many parts the 3x3 entry's channels are split into", maximum=MAX_SCALES),
         "width": int_option(0, minimum=0,
                             help="timm's base width (26 in res2net50_26w_4s), checked against the table (0: none)"),
         "pool_first": bool_option(True, "timm's first-block rule: no chaining, the kept part average-pooled"),
