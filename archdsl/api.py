@@ -5,6 +5,7 @@ Back ends are imported lazily, so loading and checking never import torch.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, error
@@ -27,29 +28,41 @@ def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
 
 
 def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
+    """The spec at `path`; E0001 for anything but a readable regular file, E0003 past MAX_SPEC_BYTES.
+
+    A FIFO, a device or a socket is refused from its file type before it is opened, so
+    reading can neither block nor run on forever; at most MAX_SPEC_BYTES + 1 bytes are read.
+    """
     name = str(path)
     try:
-        if path.is_dir():
-            return None, [error("E0001", f"`{name}` is a directory, not a spec", None, "",
-                                "give the path of a .arch file")]
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            return None, [error("E0003", f"`{name}` is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", None,
-                                "", "a spec is a short text file; is this the right file?")]
-        data = path.read_bytes()
+        kind = stat.S_IFMT(path.stat().st_mode)
+        if kind != stat.S_IFREG:
+            what = _FILE_KINDS.get(kind, "a special file")
+            return None, [error("E0001", f"`{name}` is {what}, not a spec", None, "", "give the path of a .arch file")]
+        with path.open("rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         return None, [error("E0001", f"no such file: `{name}`", None, "", "check the path")]
-    except OSError as exc:
-        return None, [error("E0001", f"cannot read `{name}`: {exc.strerror or exc}", None, "",
-                            "check the path and its permissions")]
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [error("E0001", f"cannot read `{name}`: {reason}", None, "", "check the path and its permissions")]
+    if len(data) > MAX_SPEC_BYTES:
+        return None, [error("E0003", f"`{name}` is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", None,
+                            "", "a spec is a short text file; is this the right file?")]
     return decode(name, data)
+
+
+_FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket",
+               stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
 
 
 def decode(name: str, data: bytes) -> tuple[Source | None, list[Diagnostic]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        before = data[:exc.start].decode("utf-8")  # valid up to the bad byte; columns count characters
+        line = before.count("\n") + 1
+        col = len(before) - before.rfind("\n")
         shown = Source(name, data.decode("utf-8", errors="replace"))
         return None, [error("E0002", "the file is not UTF-8 text", Span(shown, line, col, line, col + 1),
                             f"byte 0x{data[exc.start]:02x}", "save the spec as UTF-8")]
