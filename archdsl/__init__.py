@@ -8,6 +8,7 @@
 
 from archdsl.api import build, check, load
 from archdsl.diagnostics import ArchError, Diagnostic
+from archdsl.limits import Limits
 
 __version__ = "0.1.0"
-__all__ = ["load", "check", "build", "ArchError", "Diagnostic", "__version__"]
+__all__ = ["load", "check", "build", "ArchError", "Diagnostic", "Limits", "__version__"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, error
 from archdsl.ir.graph import Graph
+from archdsl.limits import Limits
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 #: the dtype names `build(dtype=...)` and `archdsl compile --dtype` take, besides torch dtypes
@@ -72,8 +73,13 @@ def decode(name: str, data: bytes) -> tuple[Source | None, list[Diagnostic]]:
     return Source(name, text.replace("\r\n", "\n")), []
 
 
-def analyse(spec, params: dict | None = None, input_size=None) -> tuple[Graph | None, list[Diagnostic]]:
-    """Parse and elaborate a spec; returns the IR (None on errors) and every diagnostic, sorted."""
+def analyse(spec, params: dict | None = None, input_size=None,
+            limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
+    """Parse and elaborate a spec; returns the IR (None on errors) and every diagnostic, sorted.
+
+    The spec's text is only ever parsed, never run as code. A network over `limits`
+    (default: `Limits()`, see archdsl.limits) is an error (E0501-E0503).
+    """
     from archdsl.semantics import elaborate
     from archdsl.syntax.parser import parse
 
@@ -82,29 +88,31 @@ def analyse(spec, params: dict | None = None, input_size=None) -> tuple[Graph | 
     if source is not None:
         tree, diagnostics = parse(source)
         if tree is not None:
-            graph, diagnostics = elaborate(tree, params, input_size)
+            graph, diagnostics = elaborate(tree, params, input_size, limits)
     return graph, sorted(diagnostics, key=Diagnostic.sort_key)
 
 
-def check(spec, input_size=None, **params) -> list[Diagnostic]:
+def check(spec, input_size=None, *, limits: Limits | None = None, **params) -> list[Diagnostic]:
     """Every diagnostic (errors and warnings) for `spec` with the given parameter values."""
-    return analyse(spec, params, input_size)[1]
+    return analyse(spec, params, input_size, limits)[1]
 
 
-def load(spec, input_size=None, **params) -> Graph:
+def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Graph:
     """The verified IR of `spec`. Raises ArchError carrying every diagnostic if it has errors."""
-    graph, diagnostics = analyse(spec, params, input_size)
+    graph, diagnostics = analyse(spec, params, input_size, limits)
     if graph is None:
         raise ArchError(diagnostics)
     return graph
 
 
 def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,
-          device=None, **params):
+          device=None, limits: Limits | None = None, **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
 
-    Keyword arguments set the spec's parameters (`num_classes=5`). The fast path is one
-    argument each, applied in this order:
+    Keyword arguments set the spec's parameters (`num_classes=5`). The network must fit
+    `limits` (default `Limits()`: 2 billion parameters, 8 GiB of activations for one image);
+    that is checked on the IR, before torch allocates anything, and raises ArchError.
+    The fast path is one argument each, applied in this order:
 
     - `dtype` (a torch.dtype, or "fp32", "bf16", "fp16"): parameters are cast to it, and so is
       the input, as the forward's first step;
@@ -112,11 +120,15 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     - `device` ("cuda", a torch.device): where the parameters live (the input is not moved);
     - `compile=True`, or a mode ("reduce-overhead", "max-autotune", ...): wrapped in torch.compile.
     """
+    from archdsl.semantics.budget import check_graph
     from compiler.torch import lower
     from compiler.torch.options import as_dtype, compile_mode, prepare
 
     as_dtype(dtype), compile_mode(compile)  # bad options fail before the work
     graph = spec if isinstance(spec, Graph) and not params else load(
-        spec.source if isinstance(spec, Graph) else spec, input_size, **params)
+        spec.source if isinstance(spec, Graph) else spec, input_size, limits=limits, **params)
+    over = check_graph(graph, limits or Limits())  # a Graph may have been loaded with higher limits
+    if over:
+        raise ArchError(over)
     module = lower(graph, init=init)
     return prepare(module, dtype=dtype, channels_last=channels_last, device=device, compile=compile)

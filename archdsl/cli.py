@@ -11,6 +11,8 @@ import sys
 import time
 
 from archdsl.diagnostics import Diagnostic, Severity, render_all, to_json_lines
+from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
+                            parse_count, show_bytes)
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +40,30 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser.add_argument("--max-params", type=_limit(parse_count), metavar="N",
+                        help=f"reject a network with more trainable parameters (default {DEFAULT_MAX_PARAMS:,}; "
+                             "25e6, 2_000_000 and 1.5G are accepted)")
+    parser.add_argument("--max-activations", type=_limit(parse_bytes), metavar="SIZE",
+                        help="reject a network needing more fp32 activation memory for one image "
+                             f"(default {show_bytes(DEFAULT_MAX_ACTIVATION_BYTES)}; e.g. 32GiB, 500MB)")
+    parser.add_argument("--max-nodes", type=_limit(parse_count), metavar="N",
+                        help=f"reject a network of more IR nodes (default {DEFAULT_MAX_NODES:,})")
+
+
+def _limit(parse):
+    """An argparse type from a limits parser: its ValueError becomes a usage error (exit 2)."""
+    def convert(text: str) -> int:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+def limits_of(args) -> Limits:
+    """The budget the command line asks for: the defaults, with any --max-* given."""
+    given = {"params": args.max_params, "activation_bytes": args.max_activations, "nodes": args.max_nodes}
+    return Limits(**{k: v for k, v in given.items() if v is not None})
 
 
 def report(diagnostics: list[Diagnostic], args) -> bool:
@@ -63,7 +89,7 @@ def load_for(args):
     """Analyse the spec named on the command line; the graph or None after reporting."""
     from archdsl.api import analyse
 
-    graph, diagnostics = analyse(args.spec, dict(args.defines), args.input)
+    graph, diagnostics = analyse(args.spec, dict(args.defines), args.input, limits_of(args))
     failed = report(diagnostics, args)
     return None if failed else graph
 
@@ -114,7 +140,8 @@ def build_module(graph, args):
     from archdsl.api import build
 
     device = "cuda" if args.torch_compile and torch.cuda.is_available() else None
-    return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last, device=device)
+    return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last, device=device,
+                 limits=limits_of(args))
 
 
 def _input_shape(graph) -> tuple[int, int, int]:

@@ -10,6 +10,8 @@ from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import TensorType
 from archdsl.ir.verify import verify
+from archdsl.limits import Limits
+from archdsl.semantics.budget import Budget, OverBudget
 from archdsl.semantics.builder import Builder, Scope, make_input
 from archdsl.semantics.ops import OPS
 from archdsl.semantics.values import Evaluator, Invalid, invalid
@@ -30,9 +32,10 @@ class Header:
         self.defaults: dict[str, dict[str, T.Option]] = {}
 
 
-def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None,
-              input_size: tuple[int, ...] | None = None) -> tuple[Graph | None, list[Diagnostic]]:
-    """Build the IR of `spec`, with parameter `overrides` and an optional input size (HxW or CxHxW)."""
+def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_size: tuple[int, ...] | None = None,
+              limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
+    """Build the IR of `spec`, with parameter `overrides` and an optional input size (HxW or CxHxW),
+    within `limits` (archdsl.limits' defaults when None): a network over them is an error."""
     diagnostics: list[Diagnostic] = []
     header = read_header(spec, diagnostics)
     apply_overrides(header, overrides or {}, diagnostics)
@@ -44,16 +47,25 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None,
         return None, diagnostics
     name = header.name or _stem(spec.source.name)
     graph = Graph(name=name, input_type=header.input, params=dict(header.params), source=spec.source)
-    builder = Builder(graph, Evaluator(header.params), header.defaults, diagnostics)
-    x = make_input(graph, builder.em, header.input_span)
-    x = builder.sequence(spec.statements, Scope("", x), x)
-    builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
-    diagnostics += unused_values(graph)
+    budget = Budget(limits or Limits())
+    try:
+        _build(spec, header, graph, budget, diagnostics)
+    except OverBudget as stop:  # the network cannot fit: no point building the rest
+        return None, merge_repeats(diagnostics + stop.diagnostics)
+    diagnostics += budget.final() + unused_values(graph)
     diagnostics = merge_repeats(diagnostics)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     verify(graph)
     return graph, diagnostics
+
+
+def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnostics: list[Diagnostic]) -> None:
+    """Walk the statements from the input to the output node."""
+    builder = Builder(graph, Evaluator(header.params), header.defaults, diagnostics, budget)
+    x = make_input(graph, builder.em, header.input_span)
+    x = builder.sequence(spec.statements, Scope("", x), x)
+    builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
 
 
 def _stem(filename: str) -> str:

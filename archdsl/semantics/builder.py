@@ -14,6 +14,7 @@ from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.semantics.blocks import BlockType, registry
+from archdsl.semantics.budget import Budget
 from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.ops import OPS, Call, check_call
 from archdsl.semantics.rows import read_row
@@ -60,12 +61,12 @@ class Scope:
 
 class Builder:
     def __init__(self, graph: Graph, evaluator: Evaluator, defaults: dict[str, dict[str, T.Option]],
-                 diagnostics: list[Diagnostic]):
+                 diagnostics: list[Diagnostic], budget: Budget):
         self.graph = graph
         self.ev = evaluator
         self.defaults = defaults
         self.diagnostics = diagnostics
-        self.em = Emitter(graph, diagnostics)
+        self.em = Emitter(graph, diagnostics, budget)
         self.blocks = registry()
 
     # --- walking ---------------------------------------------------------
@@ -285,4 +286,5 @@ def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tup
 def make_input(graph: Graph, em: Emitter, span: Span | None) -> int:
     node = N.Input(id=0, path="input", span=span, type=graph.input_type)
     graph.add(node)
+    em.budget.add(node, graph)
     return node.id

@@ -6,21 +6,27 @@ Both layer statements and block expansions create nodes only through an
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from archdsl.diagnostics import Diagnostic, Label, Span, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.ir.shapes import Problem, infer
+from archdsl.limits import Limits
+from archdsl.semantics.budget import Budget
 
 
 class Emitter:
-    def __init__(self, graph: Graph, diagnostics: list[Diagnostic]):
+    def __init__(self, graph: Graph, diagnostics: list[Diagnostic], budget: Budget | None = None):
         self.graph = graph
         self.diagnostics = diagnostics
+        self.budget = budget if budget is not None else Budget(Limits())
         self._state_paths: dict[str, Span | None] = {}
 
     def emit(self, cls: type[N.NodeBase], inputs: list[int] | tuple[int, ...], path: str,
              span: Span | None, **attrs) -> int:
-        """Create a node of type `cls`, infer its type, report problems; returns its id."""
+        """Create a node of type `cls`, infer its type, report problems, count it against the
+        budget (which may stop elaboration with OverBudget); returns its id."""
         node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, **attrs)
         if node.has_state:
             self._claim_path(path, span)
@@ -28,8 +34,15 @@ class Emitter:
         out_type, problems = infer(node, in_types)
         for problem in problems:
             self.diagnostics.append(self._diagnostic(problem, node))
-        self.graph.add(node.model_copy(update={"type": out_type}) if out_type is not None else node)
+        node = node.model_copy(update={"type": out_type}) if out_type is not None else node
+        self.graph.add(node)
+        self.budget.add(node, self.graph)
         return node.id
+
+    def repeats(self, row) -> Iterator[int]:
+        """The block indices 0 .. row.repeat-1 of a stage row; the budget projects the blocks
+        still to come after each one from the second on, and stops a row that cannot fit."""
+        return self.budget.repeats(row.repeat, row.span, row.name)
 
     def _claim_path(self, path: str, span: Span | None) -> None:
         if path in self._state_paths:

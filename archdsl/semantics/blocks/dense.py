@@ -36,8 +36,8 @@ def expand_dense(row: Row, em: Emitter, x: int) -> int:
     no_stride(row, "a dense block keeps its size; the transition after it halves it")
     check_growth(row, em, x)
     opts = row.options
-    for i in range(1, row.repeat + 1):
-        unit = join(row.path, f"denselayer{i}")
+    for i in em.repeats(row):
+        unit = join(row.path, f"denselayer{i + 1}")
         y = x
         for k, entry in enumerate(row.convs, start=1):
             y = em.bn(y, join(unit, f"norm{k}"), entry.span, opts["eps"])

@@ -34,7 +34,7 @@ Branch = Callable[[Row, Emitter, int, str, int], int]
 def expand_stage(row: Row, em: Emitter, x: int, branch: Branch | None = None) -> int:
     """`repeat` blocks; the first one carries the row's stride. `branch` defaults to the conv chain."""
     check_reduction(row, row.convs[-1].channels)
-    for i in range(row.repeat):
+    for i in em.repeats(row):
         x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch or conv_chain)
     return x
 
