@@ -1,0 +1,535 @@
+"""No input breaks the checker: whatever the bytes, the answer is exit 0 or 1 and diagnostics
+that name file:line:col, never a traceback, a hang or unbounded memory.
+
+Hypothesis mutates every bundled spec (numbers, lines, words, truncation, junk bytes, brackets,
+long lines) and generates specs from a small grammar of statements; the extremes the issue
+names are tested one by one; so are paths that are not readable spec files, bad usage (exit 2),
+and that a spec's text is never run as code.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import re
+import signal
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archdsl
+from archdsl.api import MAX_SPEC_BYTES, analyse, decode
+from archdsl.cli import main
+from archdsl.diagnostics import Diagnostic, Source, render
+from archdsl.limits import Limits
+from compiler.summary.table import totals
+from conftest import ROOT, bundled_specs, spec_path
+
+#: the only errors without a place in the text: the file as a whole cannot be used (E0001 unreadable,
+#: E0002 binary, E0003 too large), a command-line -D or --input is wrong (E0208), or `render`
+#: cannot write its output or find Graphviz (E0004, E0005)
+SPANLESS = {"E0001", "E0002", "E0003", "E0004", "E0005", "E0208"}
+SPECS = {path.relative_to(ROOT).as_posix(): path.read_text() for path in bundled_specs()}
+FUZZ = settings(derandomize=True, deadline=None, database=None, print_blob=False,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# --- the properties every answer has ---------------------------------------------------------
+
+def check_answer(name: str, diagnostics: list[Diagnostic]) -> None:
+    """Every diagnostic is one of ours, placed inside the text, and renders with file:line:col."""
+    for d in diagnostics:
+        assert re.fullmatch(r"[EW]0\d{3}", d.code), d
+        assert d.message, d
+        if d.span is None:
+            assert d.code in SPANLESS, d
+        for span in [d.span, *(note.span for note in d.notes)]:
+            if span is not None:
+                check_span(name, span, d)
+        shown = render(d)
+        assert "Traceback" not in shown and "E9999" not in shown
+        if d.span is not None:
+            assert f"{name}:{d.span.line}:{d.span.col}" in shown
+
+
+def check_span(name: str, span, d: Diagnostic) -> None:
+    """The span lies in the text it points into (for E0002, the text as shown with replacements)."""
+    assert span.file == name and span.source is not None, d
+    lines = span.source.text.count("\n") + 1
+    assert 1 <= span.line <= lines + 1 and span.col >= 1, (d, lines)
+    assert span.col <= len(span.source.line(span.line)) + 1, (d, span.source.line(span.line))
+    assert (span.end_line, span.end_col) >= (span.line, span.col), d
+
+
+def check_bytes(name: str, data: bytes) -> list[Diagnostic]:
+    """Decode and check `data` as the CLI would after reading it; assert the properties."""
+    source, diagnostics = decode(name, data)
+    if source is not None:
+        graph, diagnostics = analyse(source)
+        if graph is not None:
+            within_budget(graph)
+    check_answer(name, diagnostics)
+    return diagnostics
+
+
+def within_budget(graph) -> None:
+    """An accepted network fits the default limits (the budget is not only projected)."""
+    limits, figures = Limits(), totals(graph)
+    assert figures.params <= limits.params and figures.activation_bytes <= limits.activation_bytes
+    assert len(graph) <= limits.nodes
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Fail instead of hanging: a hang guard, not a timing assertion."""
+    def stop(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), deadline(30):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_cli_text(path: str, code: int, err: str) -> None:
+    """Exit 0 or 1; every error headline in the output is followed by its file:line:col."""
+    assert code in (0, 1), err
+    assert "Traceback" not in err and "E9999" not in err, err
+    blocks = [b for b in err.split("\n\n") if b.startswith(("error[", "warning["))]
+    for block in blocks:
+        found = re.match(r"(?:error|warning)\[([EW]\d{4})\]", block).group(1)
+        assert found in SPANLESS or re.search(rf"\n *--> {re.escape(path)}:\d+:\d+\n", block), block
+
+
+# --- mutants of the bundled specs ------------------------------------------------------------
+
+NUMBERS = st.one_of(st.sampled_from([0, 1, 2, 3, 7, 64, 100_000, 65_537, 999_999_999, 2**31, 2**40, 10**30]),
+                    st.integers(0, 10**6))
+WORDS = st.sampled_from(["conv", "bn", "relu", "linear", "flatten", "global_avgpool", "maxpool", "avgpool",
+                         "dropout", "zeropad", "add", "concat", "residual", "shortcut", "branch", "scope",
+                         "stages", "stem", "head", "body", "input", "network", "param", "default", "from",
+                         "bottleneck", "basic", "dense", "transition", "res2", "groups=", "se=", "pad=same",
+                         "stride_at=3x3", "shortcut=proj", "scales=", "/2", "x", "=", ",", "[", "]", "(", ")",
+                         "+", "*", "//", "-", "#", "\t", "  ", "\n", "3x3", "0x0", "1e999", "0.5", "true"])
+JUNK = st.one_of(st.text(max_size=8), st.binary(max_size=8).map(lambda b: b.decode("latin-1")),
+                 st.sampled_from(["\x00", "\r", "\x0c", "\u2028", "\ufeff", "\x1b[31m", "é", "×", "\udcff"]))
+
+
+def matches(text: str, pattern: str) -> st.SearchStrategy:
+    """One of the places `pattern` matches in `text` (None when there is none)."""
+    found = list(re.finditer(pattern, text))
+    return st.sampled_from(found) if found else st.none()
+
+
+@st.composite
+def mutated_number(draw, text: str) -> str:
+    match = draw(matches(text, r"\d+"))
+    return text if match is None else text[:match.start()] + str(draw(NUMBERS)) + text[match.end():]
+
+
+@st.composite
+def mutated_lines(draw, text: str) -> str:
+    lines = text.split("\n")
+    i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+    how = draw(st.sampled_from(["drop", "duplicate", "swap", "indent", "dedent"]))
+    if how == "drop":
+        del lines[i]
+    elif how == "duplicate":
+        lines.insert(i, lines[j])
+    elif how == "swap":
+        lines[i], lines[j] = lines[j], lines[i]
+    elif how == "indent":
+        lines[i] = draw(st.sampled_from([" ", "  ", "\t", "    "])) + lines[i]
+    else:
+        lines[i] = lines[i].lstrip()
+    return "\n".join(lines)
+
+
+@st.composite
+def mutated_word(draw, text: str) -> str:
+    match, other = draw(matches(text, r"[A-Za-z_]+")), draw(matches(text, r"[A-Za-z_]+"))
+    if match is None:
+        return text
+    word = match.group()
+    how = draw(st.sampled_from(["misspell", "replace", "swap"]))
+    if how == "swap":
+        first, second = sorted([match, other], key=lambda m: m.start())
+        if first.end() > second.start():
+            return text
+        return (text[:first.start()] + second.group() + text[first.end():second.start()] + first.group()
+                + text[second.end():])
+    if how == "replace":
+        word = draw(WORDS)
+    else:
+        k = draw(st.integers(0, len(word)))
+        word = word[:k] + draw(st.sampled_from(["", "x", "_", "e"])) + word[k + 1:]
+    return text[:match.start()] + word + text[match.end():]
+
+
+@st.composite
+def inserted(draw, text: str) -> str:
+    at = draw(st.integers(0, len(text)))
+    what = draw(st.one_of(
+        WORDS.map(lambda w: f" {w} "), JUNK,
+        st.integers(1, 3000).map(lambda n: "[" * n + "]" * n),
+        st.integers(1, 3000).map(lambda n: "(" * n),
+        st.integers(1, 500).map(lambda n: "+".join(["1"] * n)),
+        st.tuples(st.sampled_from(["a ", "1,", "#", "x", "relu\n", "    "]), st.integers(1, 200_000))
+          .map(lambda t: t[0] * t[1])))
+    return text[:at] + what + text[at:]
+
+
+@st.composite
+def truncated(draw, text: str) -> str:
+    return text[:draw(st.integers(0, len(text)))]
+
+
+TEXT_MUTATIONS = [mutated_number, mutated_number, mutated_lines, mutated_word, mutated_word, inserted, truncated]
+
+
+@st.composite
+def mutant(draw) -> tuple[str, bytes]:
+    name = draw(st.sampled_from(sorted(SPECS)))
+    text = SPECS[name]
+    for _ in range(draw(st.integers(1, 3))):
+        text = draw(draw(st.sampled_from(TEXT_MUTATIONS))(text))
+    data = text.encode("utf-8", errors="surrogatepass")
+    if draw(st.integers(0, 9)) == 0:  # bytes that are not UTF-8, or a cut inside a character
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(min_size=1, max_size=4)) + data[at:] if draw(st.booleans()) else data[:at]
+    return name, data
+
+
+@settings(FUZZ, max_examples=1500)
+@given(mutant())
+def test_mutants_of_the_bundled_specs_never_break_the_checker(case):
+    name, data = case
+    with deadline(20):
+        check_bytes(name, data)
+
+
+# --- specs generated from a small grammar of statements ---------------------------------------
+
+SMALL = st.sampled_from([1, 2, 3, 4, 8, 16, 32, 64])
+ANY = st.one_of(SMALL, SMALL, st.sampled_from([0, 5, 7, 1000, 999_999_999]))
+KERNEL = st.sampled_from(["1x1", "3x3", "7x7", "(3,3)", "3", "0x3", "1x9"])
+NAMES = st.sampled_from(["a", "b", "c", "conv1", "layer1", "x", "input", "w"])
+
+
+_PLAIN_CONV = st.tuples(SMALL, st.sampled_from(["1x1", "3x3 pad=1", "3x3 pad=same /2"])).map(
+    lambda t: f"conv {t[0]} {t[1]}")
+_ANY_CONV = st.tuples(ANY, KERNEL, st.sampled_from(["", " /2", " /1", " pad=1", " pad=same", " groups=2",
+                                                    " bias=true", " in=3", " dilation=2"])).map(
+    lambda t: f"conv {t[0]} {t[1]}{t[2]}")
+_INPUTS = st.lists(st.sampled_from(["a", "b", "conv1", "layer1", "input", "nope"]), min_size=1, max_size=3).map(
+    lambda names: " from " + ", ".join(names))
+LAYER = st.one_of(
+    _PLAIN_CONV, _PLAIN_CONV, _ANY_CONV, st.sampled_from(["bn", "relu", "bn", "relu", "identity", "sigmoid"]),
+    st.sampled_from(["softmax", "flatten", "global_avgpool", "maxpool 3x3 /2 pad=1", "avgpool 2x2 /2",
+                     "dropout 0.2", "zeropad 1", "bn eps=0.001"]),
+    ANY.map(lambda n: f"linear {n}"),
+    st.tuples(st.sampled_from(["add", "concat", "mul", "relu"]), _INPUTS).map("".join),
+)
+_ENTRY = st.tuples(ANY, KERNEL).map(lambda t: f"[{t[0]},{t[1]}]")
+ROWS = {block: st.tuples(ANY, st.lists(_ENTRY, min_size=n, max_size=n + 1), st.sampled_from(["", " /2", " /0"])).map(
+            lambda t: f"[{t[0]}, [{', '.join(t[1])}]]{t[2]}")
+        for block, n in {"bottleneck": 3, "basic": 2, "res2": 3, "dense": 2}.items()}
+ROWS["transition"] = st.sampled_from(["transition", "transition compress=0.5", "transition compress=2"])
+STAGE_OPTIONS = st.sampled_from(["", " groups=2", " se=4", " stride_at=3x3", " shortcut=proj", " scales=2"])
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["  " + line for line in lines]
+
+
+@st.composite
+def statements(draw, depth: int) -> list[str]:
+    """One to four statements: layers, named layers, and (above depth 3) blocks of statements."""
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["layer", "layer", "layer", "named"] + (["block"] if depth < 3 else [])))
+        if kind == "block":
+            out += draw(block_statement(depth))
+        else:
+            out.append((f"{draw(NAMES)} " if kind == "named" else "") + draw(LAYER))
+    return out
+
+
+@st.composite
+def block_statement(draw, depth: int) -> list[str]:
+    word = draw(st.sampled_from(["residual", "concat", "scope", "stem", "stages"]))
+    if word == "stages":
+        block = draw(st.sampled_from(sorted(ROWS)))
+        rows = [f"{draw(NAMES)}{i} {draw(ROWS[block])}" for i in range(draw(st.integers(1, 3)))]
+        return [f"stages {block}{draw(STAGE_OPTIONS)}"] + _indent(rows)
+    if word == "concat":
+        branches = []
+        for _ in range(draw(st.integers(1, 3))):
+            branches += ["branch"] + _indent(draw(statements(depth + 1)))
+        return ["concat"] + _indent(branches)
+    body = draw(statements(depth + 1))
+    if word == "residual" and draw(st.booleans()):
+        body += ["shortcut"] + _indent(draw(statements(depth + 1)))
+    return [f"scope {draw(NAMES)}" if word == "scope" else word] + _indent(body)
+
+
+@st.composite
+def generated_spec(draw) -> str:
+    c, h = draw(st.sampled_from([3, 3, 3, 1, 0])), draw(st.sampled_from([32, 32, 224, 8, 1, 65536]))
+    header = ["network gen", f"input {c}x{h}x{h}"] if draw(st.integers(0, 19)) else ["network gen"]
+    if draw(st.booleans()):
+        header.append(f"param w = {draw(ANY)}")
+    return "\n".join(header + draw(statements(0))) + "\n"
+
+
+@settings(FUZZ, max_examples=1200)
+@given(generated_spec())
+def test_generated_specs_never_break_the_checker(text):
+    with deadline(20):
+        check_bytes("gen.arch", text.encode())
+
+
+def test_the_grammar_of_generated_specs_reaches_accepted_networks():
+    """The generator is not all noise: some of what it makes is a valid network."""
+    accepted = 0
+
+    @settings(FUZZ, max_examples=150)
+    @given(generated_spec())
+    def count(text):
+        nonlocal accepted
+        accepted += analyse(Source("gen.arch", text))[0] is not None
+
+    count()
+    assert accepted >= 10
+
+
+# --- the command line on mutants: exit codes and output ---------------------------------------
+
+COMMANDS = [["compile", "--check"], ["compile", "--check", "--format", "json"], ["summary"],
+            ["render", "-o", "{folder}/out.dot"], ["render", "-o", "{folder}/out.mmd", "--depth", "layer"]]
+
+
+@settings(FUZZ, max_examples=150)
+@given(st.one_of(mutant(), generated_spec().map(lambda t: ("gen.arch", t.encode()))),
+       st.sampled_from(COMMANDS))
+def test_every_command_answers_mutants_with_exit_0_or_1(case, command):
+    name, data = case
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, os.path.basename(name))
+        Path(path).write_bytes(data)
+        code, out, err = run_cli(command[0], path, *(word.format(folder=folder) for word in command[1:]))
+    if "json" in command:
+        assert code in (0, 1) and "Traceback" not in err
+        for line in err.splitlines():
+            record = json.loads(line)
+            assert record["code"] in SPANLESS or (record["file"] == path and record["line"] >= 1
+                                                  and record["column"] >= 1)
+    else:
+        check_cli_text(path, code, err)
+
+
+# --- the extremes, one by one ------------------------------------------------------------------
+
+HEAD = "network t\ninput 3x32x32\n"
+EXTREMES = {
+    "megabyte line of words": (HEAD + "conv " + "a " * 500_000 + "\n", "E0504"),
+    "megabyte word": (HEAD + "a" * 1_000_000 + "\n", "E0504"),
+    "megabyte comment": (HEAD + "relu  # " + "x" * 1_000_000 + "\n", None),
+    "megabyte of junk": (HEAD + "§" * 1_000_000 + "\n", "E0101"),
+    "a hundred thousand lines": (HEAD + "relu\n" * 100_000, "E0504"),
+    "thousands of nested brackets": (HEAD + "conv " + "[" * 5000 + "]" * 5000 + "\n", "E0103"),
+    "thousands of unclosed brackets": (HEAD + "conv " + "(" * 5000 + "\n", "E0103"),
+    "thousands of nested blocks": (HEAD + "".join(" " * i + "scope\n" for i in range(3000)), "E0504"),
+    "a long sum": (HEAD + "conv " + "+".join(["1"] * 100_000) + " 3x3\n", "E0504"),
+    "a long sum in a parameter": ("network t\ninput 3x8x8\nparam a = " + "1+" * 1000 + "1\nconv a 1x1\n", "E0504"),
+    "2**40 channels": (HEAD + "conv 1099511627776 3x3\n", "E0105"),
+    "2**40 by arithmetic": (HEAD + "conv 1048576*1048576 3x3\n", "E0105"),
+    "a repeat of 2**40": (HEAD + "stages basic\n  l [1099511627776, [[8,3x3],[8,3x3]]]\n", "E0105"),
+    "a repeat of a billion": (HEAD + "stages basic\n  l [999999999, [[8,3x3],[8,3x3]]]\n", "E0501"),
+    "a billion channels": (HEAD + "conv 999999999 3x3\nconv 999999999 3x3\n", "E0501"),
+    "the largest input": ("network t\ninput 3x65536x65536\nconv 64 3x3\n", "E0502"),
+    "a thousand dense units": (HEAD + "stages dense\n  d [1000, [[128,1x1],[32,3x3]]]\n", "E0502"),
+    "a squeeze of a billion": (HEAD + "stages bottleneck se=999999999\n  l [1, [[8,1x1],[8,3x3],[999999998,1x1]]]\n",
+                               "E0322"),
+    "infinity": (HEAD + "dropout 1e999\n", "E0105"),
+    "not a number": (HEAD + "bn eps=1e999-1e999\n", "E0105"),
+    "an empty file": ("", "E0212"),
+    "only blank lines": ("\n\n \n\t\n", "E0212"),
+    "a lone carriage return": (HEAD + "relu\rrelu\n", "E0101"),
+    "a form feed in a comment": (HEAD + "relu # [\x0c(\nrelu\n", None),
+    "a line separator": (HEAD + "relu # \u2028 [\nrelu\n", None),
+    "a byte-order mark": ("\ufeff" + HEAD + "relu\n", "E0101"),
+    "terminal escapes": (HEAD + "relu \x1b[2J\x1b]0;pwned\x07\n", "E0101"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTREMES))
+def test_extreme_inputs_get_a_diagnostic_quickly(name):
+    text, code = EXTREMES[name]
+    with deadline(10):
+        found = check_bytes("x.arch", text.encode())
+    assert [d.code for d in found if d.is_error][:1] == ([code] if code else [])
+    shown = "".join(render(d) for d in found)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown), "control characters reach the terminal"
+
+
+def test_files_up_to_the_size_limit_are_read_and_larger_ones_refused(tmp_path):
+    spec = tmp_path / "big.arch"
+    spec.write_bytes((HEAD + "relu\n").encode() + b"#" * (MAX_SPEC_BYTES - len(HEAD) - 5))
+    assert run_cli("compile", str(spec), "--check")[0] == 0
+    spec.write_bytes(spec.read_bytes() + b"#")
+    code, _, err = run_cli("compile", str(spec), "--check")
+    assert code == 1 and err.startswith("error[E0003]: ")
+
+
+@pytest.mark.parametrize("data, where", [(HEAD.encode() + b"relu \xff\xfe\n", ":3:6"),
+                                         (HEAD.encode()[:-3] + "é".encode()[:1], ":2:12")])
+def test_bytes_that_are_not_utf8_are_placed(data, where, tmp_path):
+    spec = tmp_path / "latin.arch"
+    spec.write_bytes(data)
+    code, _, err = run_cli("compile", str(spec), "--check")
+    assert code == 1 and err.startswith("error[E0002]: the file is not UTF-8 text") and f"{spec}{where}" in err
+
+
+# --- paths that are not readable spec files -----------------------------------------------------
+
+def _socket(path: Path) -> Path:
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    return path
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _loop(path: Path) -> Path:
+    path.symlink_to(path)
+    return path
+
+
+def _under_a_file(path: Path) -> Path:
+    path.write_text(HEAD)
+    return path / "spec.arch"
+
+
+PATHS = {  # how to make it, and what the message says
+    "missing": (lambda p: p, "no such file"),
+    "a directory": (lambda p: (p.mkdir(), p)[1], "is a directory, not a spec"),
+    "a FIFO": (_fifo, "is a FIFO (named pipe), not a spec"),
+    "a socket": (_socket, "is a socket, not a spec"),
+    "a device": (lambda p: Path("/dev/zero"), "is a device, not a spec"),
+    "a path under a file": (_under_a_file, "Not a directory"),
+    "a symlink loop": (_loop, "Too many levels of symbolic links"),
+    "a dangling symlink": (lambda p: (p.symlink_to(p.parent / "gone.arch"), p)[1], "no such file"),
+}
+
+
+@pytest.mark.parametrize("command", [["compile", "--check"], ["summary"], ["render", "-o", "out.dot"]])
+@pytest.mark.parametrize("kind", sorted(PATHS))
+def test_unusable_paths_are_clean_errors(kind, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make, says = PATHS[kind]
+    path = make(tmp_path / "spec.arch")
+    code, out, err = run_cli(command[0], str(path), *command[1:])
+    assert code == 1 and out == ""
+    assert err.startswith("error[E0001]: ") and says in err.splitlines()[0], err
+    assert "Traceback" not in err
+
+
+def test_a_nul_in_a_path_is_a_clean_error():
+    _, found = analyse("specs/resnet18\x00.arch")
+    assert [d.code for d in found] == ["E0001"] and "embedded null byte" in found[0].message
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["compile"], ["compile", "x.arch", "--input", "big"],
+                                  ["compile", "x.arch", "-D", "no-value"], ["render", "x.arch"],
+                                  ["summary", "x.arch", "--depth", "0"], ["compile", "x.arch", "--max-nodes", "1.5x"],
+                                  ["compile", "x.arch", "--check", "--dtype", "bf16"]])
+def test_bad_usage_exits_2(argv):
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        try:
+            code = main(argv)
+        except SystemExit as exited:
+            code = exited.code
+    assert code == 2 and "Traceback" not in err.getvalue()
+
+
+# --- a spec is data, never code -----------------------------------------------------------------
+
+#: builtins that run text as Python, and modules that load code or objects or start programs
+RUNS_CODE = {"eval", "exec", "compile", "__import__", "breakpoint"}
+LOADS_CODE = {"pickle", "marshal", "shelve", "runpy", "importlib", "code", "codeop", "subprocess", "ctypes"}
+
+
+def code_runners(path: Path) -> list[str]:
+    """Calls of RUNS_CODE builtins, os.system/popen/exec*/spawn*, and imports of LOADS_CODE in a file
+    (importlib.resources, which reads the package's data files, is not one)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in RUNS_CODE:
+            found.append(f"{node.lineno}: {node.func.id}()")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "os" and node.func.attr.startswith(("system", "popen", "exec", "spawn"))):
+            found.append(f"{node.lineno}: os.{node.func.attr}()")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            prefix = f"{node.module}." if isinstance(node, ast.ImportFrom) else ""
+            names = [prefix + a.name for a in node.names]
+            found += [f"{node.lineno}: import {name}" for name in names
+                      if name.split(".")[0] in LOADS_CODE and not name.startswith("importlib.resources")]
+    return found
+
+
+def test_nothing_in_archdsl_can_run_text_as_python():
+    """Loading a spec parses it with the grammar and nothing else: no eval/exec/compile, no dynamic
+    import, pickle or marshal, no programs started anywhere in archdsl/ (and there is no include
+    mechanism, so no path in a spec is ever opened)."""
+    found = {str(p.relative_to(ROOT)): code_runners(p) for p in sorted(ROOT.joinpath("archdsl").rglob("*.py"))}
+    assert {path: lines for path, lines in found.items() if lines} == {}
+
+
+def test_the_code_runner_scan_sees_them():
+    sample = ROOT / "tests" / "test_robustness.py"
+    assert code_runners(sample) == []
+    probe = Path(tempfile.mkdtemp()) / "probe.py"
+    probe.write_text("import pickle\nfrom importlib import import_module, resources\neval(text)\nos.system(text)\n")
+    assert code_runners(probe) == ["1: import pickle", "2: import importlib.import_module", "3: eval()",
+                                   "4: os.system()"]
+
+
+def test_python_in_a_spec_is_only_a_syntax_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "evil.arch"
+    spec.write_text(HEAD + "__import__('os').system('touch pwned')\n"
+                    "include /etc/passwd\nimport os\nexec open\n")
+    code, _, err = run_cli("compile", str(spec), "--check")
+    assert code == 1 and not (tmp_path / "pwned").exists()
+    assert re.findall(r"error\[(E\d+)\]", err)[0] == "E0101"
+    # words that would name a file are just words: nothing is opened
+    found = archdsl.check(HEAD + "include\nimport\n")
+    assert [(d.code, d.message) for d in found] == [("E0201", "unknown layer type `include`"),
+                                                     ("E0201", "unknown layer type `import`")]
+
+
+def test_the_bundled_specs_check_clean_with_the_properties():
+    for name, text in SPECS.items():
+        assert check_bytes(name, text.encode()) == [], name
+    assert spec_path("resnet50").read_text() in SPECS.values()
