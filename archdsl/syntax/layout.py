@@ -147,6 +147,127 @@ def check_size(source: Source) -> list[Diagnostic]:
 
 
 def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) -> Diagnostic | None:
+    """E0504 if this token passes a limit. Spans are made only then: each counts the lines before it."""
+    start, text = match.start(), match.group()
+    if tokens > MAX_TOKENS:
+        return error("E0504", f"the spec is too long to check: more than {MAX_TOKENS:,} words and symbols",
+                     _at(source, start), "the limit is passed here",
+                     "a spec describes one network; write repeated blocks as stage rows `[repeat, ...]`")
+    if len(text) > MAX_WORD:
+        return error("E0504", f"a name or number of {len(text):,} characters (at most {MAX_WORD})",
+                     _at(source, start, len(text)), "too long", "is this the right file?")
+    if operators > MAX_OPERATORS:
+        return error("E0504", f"an expression with more than {MAX_OPERATORS} operators", _at(source, start, len(text)),
+                     "too long", "compute it once with `param NAME = ...` and use the name")
+    return None
+
+
+def _indentation(token: Token, levels: list[int]):
+        indent_text = token.rsplit("\n", 1)[-1] if "\n" in token else ""
+        indent = len(indent_text.expandtabs(TAB_WIDTH))
+        if indent > levels[-1]:
+            levels.append(indent)
+            yield Token.new_borrow_pos("_INDENT", indent_text, token)
+            return
+        while indent < levels[-1]:
+            levels.pop()
+            yield Token.new_borrow_pos("_DEDENT", indent_text, token)
+        if indent != levels[-1]:
+            raise IndentError(token.end_line, 1, len(indent_text))
+
+
+_BRACKETS = re.compile(r"#[^\n]*|[][()]")
+
+
+def check_brackets(source: Source) -> list[Diagnostic]:
+    """Report unbalanced or too deeply nested brackets, pointing at where they opened."""
+    stack: list[tuple[str, int]] = []
+    for match in _BRACKETS.finditer(source.text):
+        char, offset = match.group(), match.start()
+        if char in _OPENERS:
+            stack.append((char, offset))
+            if len(stack) > MAX_NESTING:
+                return [error("E0103", f"brackets nested deeper than {MAX_NESTING} levels",
+                              _at(source, offset), "too deep", "stage tables need three levels; flatten the list")]
+        elif char in _CLOSERS:
+            if not stack or stack[-1][0] != _CLOSERS[char]:
+                return [_stray_closer(source, char, offset, stack)]
+            stack.pop()
+    if stack:
+        char, offset = stack[-1]
+        return [error("E0103", f"unclosed `{char}`", _at(source, offset), "opened here",
+                      f"add the matching `{_OPENERS[char]}`")]
+    return []
+
+
+def _stray_closer(source, char, offset, stack) -> Diagnostic:
+    if not stack:
+        return error("E0103", f"`{char}` closes nothing", _at(source, offset), "no bracket is open here",
+                     f"remove it, or add the `{_CLOSERS[char]}` it should close")
+    opener, open_offset = stack[-1]
+    return error("E0103", f"`{char}` does not match the open `{opener}`", _at(source, offset),
+                 f"expected `{_OPENERS[opener]}`", f"close the `{opener}` first",
+                 (Label(_at(source, open_offset), "opened here"),))
+
+
+def _at(source: Source, offset: int, width: int = 1) -> Span:
+    """The span of `width` characters at `offset` in the source's text."""
+    line = source.text.count("\n", 0, offset) + 1
+    col = offset - source.text.rfind("\n", 0, offset)
+    return Span(source, line, col, line, col + max(width, 1))
+
+
+# --- limits on the size of what is parsed -------------------------------------------------
+
+#: a spec's words and symbols (the largest bundled spec has about 250); parsing is linear in them
+MAX_TOKENS = 20_000
+#: characters in one name or number
+MAX_WORD = 128
+#: `+ - * //` in one expression (an expression is evaluated recursively)
+MAX_OPERATORS = 64
+#: indented blocks inside one another (the bundled specs use three)
+MAX_BLOCK_DEPTH = 32
+
+_SCAN = re.compile(r"""
+    (?P<comment> \#[^\n]* )
+  | (?P<newline> \n (?: [ \t]* (?: \#[^\n]* )? \n )* (?P<indent> [ \t]* ) )
+  | (?P<word> [A-Za-z0-9_.]+ )
+  | (?P<operator> // | [-+*] )
+  | (?P<symbol> [][(),=/] )
+""", re.VERBOSE)  # anything else is no token at all: the lexer stops at the first such character
+
+
+def check_size(source: Source) -> list[Diagnostic]:
+    """E0504 where the text passes a limit that keeps parsing fast and shallow: too many words
+    and symbols, an overlong word, an overlong expression, blocks nested too deep.
+
+    One linear scan, before the parser runs; it stops at the first limit passed.
+    """
+    tokens = operators = depth = 0
+    levels = [0]
+    for match in _SCAN.finditer(source.text):
+        kind, text = match.lastgroup, match.group()
+        if kind == "comment":
+            continue
+        if kind == "newline":
+            if depth == 0:
+                operators = 0
+                problem = _indentation(source, match, levels)
+                if problem:
+                    return [problem]
+            continue
+        tokens += 1
+        operators = operators + 1 if kind == "operator" else (0 if text in ",[]=" else operators)
+        depth += {"[": 1, "(": 1, "]": -1, ")": -1}.get(text, 0)
+        problem = _over_limit(source, match, tokens, operators)
+        if problem:
+            return [problem]
+    return []
+
+
+def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) -> Diagnostic | None:
+    if tokens <= MAX_TOKENS and len(match.group()) <= MAX_WORD and operators <= MAX_OPERATORS:
+        return None  # the common case: no span to compute (each costs a count over the text before it)
     where = _at(source, match.start(), len(match.group()))
     if tokens > MAX_TOKENS:
         return error("E0504", f"the spec is too long to check: more than {MAX_TOKENS:,} words and symbols",
@@ -158,7 +279,6 @@ def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) ->
     if operators > MAX_OPERATORS:
         return error("E0504", f"an expression with more than {MAX_OPERATORS} operators", where,
                      "too long", "compute it once with `param NAME = ...` and use the name")
-    return None
 
 
 def _indentation(source: Source, match: re.Match, levels: list[int]) -> Diagnostic | None:
