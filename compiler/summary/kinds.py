@@ -8,6 +8,7 @@ row makes a stage (`layer3`) whose sub-groups are its blocks (`layer3.0`);
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from archdsl.ir.graph import Graph
@@ -83,9 +84,10 @@ def assign_kinds(graph: Graph, root, groups: list) -> None:
     if not statements:
         return
     owner = {}
+    starts = [s.start for s in statements]
     for node in root.nodes:
         if node.span is not None and node.span.file == graph.source.name:
-            owner[node.id] = _innermost(statements, node.span)
+            owner[node.id] = _innermost(statements, starts, node.span)
     made_by = {g: _common(owner.get(n.id) for n in g.nodes) for g in groups}
     _classify(root, made_by, None)
 
@@ -99,12 +101,16 @@ def _statements_of(graph: Graph) -> list[Statement]:
     return read_statements(spec) if spec is not None else []
 
 
-def _innermost(statements: list[Statement], span) -> Statement | None:
-    found = None
-    for s in statements:  # parents come before their bodies, so the last match is the innermost
-        if s.encloses(span):
-            found = s
-    return found
+def _innermost(statements: list[Statement], starts: list[tuple[int, int]], span) -> Statement | None:
+    """The innermost statement enclosing `span`. `statements` come in source order, parents before
+    their bodies; the last one starting at or before the span is it or lies inside it, so the
+    answer is found among its enclosing statements (a search, not a scan: specs of thousands of
+    statements stay fast)."""
+    found = bisect_right(starts, (span.line, span.col)) - 1
+    s = statements[found] if found >= 0 else None
+    while s is not None and not s.encloses(span):
+        s = s.parent
+    return s
 
 
 def _common(owners) -> Statement | None:
