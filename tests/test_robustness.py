@@ -390,6 +390,17 @@ def test_extreme_inputs_get_a_diagnostic_quickly(name):
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown), "control characters reach the terminal"
 
 
+def test_a_long_spec_within_the_limits_is_summarized_and_drawn_without_a_hang(tmp_path):
+    """Every node is matched to its statement by a search, not a scan of all statements (which
+    took minutes for the longest spec the limits allow)."""
+    spec = tmp_path / "chain.arch"
+    spec.write_text(HEAD + "relu\n" * 6000)
+    with deadline(30):
+        code, out, _ = run_cli("summary", str(spec), "--depth", "1")
+        assert code == 0 and out.count("relu") == 6000
+        assert run_cli("render", str(spec), "-o", str(tmp_path / "chain.mmd"), "--depth", "layer")[0] == 0
+
+
 def test_files_up_to_the_size_limit_are_read_and_larger_ones_refused(tmp_path):
     spec = tmp_path / "big.arch"
     spec.write_bytes((HEAD + "relu\n").encode() + b"#" * (MAX_SPEC_BYTES - len(HEAD) - 5))
@@ -463,7 +474,9 @@ def test_a_nul_in_a_path_is_a_clean_error():
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["compile"], ["compile", "x.arch", "--input", "big"],
                                   ["compile", "x.arch", "-D", "no-value"], ["render", "x.arch"],
                                   ["summary", "x.arch", "--depth", "0"], ["compile", "x.arch", "--max-nodes", "1.5x"],
-                                  ["compile", "x.arch", "--check", "--dtype", "bf16"]])
+                                  ["compile", "x.arch", "--check", "--dtype", "bf16"],
+                                  ["render", "x.arch", "-o", "x.png", "--dpi", "-5"],
+                                  ["render", "x.arch", "-o", "x.png", "--dpi", "100000"]])
 def test_bad_usage_exits_2(argv):
     with contextlib.redirect_stderr(io.StringIO()) as err:
         try:

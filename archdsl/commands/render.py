@@ -20,6 +20,17 @@ def output_path(text: str) -> str:
     return text
 
 
+#: Graphviz needs seconds and hundreds of MB for a 600 dpi PNG, and hangs on a negative one
+MAX_DPI = 600
+
+
+def dpi(text: str) -> int:
+    """A PNG resolution from 1 to MAX_DPI (argparse type)."""
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_DPI:
+        raise argparse.ArgumentTypeError(f"expected a resolution from 1 to {MAX_DPI}, got {text!r}")
+    return int(text)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("render", help="draw the network: SVG, PNG, PDF, DOT or Mermaid (no torch)",
                               description="Draw the network from its IR. Stages and blocks are clusters, "
@@ -31,7 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--depth", choices=("stage", "block", "layer"), default="block",
                    help="one box per stage, per block (default), or per layer")
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
-    p.add_argument("--dpi", type=int, default=96, help="resolution of PNG output (default 96)")
+    p.add_argument("--dpi", type=dpi, default=96, help=f"resolution of PNG output (default 96, at most {MAX_DPI})")
     p.set_defaults(run=run)
 
 
