@@ -7,7 +7,6 @@ import time
 import pytest
 
 import archdsl
-from archdsl.api import analyse
 from archdsl.cli import main
 from archdsl.diagnostics import ArchError, Source, render
 from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
