@@ -138,6 +138,12 @@ def test_blocks_fed_growing_widths_still_fold():
     assert run.params == rows["features.denseblock1"].params
 
 
+def test_a_mixed_scope_is_described_by_what_it_holds():
+    rows = {r.path: r for r in summarize(archdsl.load(spec_path("densenet121")), depth=1).rows}
+    # denseblock1..4 hold 6 + 12 + 24 + 16 units; conv0, norm0, relu0, pool0 and norm5 are layers
+    assert rows["features"].op == "dense x58, transition x3, 5 layers"
+
+
 def test_a_concat_group_holds_its_join_and_ends_with_its_output():
     rows = summarize(archdsl.load(TINY), depth=2).rows  # its `concat mix` joins a conv and a pool
     assert [(r.path, r.op, r.output, r.level) for r in rows if r.path.startswith("mix")] == [

@@ -120,7 +120,20 @@ def describe(item: Item, repeat: int = 1) -> str:
     if item.kind is not None and item.kind != "scope":
         return item.kind + _variant(item) + times
     ops = list(dict.fromkeys(n.op for n in item.nodes))
-    return ("+".join(ops) if len(ops) <= 3 else f"{len(item.nodes)} ops") + times
+    return ("+".join(ops) if len(ops) <= 3 else _contents(item)) + times
+
+
+def _contents(group: Group) -> str:
+    """A mixed scope by what it holds: `dense x4, transition x3, 5 layers` (DenseNet's features)."""
+    counts: dict[str, int] = {}
+    for child in group.children:
+        kind = child.kind if isinstance(child, Group) and child.kind not in (None, "scope") else "layer"
+        counts[kind] = counts.get(kind, 0) + (block_count(child) if getattr(child, "role", "") == "stage" else 1)
+    layers = counts.pop("layer", 0)
+    parts = [f"{kind} x{n}" if n > 1 else kind for kind, n in counts.items()]
+    if layers:
+        parts.append(f"{layers} layer{'s' if layers > 1 else ''}")
+    return ", ".join(parts)
 
 
 def _variant(group: Group) -> str:
