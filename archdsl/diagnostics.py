@@ -176,5 +176,8 @@ def did_you_mean(word: str, choices) -> str:
     """A 'did you mean' hint for a misspelt word, or the empty string."""
     import difflib
 
-    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:  # `projection` for `proj`, `bottle` for `bottleneck`
+        close = [c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))][:1]
     return f"did you mean `{close[0]}`?" if close else ""

@@ -112,7 +112,8 @@ def test_missing_kernel_size():
 
 
 def test_every_error_is_reported_at_once_in_source_order():
-    found = diagnostics("conv 8 3x3 gropus=2\nbn1 bnn\nconv 8 3x3 in=5\n")
+    # the last conv reads the input, not the failed layers, so its own error is still found
+    found = diagnostics("conv 8 3x3 gropus=2\nbn1 bnn\nconv 8 3x3 in=5 from input\n")
     assert [d.code for d in found] == ["E0203", "E0201", "E0303"]
     assert [d.span.line for d in found] == [4, 5, 6]
 
@@ -155,3 +156,60 @@ def test_stride_given_twice_points_at_both():
 def test_missing_kernel_is_named():
     d = only("conv 8\n")
     assert where(d) == ("E0207", 4, 1) and d.label == "kernel size missing" and "conv 8 3x3" in d.help
+
+
+@pytest.mark.parametrize("word, meant", [("BatchNorm2d", "bn"), ("Conv2d", "conv"), ("batchnorm", "bn"),
+                                         ("AdaptiveAvgPool2d", "global_avgpool"), ("fc", "linear")])
+def test_a_layer_type_from_another_tool_is_translated(word, meant):
+    d = only(f"c conv 8 3x3\nx {word}\n")
+    assert where(d) == ("E0201", 5, 3) and f"`{meant}`" in d.help
+
+
+def test_a_capitalised_layer_type_is_lowered():
+    assert "write `relu`" in only("c conv 8 3x3\na ReLU\n").help
+
+
+def test_a_type_word_used_as_a_name_is_explained():
+    d = only("c conv 8 3x3\nrelu ReLU\n")
+    assert where(d) == ("E0206", 5, 6) and "`relu relu`" in d.help
+
+
+def test_a_failed_layer_does_not_cascade():
+    # without the flatten, the linear would be reported too; its input is unknown after the error
+    d = only("global_avgpool\nflatten Flatten\nfc linear num_classes\n")
+    assert where(d) == ("E0206", 5, 9)
+
+
+def test_a_failed_named_layer_can_still_be_referred_to():
+    d = only("a conv 8 3x3 pad=1 groups=5\nb conv 8 3x3 pad=1 from input\nsum add from a, b\n")
+    assert d.code == "E0304"
+
+
+def test_unused_values_are_not_reported_beside_errors():
+    found = diagnostics("a conv 8 3x3 pad=1\nconv 8 3x3 pad=1 from input\nlinear 4\n")
+    assert [d.code for d in found] == ["E0305"]
+
+
+@pytest.mark.parametrize("option, code, expected", [
+    ("shortcut=avgpool", "E0209", "choose one of auto, identity, proj, avgdown"),
+    ("shortcut=projection", "E0209", "did you mean `proj`?"),
+])
+def test_a_misspelt_option_word_is_a_bad_choice(option, code, expected):
+    d = only(f"stages bottleneck {option}\n  layer1 [1, [[16,1x1],[16,3x3],[64,1x1]]]\n")
+    assert d.code == code and d.help == expected
+
+
+def test_a_misspelt_padding_word():
+    d = only("conv 8 3x3 pad=sme\n")
+    assert where(d) == ("E0209", 4, 16) and d.help == "did you mean `same`?"
+
+
+def test_a_second_input_points_at_the_first():
+    d = only("input 3x16x16\n")
+    assert where(d) == ("E0202", 4, 1) and [n.span.line for n in d.notes] == [2]
+    assert "--input" in d.help
+
+
+def test_a_parameter_declared_twice_points_at_the_first():
+    d = only("param num_classes = 5\n")
+    assert where(d) == ("E0202", 4, 7) and [n.span.line for n in d.notes] == [3]

@@ -267,8 +267,8 @@ def test_transition_must_leave_channels():
 
 @pytest.mark.parametrize("body, code, label", [
     ("t1 transition compress=1.5\n", "E0209", "compress=1.5"),
-    ("t1 transition /2\n", "E0206", "/2 here"),
-    ("stages dense\n  block1 [2, [[8,1x1],[4,3x3]]] /2\n", "E0206", "/2 here"),
+    ("t1 transition /2\n", "E0206", "/2 on `t1`"),
+    ("stages dense\n  block1 [2, [[8,1x1],[4,3x3]]] /2\n", "E0206", "/2 on `block1`"),
 ])
 def test_dense_rows_reject_bad_values(body, code, label):
     d = only(body)

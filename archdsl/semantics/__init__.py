@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
+from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error, warning
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import TensorType
@@ -41,7 +41,8 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
     apply_overrides(header, overrides or {}, diagnostics)
     apply_input_size(header, input_size, diagnostics)
     if header.input is None:
-        if not any(d.code == "E0212" for d in diagnostics):
+        declared = any(stmt.word == "input" for stmt in spec.statements)  # but malformed: reported already
+        if not declared and not any(d.code == "E0212" for d in diagnostics):
             diagnostics.append(error("E0212", "the spec declares no input", Span(spec.source, 1, 1, 1, 2),
                                      "no `input` statement", "add a line like `input 3x224x224`"))
         return None, diagnostics
@@ -52,7 +53,9 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
         _build(spec, header, graph, budget, diagnostics)
     except OverBudget as stop:  # the network cannot fit: no point building the rest
         return None, merge_repeats(diagnostics + stop.diagnostics)
-    diagnostics += budget.final() + unused_values(graph)
+    diagnostics += budget.final()
+    if not any(d.is_error for d in diagnostics):  # after an error, unused values are mostly its echo
+        diagnostics += unused_values(graph)
     diagnostics = merge_repeats(diagnostics)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
@@ -87,21 +90,24 @@ def read_header(spec: T.Spec, diagnostics: list[Diagnostic]) -> Header:
 
 def _network(stmt: T.Statement, header: Header) -> None:
     if len(stmt.args) != 1 or not isinstance(stmt.args[0], T.Name) or stmt.options:
-        raise invalid("E0206", "`network` takes one name", stmt.span, "expected `network NAME`")
+        raise invalid("E0206", "`network` takes one name", stmt.span, "expected `network NAME`",
+                      "write it like `network resnet50` (letters, digits and `_`)")
     header.name = stmt.args[0].name
 
 
 def _input(stmt: T.Statement, header: Header) -> None:
     args = stmt.args
     if header.input is not None:
-        raise invalid("E0202", "the input is declared twice", stmt.span, "second `input`")
+        raise invalid("E0202", "the input is declared twice", stmt.span, "second `input`",
+                      "keep one `input` line; `--input` or build(input_size=...) changes its size",
+                      (Label(header.input_span, "first declared here"),))
     if len(args) != 1 or not isinstance(args[0], T.Dims) or len(args[0].values) != 3 or stmt.options:
         raise invalid("E0206", "`input` takes one size, channels x height x width", stmt.span,
                       "expected `input CxHxW`", "write it like `input 3x224x224`")
     c, h, w = args[0].values
     if min(c, h, w) < 1 or max(h, w) > MAX_INPUT_SIZE:
         raise invalid("E0206", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", args[0].span,
-                      f"got {c}x{h}x{w}")
+                      f"got {c}x{h}x{w}", "write it like `input 3x224x224`")
     header.input = TensorType(channels=c, height=h, width=w)
     header.input_span = stmt.span
 
@@ -112,10 +118,12 @@ def _params(stmt: T.Statement, header: Header) -> None:
                       "write it like `param num_classes = 1000`")
     for option in stmt.options:
         if option.name in header.params:
-            raise invalid("E0202", f"parameter `{option.name}` is declared twice", option.span, "declared again")
+            raise invalid("E0202", f"parameter `{option.name}` is declared twice", option.span, "declared again",
+                          f"keep one; change its value with `-D {option.name}=...` or build({option.name}=...)",
+                          (Label(header.param_spans[option.name], "first declared here"),))
         if option.name in OPS:
             raise invalid("E0206", f"`{option.name}` is a layer type and cannot name a parameter",
-                          option.name_span, "reserved word")
+                          option.name_span, "reserved word", f"choose another name, like `{option.name}_size`")
         value = Evaluator(header.params).eval(option.value)
         header.params[option.name] = value
         header.param_spans[option.name] = option.span
@@ -194,7 +202,8 @@ def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> Non
         return
     h, w = size[-2:]
     if not (1 <= h <= MAX_INPUT_SIZE and 1 <= w <= MAX_INPUT_SIZE):
-        diagnostics.append(error("E0208", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", None))
+        diagnostics.append(error("E0208", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", None, "",
+                                 "pass a size like `--input 3x160x160` or `--input 160x160`"))
         return
     header.input = TensorType(channels=header.input.channels, height=h, width=w)
 
@@ -208,7 +217,7 @@ def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     for same in groups.values():
         first = same[0]
         if len(same) > 1:
-            more = f" (and {len(same) - 1} more repeat{'s' if len(same) > 2 else ''} of this row)"
+            more = f" (and {len(same) - 1} more use{'s' if len(same) > 2 else ''} of this line)"
             first = replace(first, label=first.label + more)
         merged.append(first)
     return merged

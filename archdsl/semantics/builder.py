@@ -18,6 +18,7 @@ from archdsl.semantics.budget import Budget
 from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.ops import OPS, Call, check_call
 from archdsl.semantics.rows import read_row
+from archdsl.semantics.spelling import layer_type_hint
 from archdsl.semantics.values import Evaluator, Invalid, invalid
 from archdsl.syntax import tree as T
 
@@ -78,7 +79,21 @@ class Builder:
                 x = self.statement(stmt, scope, x, stage)
             except Invalid as exc:
                 self.diagnostics.append(exc.diagnostic)
+                if stmt.word not in HEADER_WORDS:
+                    x = self.untyped_stand_in(stmt, scope, x)
         return x
+
+    def untyped_stand_in(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        """After a statement fails, what follows reads a value of unknown type, so the checks
+        downstream stay quiet about consequences of the error already reported; a name the
+        statement would have defined refers to it too."""
+        name = stmt.word if stmt.word not in self.known_words() else None
+        node = N.Identity(id=len(self.graph), inputs=(x,), path=join(scope.prefix, name or "error"),
+                          span=stmt.span)
+        self.graph.add(node)
+        if name is not None:
+            self.define(scope, name, node.id, stmt)
+        return node.id
 
     def statement(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         word = stmt.word
@@ -110,7 +125,8 @@ class Builder:
         word = stmt.word
         if word in ("shortcut", "branch"):
             parent = "residual" if word == "shortcut" else "concat"
-            raise invalid("E0210", f"`{word}` only appears inside `{parent}`", stmt.word_span, "not allowed here")
+            raise invalid("E0210", f"`{word}` only appears inside `{parent}`", stmt.word_span, "not allowed here",
+                          f"indent it under a `{parent}` block")
         self.require_body(stmt)
         name = self.structure_name(stmt, index)
         self.check_new_name(scope, name, stmt)
@@ -136,7 +152,8 @@ class Builder:
     def structure_name(self, stmt: T.Statement, index: int) -> str:
         names = [a for a in stmt.args if isinstance(a, T.Name)]
         if len(stmt.args) > 1 or (stmt.args and not names):
-            raise invalid("E0206", f"`{stmt.word}` takes at most a name", stmt.args[-1].span, "unexpected")
+            raise invalid("E0206", f"`{stmt.word}` takes at most a name", stmt.args[-1].span, "unexpected",
+                          f"write `{stmt.word}` or `{stmt.word} NAME`, with its statements indented under it")
         return names[0].name if names else str(index)
 
     def no_arguments(self, stmt: T.Statement) -> None:
@@ -165,7 +182,8 @@ class Builder:
         out = self.sequence(branch, scope, x)
         shortcut = x
         for extra in shortcuts[1:]:
-            self.diagnostics.append(error("E0210", "a residual has one shortcut", extra.span, "second shortcut"))
+            self.diagnostics.append(error("E0210", "a residual has one shortcut", extra.span, "second shortcut",
+                                          "put every layer of the shortcut under the first `shortcut`"))
         if shortcuts:
             shortcut = self.sub_block(shortcuts[0], scope, x, None)
         out = self.em.add([out, shortcut], join(scope.prefix, "add"), stmt.span)
@@ -181,7 +199,8 @@ class Builder:
                 continue
             outputs.append(self.sub_block(branch, scope, x, str(index)))
         if not outputs:
-            raise invalid("E0210", "a concat needs at least one `branch`", stmt.span, "no branches")
+            raise invalid("E0210", "a concat needs at least one `branch`", stmt.span, "no branches",
+                          "indent each path under `branch` inside the concat")
         return self.em.concat(outputs, scope.prefix, stmt.span)
 
     def sub_block(self, stmt: T.Statement, scope: Scope, x: int, default_name: str | None) -> int:
@@ -226,7 +245,7 @@ class Builder:
               index: int) -> int:
         op = op_name.name
         if op not in OPS:
-            hint = did_you_mean(op, self.known_words()) or "see docs/language.md for the list of layers"
+            hint = layer_type_hint(op, self.known_words()) or "see docs/language.md for the list of layers"
             raise invalid("E0201", f"unknown layer type `{op}`", op_name.span, "not a layer type", hint)
         definition = OPS[op]
         path = join(scope.prefix, name if name is not None else str(index))
@@ -247,7 +266,8 @@ class Builder:
         if not arity[0] <= len(stmt.inputs) <= arity[1]:
             expected = arity[0] if arity[0] == arity[1] else f"{arity[0]} or more"
             raise invalid("E0206", f"{op} takes {expected} input(s), got {len(stmt.inputs)}",
-                          stmt.inputs[0].span, "wrong number of inputs")
+                          stmt.inputs[0].span, "wrong number of inputs",
+                          f"list the values after `from`: `{op} from a, b`")
         return [self.resolve(ref, scope) for ref in stmt.inputs]
 
     def resolve(self, ref: T.Name, scope: Scope) -> int:

@@ -13,6 +13,7 @@ from typing import Callable
 from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.semantics.emit import Emitter
+from archdsl.semantics.spelling import as_layer_type
 from archdsl.semantics.values import Evaluator, Invalid, invalid
 from archdsl.syntax import tree as T
 
@@ -52,7 +53,8 @@ class Call:
         if self.stride_arg is not None:
             value = self.stride_arg.value
             if value < 1:
-                raise invalid("E0209", "stride must be at least 1", self.stride_arg.span, "got 0")
+                raise invalid("E0209", "stride must be at least 1", self.stride_arg.span, "got 0",
+                              "write /2 to halve the size, or no stride to keep it")
             return (value, value)
         return self.opt("stride", self.ev.pair, default)
 
@@ -89,7 +91,10 @@ def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
 
 def _conv_padding(call: Call, em: Emitter, x: int, kernel, stride, dilation) -> tuple:
     def convert(value, what):
-        word = call.ev.eval(value)
+        word = call.ev.word(value)
+        if isinstance(word, str) and word not in ("same", "valid"):
+            raise invalid("E0209", f"{what} must be a size, `same` or `valid`", value.span, f"got {word}",
+                          did_you_mean(word, ("same", "valid")) or "write pad=1, pad=1x1, pad=same or pad=valid")
         return word if word in ("same", "valid") else call.ev.pair(value, what, minimum=0)
 
     padding = call.opt("pad", convert, (0, 0))
@@ -140,7 +145,8 @@ def _linear(call: Call, em: Emitter, xs: list[int]) -> int:
 def _dropout(call: Call, em: Emitter, xs: list[int]) -> int:
     p = call.arg(0, "a drop probability", call.ev.float_, call.opt("p", call.ev.float_, 0.5))
     if p >= 1:
-        raise invalid("E0209", "dropout probability must be below 1", call.span, f"got {p}")
+        raise invalid("E0209", "dropout probability must be below 1", call.span, f"got {p}",
+                      "a probability of dropping each value, like 0.5")
     return em.emit(N.Dropout, xs, call.path, call.span, p=p)
 
 
@@ -183,7 +189,11 @@ def check_call(call: Call, definition: OpDef) -> None:
     if len(call.positional) > len(definition.positional):
         extra = call.positional[len(definition.positional)]
         takes = " ".join(definition.positional) or "no arguments"
-        raise invalid("E0206", f"too many arguments for {call.op}", extra.span, "unexpected",
-                      f"{call.op} takes: {takes}")
+        hint = f"{call.op} takes: {takes}"
+        meant = as_layer_type(extra.name, OPS) if isinstance(extra, T.Name) and not definition.positional else None
+        if meant is not None:
+            hint = f"a layer reads NAME TYPE: to name a {meant} layer `{call.op}`, write `{call.op} {meant}`"
+        raise invalid("E0206", f"too many arguments for {call.op}", extra.span, "unexpected", hint)
     if call.stride_arg is not None and "stride" not in definition.options:
-        raise invalid("E0206", f"{call.op} has no stride", call.stride_arg.span, "unexpected stride")
+        raise invalid("E0206", f"{call.op} has no stride", call.stride_arg.span, "unexpected stride",
+                      f"only conv, maxpool and avgpool take a stride; {call.op} keeps the size")

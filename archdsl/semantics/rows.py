@@ -29,7 +29,8 @@ def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, in
     repeat, convs = read_table(tables[0], block, ev) if tables else (1, ())
     stride = strides[0].value if strides else 1
     if stride < 1:
-        raise invalid("E0209", "stride must be at least 1", strides[0].span, "got 0")
+        raise invalid("E0209", "stride must be at least 1", strides[0].span, "got 0",
+                      "write /2 to halve the size, or no stride to keep it")
     options = read_options(stmt, block, inherited, ev, defaults)
     return Row(name, path, repeat, convs, stride, options, stmt.span)
 

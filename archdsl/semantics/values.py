@@ -23,8 +23,8 @@ class Invalid(Exception):
         self.diagnostic = diagnostic
 
 
-def invalid(code: str, message: str, span: Span, label: str = "", help: str = "") -> Invalid:
-    return Invalid(error(code, message, span, label, help))
+def invalid(code: str, message: str, span: Span, label: str = "", help: str = "", notes=()) -> Invalid:
+    return Invalid(error(code, message, span, label, help, notes))
 
 
 class Evaluator:
@@ -62,7 +62,8 @@ class Evaluator:
             raise invalid("E0209", "arithmetic needs numbers", value.span, "not a number",
                           "only numbers and numeric parameters can be combined with + - * //")
         if value.op == "floordiv" and right == 0:
-            raise invalid("E0209", "division by zero", value.span, "divides by 0")
+            raise invalid("E0209", "division by zero", value.span, "divides by 0",
+                          "check the value of the divisor's parameter")
         result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
                   "floordiv": lambda: left // right}[value.op]()
         return _finite(result, value.span, MAX_VALUE)
@@ -72,26 +73,38 @@ class Evaluator:
     def int_(self, value, what: str, minimum: int = 1, maximum: int | None = None) -> int:
         result = self.eval(value)
         if not isinstance(result, int) or isinstance(result, bool):
-            raise invalid("E0209", f"{what} must be a whole number", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be a whole number", value.span, f"got {_show(result)}",
+                          "write a whole number, like 64; `//` divides without a remainder")
         if result < minimum:
-            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {result}")
+            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {result}",
+                          f"use {minimum} or more")
         if maximum is not None and result > maximum:
-            raise invalid("E0209", f"{what} must be at most {maximum}", value.span, f"got {result}")
+            raise invalid("E0209", f"{what} must be at most {maximum}", value.span, f"got {result}",
+                          f"use {maximum} or less")
         return result
 
     def float_(self, value, what: str) -> float:
         result = self.eval(value)
         if not isinstance(result, (int, float)) or isinstance(result, bool) or result < 0:
-            raise invalid("E0209", f"{what} must be a non-negative number", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be a non-negative number", value.span, f"got {_show(result)}",
+                          "write a number of 0 or more, like 1e-5")
         return float(result)
 
+    def word(self, value):
+        """The value of an option that takes a word: a name that is not a parameter reads as
+        itself, so `shortcut=avgpool` is reported as a bad choice, not an unknown parameter."""
+        if isinstance(value, T.Name) and value.name not in self.params:
+            return value.name
+        return self.eval(value)
+
     def bool_(self, value, what: str) -> bool:
-        result = self.eval(value)
+        result = self.word(value)
         if isinstance(result, bool):
             return result
         if result in ("true", "false"):
             return result == "true"
-        raise invalid("E0209", f"{what} must be true or false", value.span, f"got {_show(result)}")
+        raise invalid("E0209", f"{what} must be true or false", value.span, f"got {_show(result)}",
+                      did_you_mean(_show(result), ("true", "false")) or f"write {what}=true or {what}=false")
 
     def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
         """A size given as `3`, `3x3` or `(3,3)`."""
@@ -100,13 +113,15 @@ class Evaluator:
             result = (result, result)
         if (not isinstance(result, (list, tuple)) or len(result) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
-            raise invalid("E0209", f"{what} must be a size like 3x3", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be a size like 3x3", value.span, f"got {_show(result)}",
+                          "write one number for a square (3), or height x width (3x3 or (3,3))")
         if min(result) < minimum:
-            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {_show(result)}")
+            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {_show(result)}",
+                          f"each side is {minimum} or more")
         return tuple(result)
 
     def choice(self, value, what: str, choices: tuple[str, ...]) -> str:
-        result = self.eval(value)
+        result = self.word(value)
         shown = _show(result)
         if shown not in choices:
             hint = did_you_mean(shown, choices) or "choose one of " + ", ".join(choices)

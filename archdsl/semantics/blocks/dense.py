@@ -33,7 +33,7 @@ def _shared_options(out_help: str) -> dict:
 
 
 def expand_dense(row: Row, em: Emitter, x: int) -> int:
-    no_stride(row, "a dense block keeps its size; the transition after it halves it")
+    no_stride(row, "dense", "a dense block keeps its size; the transition after it halves it")
     check_growth(row, em, x)
     opts = row.options
     for i in em.repeats(row):
@@ -47,9 +47,9 @@ def expand_dense(row: Row, em: Emitter, x: int) -> int:
     return x
 
 
-def no_stride(row: Row, why: str) -> None:
+def no_stride(row: Row, block: str, why: str) -> None:
     if row.stride != 1:
-        raise invalid("E0206", f"a `{row.name}` row takes no stride", row.span, f"/{row.stride} here", why)
+        raise invalid("E0206", f"a {block} row takes no stride", row.span, f"/{row.stride} on `{row.name}`", why)
 
 
 def check_growth(row: Row, em: Emitter, x: int) -> None:
@@ -67,7 +67,7 @@ def check_growth(row: Row, em: Emitter, x: int) -> None:
 
 
 def expand_transition(row: Row, em: Emitter, x: int) -> int:
-    no_stride(row, "a transition always pools 2x2 with stride 2")
+    no_stride(row, "transition", "a transition always pools 2x2 with stride 2")
     compress = row.options["compress"]
     if not 0 < compress <= 1:
         raise invalid("E0209", "compress must be above 0 and at most 1", row.span, f"compress={compress}",
@@ -82,7 +82,7 @@ def expand_transition(row: Row, em: Emitter, x: int) -> int:
     if row.options["out"] and row.options["out"] != out:
         em.diagnostics.append(error(
             "E0324", f"transition `{row.name}` gives {out} channels, not out={row.options['out']}", row.span,
-            _rounding(t.channels, compress), f"the output is rounded down; write out={out}"))
+            _rounding(t.channels, compress), f"write out={out}, or leave `out` out"))
     opts = row.options
     y = em.bn(x, join(row.path, "norm"), row.span, opts["eps"])
     y = em.relu(y, join(row.path, "relu"), row.span)
@@ -97,8 +97,9 @@ def compressed(channels: int, compress: float) -> int:
 
 def _rounding(channels: int, compress: float) -> str:
     exact = channels * Fraction(str(compress))
-    shown = str(exact.numerator) if exact.denominator == 1 else f"{float(exact):g}"
-    return f"{channels} x {compress:g} = {shown}, rounded down to {compressed(channels, compress)}"
+    if exact.denominator == 1:
+        return f"{channels} x {compress:g} = {exact.numerator}"
+    return f"{channels} x {compress:g} = {float(exact):g}, rounded down to {compressed(channels, compress)}"
 
 
 BLOCK = BlockType("dense", expand_dense,

@@ -66,7 +66,7 @@ def check_table(row: Row) -> None:
     if row.stride > 1 and not row.options["pool_first"] and row.options["stride_at"] == "3x3" and scales > 1:
         raise invalid("E0326", "res2: with pool_first=false the 3x3s cannot carry the stride", middle.span,
                       f"the part passed on would stay {row.stride}x larger than the convolved ones",
-                      "put the stride on conv1 (stride_at=first, as seed 004), or pool the kept part "
+                      "put the stride on conv1 (stride_at=first), or pool the kept part "
                       "(pool_first=true, as timm)")
     if width and part_width(row) * scales != middle.channels:
         expected = part_width(row) * scales
