@@ -31,6 +31,9 @@ QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121",
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.render:
+        write_document(args.out)
+        return 0
     cuda = torch.cuda.is_available() and not args.gpu_dry_run
     device = "cuda" if cuda else "cpu"
     specs = sorted((ROOT / "specs").rglob("*.arch"))
@@ -53,10 +56,16 @@ def main(argv=None) -> int:
     print(report.machine(result))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{device}.json").write_text(json.dumps(result, indent=1) + "\n")
-    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
-    args.out.write_text(report.document(results) + "\n")
-    say(f"wrote {args.out.relative_to(ROOT)} and {(RESULTS / f'{device}.json').relative_to(ROOT)}")
+    write_document(args.out)
+    say(f"wrote {(RESULTS / f'{device}.json').relative_to(ROOT)}")
     return 0
+
+
+def write_document(out: Path) -> None:
+    """docs/performance.md from bench/NOTES.md and every results file in bench/results/."""
+    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    out.write_text(report.document(results) + "\n")
+    say(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
 
 def parse_args(argv):
@@ -67,6 +76,8 @@ def parse_args(argv):
                    "with --quick, else default; full is every mode x precision x layout)")
     p.add_argument("--gpu-dry-run", action="store_true",
                    help="run section 4's code on the CPU at toy sizes, to check it works; prints, writes nothing")
+    p.add_argument("--render", action="store_true",
+                   help="measure nothing: rewrite --out from bench/NOTES.md and the stored results")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     args = p.parse_args(argv)
     args.repeats, args.process_repeats = (10, 7) if args.quick else (30, 15)
