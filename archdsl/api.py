@@ -5,10 +5,11 @@ Back ends are imported lazily, so loading and checking never import torch.
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
-from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, error
+from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, did_you_mean, error
 from archdsl.ir.graph import Graph
 from archdsl.limits import Limits
 
@@ -43,7 +44,7 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
         with path.open("rb") as file:
             data = file.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        return None, [error("E0001", f"no such file: `{name}`", None, "", "check the path")]
+        return None, [error("E0001", f"no such file: `{name}`", None, "", _missing_file_hint(path))]
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [error("E0001", f"cannot read `{name}`: {reason}", None, "", "check the path and its permissions")]
@@ -51,6 +52,26 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
         return None, [error("E0003", f"`{name}` is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", None,
                             "", "a spec is a short text file; is this the right file?")]
     return decode(name, data)
+
+
+def _missing_file_hint(path: Path, most: int = 2000) -> str:
+    """A near name beside a missing spec (`resnet5.arch` -> `resnet50.arch`), or the same name under
+    ./specs; listing at most `most` entries of a folder, so a huge one cannot stall the answer."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"there is no folder `{folder}`"
+    try:
+        names = [entry.name for _, entry in zip(range(most), os.scandir(folder)) if entry.name.endswith(".arch")]
+    except OSError:
+        names = []
+    bundled = Path("specs") / path.name
+    if path.parent == Path(".") and bundled.is_file():
+        return f"did you mean `{bundled}`?"
+    near = did_you_mean(path.name, names)
+    if near:
+        return near.replace("`", f"`{folder}/" if folder != Path(".") else "`", 1)
+    listed = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    return "check the path" + (f"; specs there: {listed}" if names else "")
 
 
 _FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket",

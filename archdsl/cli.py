@@ -152,8 +152,11 @@ def _input_shape(graph) -> tuple[int, int, int]:
 def build_parser() -> argparse.ArgumentParser:
     from archdsl.api import COMPILE_MODES, DTYPE_NAMES
 
+    from archdsl import __version__
+
     parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network specs.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = commands.add_parser("compile", help="check a spec and lower it to a torch module")
     add_spec_arguments(p)
     p.add_argument("--check", action="store_true", help="only check: no torch import, no module built")
@@ -179,6 +182,9 @@ def _command_modules():
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         return args.run(args)
     except KeyboardInterrupt:

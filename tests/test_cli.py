@@ -78,6 +78,29 @@ def test_missing_files_and_directories(path, capsys):
     assert err.startswith("error[E0001]") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("path, hint", [
+    ("resnet50.arch", "did you mean `specs/resnet50.arch`?"),  # run from the project root
+    ("specs/resnet5.arch", "did you mean `specs/resnet50.arch`?"),
+    ("no/such/file.arch", "there is no folder `no/such`"),
+])
+def test_a_missing_file_gets_the_likely_one(path, hint, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["compile", path, "--check"]) == 1
+    assert f"= help: {hint}" in capsys.readouterr().err
+
+
+def test_no_command_prints_the_commands_and_exits_2():
+    result = run()
+    assert result.returncode == 2 and "compile" in result.stderr and "explain" in result.stderr
+
+
+def test_version():
+    from archdsl import __version__
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"archdsl {__version__}"
+
+
 def test_bad_usage_exits_2():
     result = run("compile", spec_path("resnet18"), "-D", "no-equals-sign")
     assert result.returncode == 2 and "NAME=VALUE" in result.stderr
