@@ -213,3 +213,21 @@ def test_a_second_input_points_at_the_first():
 def test_a_parameter_declared_twice_points_at_the_first():
     d = only("param num_classes = 5\n")
     assert where(d) == ("E0202", 4, 7) and [n.span.line for n in d.notes] == [3]
+
+
+@pytest.mark.parametrize("body, line, col", [("conv 8 7*7\n", 4, 8),
+                                              ("stages basic\n  layer1 [1, [[3,3*3],[3,3x3]]]\n", 5, 18)])
+def test_a_product_of_numbers_is_not_a_size(body, line, col):
+    d = only(body)
+    assert where(d) == ("E0209", line, col) and "multiplies out to" in d.message and "x" in d.help
+
+
+def test_a_computed_kernel_is_still_a_kernel():
+    assert diagnostics("param k = 3\nconv 8 k*1 pad=1\n") == []
+
+
+def test_an_input_in_keras_order_is_a_warning():
+    found = archdsl.check("network t\ninput 224x224x3\nconv 8 3x3\n")
+    assert [(d.code, d.span.line) for d in found] == [("W0402", 2)]
+    assert "`input 3x224x224`" in found[0].help
+    assert archdsl.check("network t\ninput 1x28x28\nconv 8 3x3\n") == []

@@ -85,7 +85,18 @@ def read_header(spec: T.Spec, diagnostics: list[Diagnostic]) -> Header:
                 readers[stmt.word](stmt, header)
             except Invalid as exc:
                 diagnostics.append(exc.diagnostic)
+    diagnostics += _channels_last_input(header)
     return header
+
+
+def _channels_last_input(header: Header) -> list[Diagnostic]:
+    """W0402 for an input that reads as height x width x channels (`224x224x3`, Keras' order)."""
+    t = header.input
+    if t is None or t.width not in (1, 3, 4) or t.channels < 16 or t.channels < 4 * t.width:
+        return []
+    return [warning("W0402", f"the input has {t.channels} channels but is only {t.width} pixel{'s' if t.width > 1 else ''} wide",
+                    header.input_span, "read as channels x height x width",
+                    f"if this is height x width x channels, write `input {t.width}x{t.channels}x{t.height}`")]
 
 
 def _network(stmt: T.Statement, header: Header) -> None:

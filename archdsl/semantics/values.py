@@ -108,6 +108,11 @@ class Evaluator:
 
     def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
         """A size given as `3`, `3x3` or `(3,3)`."""
+        if isinstance(value, T.BinOp) and value.op == "mul" and all(
+                isinstance(side, T.Int) for side in (value.left, value.right)):
+            a, b = value.left.value, value.right.value
+            raise invalid("E0209", f"`{a}*{b}` multiplies out to {a * b}, not a size", value.span,
+                          f"{what} {a * b}x{a * b}?", f"a size is written `{a}x{b}`")
         result = self.eval(value)
         if isinstance(result, int) and not isinstance(result, bool):
             result = (result, result)
