@@ -13,6 +13,7 @@ from archdsl.ir.verify import verify
 from archdsl.limits import Limits
 from archdsl.semantics.budget import Budget, OverBudget
 from archdsl.semantics.builder import Builder, Scope, make_input
+from archdsl.semantics.emit import shown_name
 from archdsl.semantics.ops import OPS
 from archdsl.semantics.values import Evaluator, Invalid, invalid
 from archdsl.syntax import tree as T
@@ -241,7 +242,7 @@ def unused_values(graph: Graph) -> list[Diagnostic]:
         if node.op in ("output", "input") or graph.users(node.id) or node.span in seen:
             continue
         seen.add(node.span)
-        found.append(warning("W0401", f"`{node.path}` is computed but never used", node.span,
+        found.append(warning("W0401", f"`{shown_name(node)}` is computed but never used", node.span,
                              "this value goes nowhere",
                              "remove it, or feed it on (`from NAME`); the network's output is "
                              "the last statement's value"))

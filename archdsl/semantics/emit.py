@@ -57,8 +57,8 @@ class Emitter:
         if problem.blame_input is not None:
             producer = self.graph[node.inputs[problem.blame_input]]
             if producer.span is not None and producer.span != node.span:
-                notes = (Label(producer.span, f"`{producer.path}` gives {producer.type}"),)
-        label = f"{node.path}: {problem.label}" if node.path else problem.label
+                notes = (Label(producer.span, f"`{shown_name(producer)}` gives {producer.type}"),)
+        label = f"{shown_name(node)}: {problem.label}" if node.path else problem.label
         return error(problem.code, problem.message, node.span, label, problem.help, notes)
 
     def type_of(self, node_id: int):
@@ -83,6 +83,15 @@ class Emitter:
 
     def concat(self, inputs: list[int], path: str, span) -> int:
         return self.emit(N.Concat, inputs, path, span)
+
+
+def shown_name(node: N.NodeBase) -> str:
+    """How a diagnostic names a node: its module path, less the positions that stand in for the
+    names of unnamed top-level statements (`4.conv3` -> `conv3`); an unnamed layer by its op."""
+    parts = node.path.split(".")
+    while parts and parts[0].isdigit():
+        parts.pop(0)
+    return ".".join(parts) or node.op
 
 
 def _pair(value) -> tuple[int, int]:
