@@ -7,6 +7,7 @@ Exit status: 0 when the spec is fine, 1 when it has errors (or warnings with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -40,6 +41,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour the diagnostics (auto: when stderr is a terminal and NO_COLOR is unset)")
     parser.add_argument("--max-params", type=_limit(parse_count), metavar="N",
                         help=f"reject a network with more trainable parameters (default {DEFAULT_MAX_PARAMS:,}; "
                              "25e6, 2_000_000 and 1.5G are accepted)")
@@ -72,13 +75,19 @@ def report(diagnostics: list[Diagnostic], args) -> bool:
         if diagnostics:
             print(to_json_lines(diagnostics), file=sys.stderr)
     elif diagnostics:
-        print(render_all(diagnostics), file=sys.stderr)
+        print(render_all(diagnostics, color=use_color(args.color)), file=sys.stderr)
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
     if failed and args.format == "text":
         print(f"\n{args.spec}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
     return failed
+
+
+def use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def _count(n: int, word: str) -> str:

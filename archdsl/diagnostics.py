@@ -121,7 +121,7 @@ def warning(code: str, message: str, span: Span | None, label: str = "", help: s
 MAX_SHOWN_LINE = 120
 
 
-def _excerpt(span: Span, label: str, gutter: int) -> list[str]:
+def _excerpt(span: Span, label: str, gutter: int, paint: "Paint", tone: str) -> list[str]:
     text = span.source.line(span.line) if span.source else ""
     start = span.col - 1
     shown = text.expandtabs(1)
@@ -131,38 +131,57 @@ def _excerpt(span: Span, label: str, gutter: int) -> list[str]:
         start = start - cut + (1 if cut else 0)
     width = span.end_col - span.col if span.end_line == span.line else len(text) - start
     width = max(1, min(width, MAX_SHOWN_LINE - start + 1))
-    pad = " " * gutter
-    caret = " " * start + "^" * width + (f" {label}" if label else "")
-    return [f"{pad} |", f"{span.line:>{gutter}} | {shown}", f"{pad} | {caret}"]
+    bar = paint(" " * gutter + " |", "frame")
+    caret = paint("^" * width + (f" {_clean(label)}" if label else ""), tone)
+    return [bar, paint(f"{span.line:>{gutter}} |", "frame") + f" {_clean(shown)}", f"{bar} {' ' * start}{caret}"]
 
 
-def render(d: Diagnostic) -> str:
-    """Render one diagnostic as text: headline, location, excerpt with caret, notes, help."""
-    out = [f"{d.severity.value}[{d.code}]: {d.message}"]
+def render(d: Diagnostic, color: bool = False) -> str:
+    """Render one diagnostic as text: headline, location, excerpt with caret, notes, help;
+    with ANSI colours when `color` is true (the words are the same either way)."""
+    paint = Paint(color)
+    tone = d.severity.value
+    out = [paint(f"{d.severity.value}[{d.code}]", tone) + paint(f": {_clean(d.message)}", "bold")]
     places = [s for s in [d.span, *(n.span for n in d.notes)] if s is not None]
     gutter = max((len(str(s.line)) for s in places), default=1)
     if d.span is not None:
-        out.append(f"{' ' * gutter}--> {d.span}")
-        out += _excerpt(d.span, d.label, gutter)
+        out.append(paint(f"{' ' * gutter}-->", "frame") + f" {_clean(str(d.span))}")
+        out += _excerpt(d.span, d.label, gutter, paint, tone)
     for note in d.notes:
-        out.append(f"{' ' * gutter}::: {note.span}")
-        out += _excerpt(note.span, note.message, gutter)
+        out.append(paint(f"{' ' * gutter}:::", "frame") + f" {_clean(str(note.span))}")
+        out += _excerpt(note.span, note.message, gutter, paint, "note")
     if d.help:
-        out.append(f"{' ' * gutter} = help: {d.help}")
-    return "\n".join(out).translate(_CONTROL_PICTURES)
+        out.append(f"{' ' * gutter} = " + paint("help", "help") + f": {_clean(d.help)}")
+    return "\n".join(out)
 
 
-#: control characters from a spec's text are shown as their pictures (U+2400..), never sent to the
-#: terminal; one character each, so carets stay aligned
+def _clean(text: str) -> str:
+    """Text from a spec or a path with its control characters shown as pictures (U+2400..), never
+    sent to the terminal; one character each, so carets stay aligned."""
+    return text.translate(_CONTROL_PICTURES)
+
+
 _CONTROL_PICTURES = {**{c: 0x2400 + c for c in range(32) if c not in (9, 10)}, 0x7F: 0x2421,
                      **{c: 0xFFFD for c in range(0x80, 0xA0)}}
+
+
+class Paint:
+    """ANSI colours for a terminal, or none."""
+
+    CODES = {"error": "1;31", "warning": "1;33", "note": "1;36", "frame": "1;34", "help": "1;32", "bold": "1"}
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, text: str, tone: str) -> str:
+        return f"\x1b[{self.CODES[tone]}m{text}\x1b[0m" if self.enabled and text else text
 
 
 MAX_REPORTED = 50
 
 
-def render_all(diagnostics: list[Diagnostic], limit: int = MAX_REPORTED) -> str:
-    shown = [render(d) for d in diagnostics[:limit]]
+def render_all(diagnostics: list[Diagnostic], limit: int = MAX_REPORTED, color: bool = False) -> str:
+    shown = [render(d, color) for d in diagnostics[:limit]]
     if len(diagnostics) > limit:
         shown.append(f"... and {len(diagnostics) - limit} more")
     return "\n\n".join(shown)

@@ -137,3 +137,21 @@ def test_syntax_errors_on_several_lines_are_all_reported(tmp_path, capsys):
     err = capsys.readouterr().err
     assert re.findall(r"error\[(E\d+)\]", err) == ["E0102", "E0102", "E0101"]
     assert [int(n) for n in re.findall(r"syntax\.arch:(\d+):", err)] == [3, 5, 7]
+
+
+def test_color_always_paints_the_same_words(tmp_path, capsys):
+    spec = tmp_path / "broken.arch"
+    # an escape sequence in the spec's text must not reach the terminal, painted or not
+    spec.write_text(BROKEN.replace("gropus=2", "gropus=2  # \x1b[31m red"))
+    assert main(["compile", str(spec), "--check", "--color", "never"]) == 1
+    plain = capsys.readouterr().err
+    assert main(["compile", str(spec), "--check", "--color", "always"]) == 1
+    painted = capsys.readouterr().err
+    assert "\x1b[1;31merror[E0203]\x1b[0m" in painted and "\x1b" not in plain
+    assert re.sub(r"\x1b\[[0-9;]*m", "", painted) == plain
+    assert "\x1b[31m" not in painted and "\u241b" in plain
+
+
+def test_color_auto_is_off_when_stderr_is_not_a_terminal():
+    result = run("compile", "--check", "--color", "auto", spec_path("resnet18"), "-D", "num_classes=x")
+    assert result.returncode == 1 and "\x1b" not in result.stderr

@@ -12,7 +12,9 @@ INTRO = """\
 Every problem archdsl reports has a stable code, a severity, a message, the place in the
 spec it is about (`file:line:col`, with the line shown and a caret under the spot), often a
 second place that is involved (`:::`), and a `help` line with a concrete fix. Errors stop a
-spec from compiling (exit status 1); warnings do not, unless `--strict` is given.
+spec from compiling (exit status 1); warnings do not, unless `--strict` is given. In a
+terminal the output is coloured (`--color always|never` to choose; `NO_COLOR` is honoured),
+and `--format json` gives one JSON object per diagnostic instead.
 
 `archdsl explain CODE` prints one of the entries below in the terminal. Each entry's broken
 example and its output are checked by the test suite (`tests/test_catalogue.py`), and this
