@@ -229,7 +229,10 @@ def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     for same in groups.values():
         first = same[0]
         if len(same) > 1:
-            more = f" (and {len(same) - 1} more use{'s' if len(same) > 2 else ''} of this line)"
+            # labels naming each block (`layer1.0.conv2`, `layer1.1.conv2`) differ; an option
+            # shared by several rows gives the same label for each
+            what = "block{} of this row" if len({d.label for d in same}) > 1 else "use{} of this line"
+            more = f" (and {len(same) - 1} more {what.format('s' if len(same) > 2 else '')})"
             first = replace(first, label=first.label + more)
         merged.append(first)
     return merged
