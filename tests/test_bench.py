@@ -45,3 +45,16 @@ def test_performance_page_is_what_the_results_render_to():
     assert results, "bench/results/ holds no measured results"
     page = (ROOT / "docs" / "performance.md").read_text()
     assert page == report.document(results) + "\n", "rewrite it: python3 bench/run.py --render"
+
+
+def _model(spec, b1, b8, copy8=1.0):
+    return {"spec": spec, "latency": {"batch": 1, "ratio": b1, "copy": 1.0},
+            "throughput": {"batch": 8, "ratio": b8, "copy": copy8}}
+
+
+def test_the_eager_verdict_names_what_misses_the_goal_and_whether_the_machine_could_tell():
+    assert report.eager_verdict([_model("a", 1.01, 0.99)]) == "Lowest median ratio: **0.990** (goal ≥ 0.98: met)."
+    missed = report.eager_verdict([_model("a", 1.01, 0.99), _model("b", 1.0, 0.96, copy8=0.99)])
+    assert "NOT met" in missed and "b batch 8: 0.960 (A/A 0.990)" in missed and "a batch" not in missed
+    noisy = report.eager_verdict([_model("b", 1.0, 0.96, copy8=0.95)])
+    assert "not resolved" in noisy and "NOT met" not in noisy
