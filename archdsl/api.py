@@ -126,6 +126,10 @@ def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Gr
     return graph
 
 
+NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -m pip install torch` "
+            "(the README shows how to get the CPU build); load, check, summary and render work without it")
+
+
 def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,
           device=None, limits: Limits | None = None, **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
@@ -142,8 +146,14 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     - `compile=True`, or a mode ("reduce-overhead", "max-autotune", ...): wrapped in torch.compile.
     """
     from archdsl.semantics.budget import check_graph
-    from compiler.torch import lower
-    from compiler.torch.options import as_dtype, compile_mode, prepare
+
+    try:
+        from compiler.torch import lower
+        from compiler.torch.options import as_dtype, compile_mode, prepare
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise ModuleNotFoundError(NO_TORCH, name="torch") from exc
 
     as_dtype(dtype), compile_mode(compile)  # bad options fail before the work
     graph = spec if isinstance(spec, Graph) and not params else load(

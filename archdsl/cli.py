@@ -200,10 +200,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # a bug in archdsl: one line, not a traceback
-        print(f"error[E9999]: internal error in archdsl: {type(exc).__name__}: {exc}\n"
-              f"  = help: this is a bug in archdsl, not in your spec; please report it", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            return internal_error(exc)
+        from archdsl.api import NO_TORCH
+
+        print(f"error: {NO_TORCH}", file=sys.stderr)
         return EXIT_ERRORS
+    except Exception as exc:
+        return internal_error(exc)
+
+
+def internal_error(exc: Exception) -> int:
+    """A bug in archdsl: one line, not a traceback."""
+    print(f"error[E9999]: internal error in archdsl: {type(exc).__name__}: {exc}\n"
+          f"  = help: this is a bug in archdsl, not in your spec; please report it", file=sys.stderr)
+    return EXIT_ERRORS
 
 
 if __name__ == "__main__":

@@ -155,3 +155,12 @@ def test_color_always_paints_the_same_words(tmp_path, capsys):
 def test_color_auto_is_off_when_stderr_is_not_a_terminal():
     result = run("compile", "--check", "--color", "auto", spec_path("resnet18"), "-D", "num_classes=x")
     assert result.returncode == 1 and "\x1b" not in result.stderr
+
+
+def test_building_without_torch_says_how_to_get_it():
+    code = ("import sys; sys.modules['torch'] = None\n"  # as if torch were not installed
+            "from archdsl.cli import main\n"
+            "sys.exit(main(['compile', 'specs/resnet18.arch']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "E9999" not in result.stderr
+    assert result.stderr.startswith("error: building a module needs PyTorch") and "pip install torch" in result.stderr
