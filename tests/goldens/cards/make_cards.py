@@ -25,8 +25,9 @@ TORCHVISION = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "re
 
 
 def reference(name: str):
+    # timm imports torchvision too, so the stand-in must be in place before either import.
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
     if name in TORCHVISION:
-        sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
         import torchvision
 
         return torchvision.models.get_model(name, weights=None), f"torchvision {torchvision.__version__}"
