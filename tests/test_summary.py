@@ -38,8 +38,6 @@ def test_params_and_macs_match_the_built_module(path):
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION_GMACS))
 def test_macs_match_torchvision_published_figures(name):
-    if not spec_path(name).exists():
-        pytest.skip(f"specs/{name}.arch is not written yet")
     summary = summarize(archdsl.load(spec_path(name)))
     assert summary.input == "3x224x224"
     assert summary.totals.macs / 1e9 == pytest.approx(TORCHVISION_GMACS[name], rel=0.01)
@@ -142,6 +140,13 @@ def test_a_mixed_scope_is_described_by_what_it_holds():
     rows = {r.path: r for r in summarize(archdsl.load(spec_path("densenet121")), depth=1).rows}
     # denseblock1..4 hold 6 + 12 + 24 + 16 units; conv0, norm0, relu0, pool0 and norm5 are layers
     assert rows["features"].op == "dense x58, transition x3, 5 layers"
+
+
+def test_a_small_scope_reads_by_its_ops_and_counts_the_repeated_ones():
+    rows = {r.path: r for r in summarize(archdsl.load(spec_path("resnet50d")), depth=3).rows}
+    assert rows["conv1"].op == "conv x3, bn x2, relu x2"  # timm's deep stem: three convs, not one
+    assert rows["layer1.0.downsample"].op == "conv+bn"
+    assert rows["layer2.0.downsample"].op == "avgpool+conv+bn"  # ResNet-D: pool, then project
 
 
 def test_a_concat_group_holds_its_join_and_ends_with_its_output():

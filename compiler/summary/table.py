@@ -119,8 +119,20 @@ def describe(item: Item, repeat: int = 1) -> str:
         return f"{item.kind}{_variant(item)} x{block_count(item) * repeat}"
     if item.kind is not None and item.kind != "scope":
         return item.kind + _variant(item) + times
-    ops = list(dict.fromkeys(n.op for n in item.nodes))
-    return ("+".join(ops) if len(ops) <= 3 else _contents(item)) + times
+    return _op_mix(item) + times
+
+
+def _op_mix(group: Group) -> str:
+    """A small group of layers by its ops: `conv+bn` where each comes once, `conv x3, bn x2, relu x2`
+    where some repeat (timm's deep stem); a larger mix by what it holds."""
+    counts: dict[str, int] = {}
+    for node in group.nodes:
+        counts[node.op] = counts.get(node.op, 0) + 1
+    if len(counts) > 3:
+        return _contents(group)
+    if all(n == 1 for n in counts.values()):
+        return "+".join(counts)
+    return ", ".join(f"{op} x{n}" if n > 1 else op for op, n in counts.items())
 
 
 def _contents(group: Group) -> str:
