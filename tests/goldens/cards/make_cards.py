@@ -24,16 +24,17 @@ TORCHVISION = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "re
                "resnext101_32x8d", "wide_resnet50_2", "densenet121", "densenet161", "densenet169", "densenet201"}
 
 
-def reference(name: str):
+def reference(name: str, **kwargs):
+    """The reference model for `name` and where it comes from; `kwargs` go to its constructor."""
     # timm imports torchvision too, so the stand-in must be in place before either import.
     sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
     if name in TORCHVISION:
         import torchvision
 
-        return torchvision.models.get_model(name, weights=None), f"torchvision {torchvision.__version__}"
+        return torchvision.models.get_model(name, weights=None, **kwargs), f"torchvision {torchvision.__version__}"
     import timm
 
-    return timm.create_model(name, pretrained=False), f"timm {timm.__version__}"
+    return timm.create_model(name, pretrained=False, **kwargs), f"timm {timm.__version__}"
 
 
 def card(name: str) -> dict:
