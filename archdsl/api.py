@@ -126,6 +126,19 @@ def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Gr
     return graph
 
 
+def _graph_for(spec, input_size, limits: Limits | None, params: dict) -> Graph:
+    """The IR to build: `spec` loaded, or a Graph as it is; a Graph given new parameters or a new
+    input size is loaded again from its source, keeping the values it was loaded with otherwise."""
+    if not isinstance(spec, Graph):
+        return load(spec, input_size, limits=limits, **params)
+    if not params and input_size is None:
+        return spec
+    if spec.source is None:
+        raise ValueError("this Graph has no source to load again with new parameters or input size")
+    size = input_size if input_size is not None else (spec.input_type.height, spec.input_type.width)
+    return load(spec.source, size, limits=limits, **{**spec.params, **params})
+
+
 NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -m pip install torch` "
             "(the README shows how to get the CPU build); load, check, summary and render work without it")
 
@@ -139,8 +152,8 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     that is checked on the IR, before torch allocates anything, and raises ArchError.
     The fast path is one argument each, applied in this order:
 
-    - `dtype` (a torch.dtype, or "fp32", "bf16", "fp16"): parameters are cast to it, and so is
-      the input, as the forward's first step;
+    - `dtype` (a torch.dtype, or "fp32", "bf16", "fp16"): parameters are cast to it, and the
+      forward's first step casts the input to the parameters' dtype (so a later `.float()` works);
     - `channels_last=True`: conv weights, and the input, in the NHWC memory layout;
     - `device` ("cuda", a torch.device): where the parameters live (the input is not moved);
     - `compile=True`, or a mode ("reduce-overhead", "max-autotune", ...): wrapped in torch.compile.
@@ -156,8 +169,7 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
         raise ModuleNotFoundError(NO_TORCH, name="torch") from exc
 
     as_dtype(dtype), compile_mode(compile)  # bad options fail before the work
-    graph = spec if isinstance(spec, Graph) and not params else load(
-        spec.source if isinstance(spec, Graph) else spec, input_size, limits=limits, **params)
+    graph = _graph_for(spec, input_size, limits, params)
     over = check_graph(graph, limits or Limits())  # a Graph may have been loaded with higher limits
     if over:
         raise ArchError(over)

@@ -34,7 +34,16 @@ def test_dtype_and_channels_last_apply_to_weights_and_input():
     out = fast(IMAGE)  # an ordinary fp32 NCHW batch goes in
     assert out.dtype == torch.bfloat16
     assert relative_error(out, expected) < 3e-2
-    assert "x.to(dtype = torch.bfloat16, memory_format = torch.channels_last)" in fast.code
+    assert "x.to(dtype = dtype, memory_format = torch.channels_last)" in fast.code
+
+
+@torch.no_grad()
+def test_the_input_follows_the_parameters_dtype_after_a_later_conversion():
+    fast = archdsl.build(spec_path("resnet18"), dtype="bf16").eval()
+    assert "dtype = conv1_weight.dtype" in fast.code
+    plain = same_weights(fast.float())  # the bf16-rounded weights, in a model built without a dtype
+    assert fast(IMAGE).dtype == torch.float32 and torch.equal(fast(IMAGE), plain(IMAGE))
+    assert fast.double()(IMAGE).dtype == torch.float64
 
 
 @torch.no_grad()
@@ -56,7 +65,7 @@ def test_compile_takes_a_mode_and_bad_options_fail_first():
 def test_cli_emits_the_input_conversion(capsys):
     assert main(["compile", str(spec_path("resnet18")), "--emit", "code", "--dtype", "fp16", "--channels-last"]) == 0
     code = capsys.readouterr().out
-    assert "x.to(dtype = torch.float16, memory_format = torch.channels_last)" in code
+    assert "x.to(dtype = dtype, memory_format = torch.channels_last)" in code
 
 
 def test_cli_refuses_build_flags_with_check(capsys):

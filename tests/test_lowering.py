@@ -62,3 +62,15 @@ def test_compile_option_wraps_in_torch_compile():
     x = torch.randn(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(model.eval()(x), eager(x), atol=1e-5)
+
+
+def test_a_loaded_graph_keeps_its_parameters_and_input_size_when_built_with_more():
+    graph = archdsl.load(spec_path("seeds/d2l_densenet"), growth=16)
+    model = archdsl.build(graph, num_classes=7)  # growth stays 16
+    again = archdsl.build(spec_path("seeds/d2l_densenet"), growth=16, num_classes=7)
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in again.state_dict().items()}
+    # pad=same: an uneven 2/3 zero padding before the 7x7/2 stem conv at 32x32, an even one at 97x97
+    assert "functional.pad(x, (2, 3, 2, 3))" in archdsl.build(spec_path("seeds/keras_resnet18_cifar")).code
+    sized = archdsl.load(spec_path("seeds/keras_resnet18_cifar"), input_size=(97, 97))
+    model = archdsl.build(sized, num_classes=3)
+    assert "functional.pad" not in model.code and model.get_submodule("10").out_features == 3

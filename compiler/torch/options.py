@@ -1,6 +1,7 @@
 """The fast path as options of a lowered module: a dtype, the channels-last layout, a
 device and torch.compile. A dtype or layout is applied to the parameters and, as the
-forward's first line, to the input, so callers keep passing ordinary fp32 NCHW images.
+forward's first lines, to the input (to the parameters' dtype at the time of the call), so
+callers keep passing ordinary fp32 NCHW images.
 """
 
 from __future__ import annotations
@@ -54,11 +55,23 @@ def prepare(module: fx.GraphModule, *, dtype=None, channels_last: bool = False, 
 
 
 def _convert_input(module: fx.GraphModule, dtype, layout) -> None:
-    """Insert `x = x.to(dtype=..., memory_format=...)` after the input placeholder."""
+    """Insert `x = x.to(dtype=..., memory_format=...)` after the input placeholder. The dtype is
+    read from the first parameter on every call, so the module still takes its input after a
+    later `.float()` or `.to(torch.float16)`."""
     graph = module.graph
     x = next(node for node in graph.nodes if node.op == "placeholder")
-    kwargs = {k: v for k, v in (("dtype", dtype), ("memory_format", layout)) if v is not None}
-    with graph.inserting_after(x):
+    first = next((name for name, _ in module.named_parameters()), None)
+    kwargs, last = {}, x
+    if dtype is not None and first is not None:
+        with graph.inserting_after(last):
+            last = graph.get_attr(first)
+        with graph.inserting_after(last):
+            last = kwargs["dtype"] = graph.create_node("call_function", getattr, (last, "dtype"), name="dtype")
+    elif dtype is not None:
+        kwargs["dtype"] = dtype
+    if layout is not None:
+        kwargs["memory_format"] = layout
+    with graph.inserting_after(last):
         converted = graph.call_method("to", (x,), kwargs)
     x.replace_all_uses_with(converted, delete_user_cb=lambda user: user is not converted)
     module.recompile()
