@@ -59,3 +59,13 @@ def test_training_mode_compiles_without_graph_breaks(name):
     explanation = explain(archdsl.build(graph, init=False).train(), graph)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+@pytest.mark.parametrize("name", ["resnet18", "seeds/d2l_densenet"])
+def test_torch_export_captures_the_whole_forward(name):
+    graph = archdsl.load(cut_to_two_blocks(SPECS / f"{name}.arch"), input_size=(32, 32))
+    model = archdsl.build(graph).eval()
+    x = torch.randn(2, graph.input_type.channels, 32, 32)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        assert torch.allclose(exported.module()(x), model(x), rtol=1e-5, atol=1e-6)

@@ -8,17 +8,20 @@ import operator
 import torch
 
 import archdsl
-from compiler.torch.inplace import IN_PLACE
+from compiler.torch.inplace import GUARDED, IN_PLACE
 from conftest import SPECS, spec_path
 from test_lowering import TINY
 
 OUT_OF_PLACE = {fast: slow for slow, fast in IN_PLACE.items()}
+UNGUARDED = {guarded: slow for slow, guarded in GUARDED.items()}
 
 
 def out_of_place(model):
     """A copy of `model` whose graph uses no in-place op: the lowering before the in-place pass."""
     slow = copy.deepcopy(model)
     for node in slow.graph.nodes:
+        if node.target in UNGUARDED:
+            node.target, node.args = UNGUARDED[node.target], node.args[:-1]
         node.target = OUT_OF_PLACE.get(node.target, node.target)
     slow.recompile()
     return slow
@@ -40,12 +43,12 @@ def test_generated_code_overwrites_dead_tensors_and_reads_modules_directly():
 
 
 def test_in_place_ops_change_no_value_or_gradient():
-    for spec in (TINY, spec_path("resnet18"), SPECS / "seeds" / "res2net50_se.arch"):
+    for spec in (TINY, spec_path("resnet18"), SPECS / "seeds" / "res2net50_se.arch", SPECS / "seeds" / "d2l_densenet.arch"):
         torch.manual_seed(0)
         model = archdsl.build(spec, input_size=(32, 32)).train()
         slow = out_of_place(model)
-        assert "torch.relu_(" not in slow.code and "torch.relu_(" in model.code
-        x = torch.randn(2, 3, 32, 32)
+        assert "torch.relu_(" not in slow.code and "unless_alias" not in slow.code and "torch.relu_(" in model.code
+        x = torch.randn(2, archdsl.load(spec).input_type.channels, 32, 32)
         before = x.clone()
         fast_out, fast_dx, fast_grads = forward_backward(model, x)
         slow_out, slow_dx, slow_grads = forward_backward(slow, x)
@@ -78,3 +81,31 @@ def test_copies_and_pickles_keep_working_and_replaced_layers_are_used():
         model.fc = torch.nn.Identity()
         getattr(model.layer4, "1").conv2 = torch.nn.Identity()
         assert model(x).shape == (1, 512)
+
+
+ALIASING = """
+network aliasing
+input 4x8x8
+a conv 8 3x3 pad=1
+n bn
+r relu
+b conv 8 3x3 pad=1
+s concat from a, b
+"""
+
+
+@torch.no_grad()
+def test_a_layer_replaced_by_identity_never_lets_an_in_place_op_overwrite_a_tensor_still_read():
+    # `n` gets `a`, which the concat reads too; DenseNet's first norm of a unit gets the running
+    # concatenation, which the next unit's concat reads too
+    cases = [(ALIASING, (1, 4, 8, 8), "n"),
+             (spec_path("densenet121"), (1, 3, 64, 64), "features.denseblock2.denselayer3.norm1")]
+    for spec, shape, replaced in cases:
+        model = archdsl.build(spec).eval()
+        assert "relu_unless_alias(" in model.code
+        slow = out_of_place(model)
+        parent, _, leaf = replaced.rpartition(".")
+        for m in (model, slow):
+            setattr(m.get_submodule(parent), leaf, torch.nn.Identity())
+        x = torch.randn(*shape)
+        assert torch.equal(model(x), slow(x))
