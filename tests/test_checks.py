@@ -231,3 +231,27 @@ def test_an_input_in_keras_order_is_a_warning():
     assert [(d.code, d.span.line) for d in found] == [("W0402", 2)]
     assert "`input 3x224x224`" in found[0].help
     assert archdsl.check("network t\ninput 1x28x28\nconv 8 3x3\n") == []
+
+
+@pytest.mark.parametrize("block, name", [
+    ("residual r from a\n  conv 8 3x3 pad=1\n", "r"),
+    ("scope s from a\n  conv 8 3x3 pad=1\n", "s"),
+    ("concat c from a\n  branch\n    conv 8 1x1\n", "c"),
+    ("l basic [1, [[8,3x3],[8,3x3]]] from a\n", "l"),
+    ("residual r\n  conv 8 3x3 pad=1\n  shortcut from a\n    identity\n", "r"),
+])
+def test_a_block_starts_from_the_value_its_from_names(block, name):
+    text = HEADER + "a conv 8 3x3 pad=1\nb conv 8 1x1 from a\n" + block + f"out add from b, {name}\n"
+    assert archdsl.check(text) == []
+    graph = archdsl.load(text)
+    a = next(n.id for n in graph.nodes() if n.path == "a")
+    readers = [n.path for n in graph.nodes() if a in n.inputs]
+    assert any(path.startswith(name + ".") for path in readers), readers  # not only `b`
+
+
+def test_from_on_a_block_is_checked_like_a_layer_s():
+    assert where(only("residual r from nothing\n  conv 8 3x3 pad=1\n")) == ("E0204", 4, 17)
+    d = only("a conv 8 3x3 pad=1\nl basic [1, [[8,3x3],[8,3x3]]] from a, input\n")
+    assert where(d) == ("E0206", 5, 40) and "join several first" in d.help
+    assert where(only("stages basic from input\n  l [1, [[3,3x3],[3,3x3]]]\n")) == ("E0206", 4, 19)
+    assert archdsl.check("network t from x\ninput 3x8x8\nrelu\n")[0].code == "E0206"

@@ -105,6 +105,9 @@ class Builder:
             if scope.parent is not None:
                 raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span,
                               "not allowed here", f"move `{word}` to the top level, before the layers")
+            if stmt.inputs:
+                raise invalid("E0206", f"`{word}` takes no `from`", stmt.inputs[0].span, "unexpected",
+                              "`from` names the input of a layer or a block")
             return x
         if word in SECTIONS or word == "stages":
             return self.section(stmt, scope, x, stage)
@@ -130,6 +133,7 @@ class Builder:
         self.require_body(stmt)
         name = self.structure_name(stmt, index)
         self.check_new_name(scope, name, stmt)
+        x = self.block_input(stmt, scope, x)
         inner = Scope(join(scope.prefix, name), x, scope)
         out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
         self.define(scope, name, out, stmt)
@@ -208,6 +212,7 @@ class Builder:
         self.no_options(stmt)
         self.require_body(stmt)
         name = self.structure_name(stmt, 0) if stmt.args else default_name
+        x = self.block_input(stmt, scope, x)
         inner = Scope(join(scope.prefix, name), x, scope) if name is not None else scope
         out = self.sequence(stmt.body, inner, x)
         if name is not None:
@@ -215,6 +220,9 @@ class Builder:
         return out
 
     def stages(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        if stmt.inputs:
+            raise invalid("E0206", "`stages` takes no `from`", stmt.inputs[0].span, "unexpected",
+                          "give the first row its input: `layer1 [...] from NAME`")
         kinds = [a for a in stmt.args if isinstance(a, T.Name)]
         if len(kinds) != 1 or len(stmt.args) != 1:
             raise invalid("E0207", "`stages` needs a block type", stmt.span, "which block type?",
@@ -237,7 +245,7 @@ class Builder:
         block = self.block_type(*((op.name, op.span) if op else (stage.args[0].name, stage.args[0].span)))
         inherited = stage.options if stage is not None else ()
         row = read_row(stmt, name, join(scope.prefix, name), block, args, inherited, self.ev, self.defaults)
-        out = block.expand(row, self.em, x)
+        out = block.expand(row, self.em, self.block_input(stmt, scope, x))
         self.define(scope, name, out, stmt)
         return out
 
@@ -265,10 +273,22 @@ class Builder:
             return [x]
         if not arity[0] <= len(stmt.inputs) <= arity[1]:
             expected = arity[0] if arity[0] == arity[1] else f"{arity[0]} or more"
-            raise invalid("E0206", f"{op} takes {expected} input(s), got {len(stmt.inputs)}",
-                          stmt.inputs[0].span, "wrong number of inputs",
-                          f"list the values after `from`: `{op} from a, b`")
+            example = "a" if arity[1] == 1 else ", ".join("abcdefgh"[:arity[0]])
+            join_first = "; join several values first with `add` or `concat`" if arity[1] == 1 else ""
+            blamed = stmt.inputs[arity[1]] if len(stmt.inputs) > arity[1] else stmt.inputs[0]
+            raise invalid("E0206", f"{op} takes {expected} input(s), got {len(stmt.inputs)}", blamed.span,
+                          "wrong number of inputs", f"list the values after `from`: `{op} from {example}`{join_first}")
         return [self.resolve(ref, scope) for ref in stmt.inputs]
+
+    def block_input(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        """What a block or stage row starts from: the value `from` names, else `x`."""
+        if not stmt.inputs:
+            return x
+        if len(stmt.inputs) > 1:
+            raise invalid("E0206", f"`{stmt.word}` takes one input, got {len(stmt.inputs)}", stmt.inputs[1].span,
+                          "one too many", f"a block starts from one value: `from {stmt.inputs[0].name}`; "
+                          "join several first with `add` or `concat`")
+        return self.resolve(stmt.inputs[0], scope)
 
     def resolve(self, ref: T.Name, scope: Scope) -> int:
         found = scope.lookup(ref.name)
