@@ -255,3 +255,21 @@ def test_from_on_a_block_is_checked_like_a_layer_s():
     assert where(d) == ("E0206", 5, 40) and "join several first" in d.help
     assert where(only("stages basic from input\n  l [1, [[3,3x3],[3,3x3]]]\n")) == ("E0206", 4, 19)
     assert archdsl.check("network t from x\ninput 3x8x8\nrelu\n")[0].code == "E0206"
+
+
+def test_names_torch_modules_already_use_are_refused_and_the_list_is_current():
+    from torch import fx, nn
+
+    from archdsl.semantics.reserved import MODULE_ATTRIBUTES, why_reserved
+    from cards import CARDS, load_card
+
+    live = fx.GraphModule(nn.Module(), fx.Graph())
+    public = {n for n in set(dir(live)) | set(vars(live)) if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES, sorted(public - MODULE_ATTRIBUTES)
+    for name in ("training", "forward", "graph", "_modules", "self", "None", "lambda"):
+        d = only(f"{name} conv 8 3x3 pad=1\n")
+        assert where(d) == ("E0213", 4, 1) and "rename it" in d.help
+    assert where(only("scope s\n  residual eval\n    conv 3 3x3 pad=1\n")) == ("E0213", 5, 12)
+    parts = {part for card in CARDS.glob("*.json") for key, _ in load_card(card.stem)["state_dict"]
+             for part in key.split(".")[:-1]}
+    assert parts and not [p for p in parts if why_reserved(p)]  # no torchvision or timm name is refused

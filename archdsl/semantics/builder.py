@@ -17,6 +17,7 @@ from archdsl.semantics.blocks import BlockType, registry
 from archdsl.semantics.budget import Budget
 from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.ops import OPS, Call, check_call
+from archdsl.semantics.reserved import why_reserved
 from archdsl.semantics.rows import read_row
 from archdsl.semantics.spelling import layer_type_hint
 from archdsl.semantics.values import Evaluator, Invalid, invalid
@@ -132,7 +133,7 @@ class Builder:
                           f"indent it under a `{parent}` block")
         self.require_body(stmt)
         name = self.structure_name(stmt, index)
-        self.check_new_name(scope, name, stmt)
+        self.check_new_name(scope, name, stmt, stmt.args[0].span if stmt.args else None)
         x = self.block_input(stmt, scope, x)
         inner = Scope(join(scope.prefix, name), x, scope)
         out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
@@ -212,6 +213,8 @@ class Builder:
         self.no_options(stmt)
         self.require_body(stmt)
         name = self.structure_name(stmt, 0) if stmt.args else default_name
+        if stmt.args:
+            self.check_new_name(scope, name, stmt, stmt.args[0].span)
         x = self.block_input(stmt, scope, x)
         inner = Scope(join(scope.prefix, name), x, scope) if name is not None else scope
         out = self.sequence(stmt.body, inner, x)
@@ -297,7 +300,11 @@ class Builder:
             raise invalid("E0204", f"unknown value `{ref.name}`", ref.span, "not defined before this point", hint)
         return found
 
-    def check_new_name(self, scope: Scope, name: str, stmt: T.Statement) -> None:
+    def check_new_name(self, scope: Scope, name: str, stmt: T.Statement, span: Span | None = None) -> None:
+        reason = why_reserved(name)
+        if reason is not None:
+            raise invalid("E0213", f"`{name}` cannot name a layer or block", span or stmt.word_span,
+                          "reserved name", f"{reason}; rename it, e.g. `{name.strip('_') or 'layer'}_1`")
         if name in scope.names:
             _, first = scope.names[name]
             raise Invalid(error("E0202", f"`{join(scope.prefix, name)}` is defined twice", stmt.span,
