@@ -273,3 +273,25 @@ def test_names_torch_modules_already_use_are_refused_and_the_list_is_current():
     parts = {part for card in CARDS.glob("*.json") for key, _ in load_card(card.stem)["state_dict"]
              for part in key.split(".")[:-1]}
     assert parts and not [p for p in parts if why_reserved(p)]  # no torchvision or timm name is refused
+
+
+@pytest.mark.parametrize("line, col, meant", [
+    ("conv c/2 3x3 pad=1", 7, "`c // 2`"),           # would be 64 channels at stride 2
+    ("conv 64/2 3x3 pad=1", 8, "`64 // 2`"),
+    ("conv 16 k pad=k/2", 16, "`k // 2`"),           # would be pad=3 at stride 2
+    ("maxpool 3x3 pad=(k+1)/2", 22, "`(k+1) // 2`"),
+])
+def test_a_slash_meant_as_division_is_not_read_as_a_stride(line, col, meant):
+    d = diagnostics(f"param c = 64\nparam k = 3\n{line}\n")[0]
+    assert where(d) == ("E0206", 6, col) and meant in d.help
+
+
+def test_a_stride_after_the_sizes_is_still_a_stride():
+    for line in ("conv 16 3x3/2 pad=1", "conv 16 3x3 pad=1 /2", "conv 16 3/2 pad=1", "maxpool 3x3 /2 pad=1"):
+        assert archdsl.check(HEADER + line + "\n") == []
+        assert archdsl.load(HEADER + line + "\n").output_type.height == 16
+
+
+def test_a_slash_inside_a_table_says_how_to_divide():
+    d = only("param c = 64\nstages basic\n  l [1, [[c/2,3x3],[c,3x3]]]\n")
+    assert where(d) == ("E0102", 6, 12) and "//" in d.help

@@ -190,6 +190,10 @@ def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
     if depth > 0 and token.type in _VALUE_STARTS and "COMMA" in expected:
         return ("missing `,` between list items", "expected `,` before this",
                 "separate list items with commas, like `[64, 1x1]`")
+    if token.type == "STRIDE" and depth > 0:
+        return (f"`{token}` inside brackets", "not a stride here",
+                f"to divide, write `// {str(token)[1:]}` (whole-number division); a stride `/2` goes after a "
+                "layer's sizes or a row's table")
     if token.type == "COMMA" and last in "[(,":
         return ("a list item is missing before this `,`", "nothing before it", "remove the extra `,`")
     if line_start and depth == 0 and token.type != "NAME":
