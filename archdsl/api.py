@@ -5,6 +5,7 @@ Back ends are imported lazily, so loading and checking never import torch.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from pathlib import Path
@@ -21,11 +22,21 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 
 def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
-    """A spec given as a path, as text, or as a Source. Text is anything containing a newline."""
+    """A spec given as a path (str or os.PathLike), as text, or as a Source. Text is a string
+    containing a newline or starting with `network `. An empty string is neither a path nor a
+    spec worth checking (most often an unset path, or a file read empty): E0001 says so.
+    Raises TypeError for any other kind of value."""
     if isinstance(spec, Source):
         return spec, []
-    if isinstance(spec, str) and ("\n" in spec or spec.lstrip().startswith("network ")):
-        return Source("<string>", spec), []
+    if isinstance(spec, str):
+        if not spec.strip():
+            return None, [error("E0001", "the spec is an empty string: no path and no text", None, "",
+                                "give the path of a .arch file, or the spec's text")]
+        if "\n" in spec or spec.removeprefix("\ufeff").lstrip().startswith("network "):
+            return text_source("<string>", spec), []
+    elif not isinstance(spec, os.PathLike):
+        raise TypeError(f"the spec must be a path, the spec's text or an archdsl Source (build also takes "
+                        f"the Graph load returns), not {type(spec).__name__}")
     return read_file(Path(spec))
 
 
@@ -79,6 +90,9 @@ _FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)",
 
 
 def decode(name: str, data: bytes) -> tuple[Source | None, list[Diagnostic]]:
+    """The spec in `data`, read as UTF-8 (a leading byte-order mark is dropped, and columns
+    count from the first character after it); E0002 for anything that is not UTF-8 text."""
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -91,19 +105,27 @@ def decode(name: str, data: bytes) -> tuple[Source | None, list[Diagnostic]]:
     if "\x00" in text:
         return None, [error("E0002", f"`{name}` is a binary file, not a spec", None, "",
                             "give the path of a .arch text file")]
-    return Source(name, text.replace("\r\n", "\n")), []
+    return text_source(name, text), []
+
+
+def text_source(name: str, text: str) -> Source:
+    """A spec's text as a Source: without a leading byte-order mark, with Unix line ends."""
+    return Source(name, text.removeprefix("\ufeff").replace("\r\n", "\n"))
 
 
 def analyse(spec, params: dict | None = None, input_size=None,
             limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
     """Parse and elaborate a spec; returns the IR (None on errors) and every diagnostic, sorted.
 
-    The spec's text is only ever parsed, never run as code. A network over `limits`
-    (default: `Limits()`, see archdsl.limits) is an error (E0501-E0503).
+    The spec's text is only ever parsed, never run as code. `input_size` is what `--input`
+    takes (see `load`). A network over `limits` (default: `Limits()`, see archdsl.limits) is
+    an error (E0501-E0503). Raises TypeError for an argument of the wrong Python type.
     """
     from archdsl.semantics import elaborate
     from archdsl.syntax.parser import parse
 
+    limits = limits_arg(limits)
+    check_input_size_type(input_size)
     source, diagnostics = read_source(spec)
     graph = None
     if source is not None:
@@ -113,13 +135,46 @@ def analyse(spec, params: dict | None = None, input_size=None,
     return graph, sorted(diagnostics, key=Diagnostic.sort_key)
 
 
+def limits_arg(limits) -> Limits:
+    """`limits=` as the budget to check against: `Limits()` for None; TypeError for anything but a Limits."""
+    if limits is None:
+        return Limits()
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits must be an archdsl.Limits, like Limits(params=10**8), not {type(limits).__name__}")
+    return limits
+
+
+def check_input_size_type(size) -> None:
+    """TypeError unless `input_size=` is None, a whole number, text, a tuple or a list; what
+    they hold is checked against the spec (E0208), as `--input` is."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, str, tuple, list))):
+        raise TypeError(f"input_size must be (height, width), (channels, height, width), a whole number for a "
+                        f"square, or text like '3x160x160'; not {type(size).__name__}")
+
+
 def check(spec, input_size=None, *, limits: Limits | None = None, **params) -> list[Diagnostic]:
-    """Every diagnostic (errors and warnings) for `spec` with the given parameter values."""
+    """Every diagnostic (errors and warnings) for `spec` with the given parameter values.
+
+    The arguments are those of `load`; a bad parameter value or input size is among the
+    diagnostics (E0208) rather than raised.
+    """
     return analyse(spec, params, input_size, limits)[1]
 
 
 def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Graph:
-    """The verified IR of `spec`. Raises ArchError carrying every diagnostic if it has errors."""
+    """The verified IR of `spec`. Raises ArchError carrying every diagnostic if it has errors.
+
+    - `spec`: the path of a .arch file (str or os.PathLike), the spec's text (a string with a
+      newline in it), or a Source.
+    - `input_size`: a new height and width for the spec's input, as `--input` takes it:
+      (height, width), (channels, height, width) with the spec's own channels, a whole number
+      for a square, or the same as text ("160x160", "3x160x160"); each side 1 to 65536.
+      Another value of those types is an E0208 error; a value of another type, TypeError.
+    - `limits`: an archdsl.Limits (default `Limits()`); TypeError for anything else.
+    - keyword arguments set the spec's parameters, each a value of its default's kind: a whole
+      number, a number, True or False for a true/false parameter, a (height, width) tuple for a
+      size; text is read as `-D` reads it ("5x5", "true"). Anything else is E0208.
+    """
     graph, diagnostics = analyse(spec, params, input_size, limits)
     if graph is None:
         raise ArchError(diagnostics)
@@ -135,8 +190,10 @@ def _graph_for(spec, input_size, limits: Limits | None, params: dict) -> Graph:
         return spec
     if spec.source is None:
         raise ValueError("this Graph has no source to load again with new parameters or input size")
+    from archdsl.semantics import overrides_of
+
     size = input_size if input_size is not None else (spec.input_type.height, spec.input_type.width)
-    return load(spec.source, size, limits=limits, **{**spec.params, **params})
+    return load(spec.source, size, limits=limits, **{**overrides_of(spec), **params})
 
 
 NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -m pip install torch` "
@@ -147,7 +204,9 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
           device=None, limits: Limits | None = None, **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
 
-    Keyword arguments set the spec's parameters (`num_classes=5`). The network must fit
+    Keyword arguments set the spec's parameters (`num_classes=5`); they, `input_size` and
+    `limits` are taken as `load` takes them (so a spec may not name a parameter like one of
+    build's own arguments: E0214). The network must fit
     `limits` (default `Limits()`: 2 billion parameters, 8 GiB of activations for one image);
     that is checked on the IR, before torch allocates anything, and raises ArchError.
     The fast path is one argument each, applied in this order:
@@ -169,8 +228,9 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
         raise ModuleNotFoundError(NO_TORCH, name="torch") from exc
 
     as_dtype(dtype), compile_mode(compile)  # bad options fail before the work
+    limits = limits_arg(limits)
     graph = _graph_for(spec, input_size, limits, params)
-    over = check_graph(graph, limits or Limits())  # a Graph may have been loaded with higher limits
+    over = check_graph(graph, limits)  # a Graph may have been loaded with higher limits
     if over:
         raise ArchError(over)
     module = lower(graph, init=init)

@@ -25,19 +25,34 @@ def parse_define(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+class Defines(argparse.Action):
+    """`-D NAME=VALUE`, collected by name; a name given twice is a usage error naming both values."""
+
+    def __call__(self, parser, namespace, define, option_string=None):
+        name, value = define
+        given = dict(getattr(namespace, self.dest) or {})
+        if name in given:
+            raise argparse.ArgumentError(self, f"{name} is given twice ({name}={given[name]} and {name}={value}); "
+                                               "give each parameter once")
+        given[name] = value
+        setattr(namespace, self.dest, given)
+
+
 def parse_size(text: str) -> tuple[int, ...]:
-    parts = text.lower().split("x")
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 6 for p in parts):
+    """`--input`: CxHxW, HxW or a single size (a square); the sizes are checked against the spec."""
+    from archdsl.semantics import input_sizes
+
+    sizes = input_sizes(text)
+    if sizes is None:
         raise argparse.ArgumentTypeError(f"expected CxHxW, HxW or a single size, got {text!r}")
-    sizes = tuple(int(p) for p in parts)
-    return sizes * 2 if len(sizes) == 1 else sizes
+    return sizes
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every command that reads a spec takes."""
     parser.add_argument("spec", help="path of a .arch file")
-    parser.add_argument("-D", dest="defines", action="append", type=parse_define, default=[],
-                        metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5")
+    parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
+                        metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -80,7 +95,8 @@ def report(diagnostics: list[Diagnostic], args) -> bool:
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
     if failed and args.format == "text":
-        print(f"\n{args.spec}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
+        name = args.spec or "(empty path)"
+        print(f"\n{name}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
     return failed
 
 
@@ -114,10 +130,9 @@ def verdict(graph, seconds: float) -> str:
 
 def cmd_compile(args) -> int:
     started = time.perf_counter()
-    fast_path = args.dtype or args.channels_last or args.torch_compile
-    if args.check and fast_path:
-        print("error: --check builds no module; --dtype, --channels-last and --torch-compile need one "
-              "(drop --check)", file=sys.stderr)
+    conflict = flag_conflict(args)
+    if conflict:
+        print(f"error: {conflict}", file=sys.stderr)
         return EXIT_USAGE
     graph = load_for(args)
     if graph is None:
@@ -140,6 +155,32 @@ def cmd_compile(args) -> int:
         print(report)
         return EXIT_OK if report.ok else EXIT_ERRORS
     return EXIT_OK
+
+
+def flag_conflict(args) -> str | None:
+    """Why `compile`'s flags cannot go together, or None: a flag for the module built (--dtype,
+    --channels-last, --torch-compile) with --check or --emit ir, which build none; --emit code
+    with --check (no module to print) or with --torch-compile (which would run unreported)."""
+    module_flags = [flag for flag, given in (("--dtype", args.dtype), ("--channels-last", args.channels_last),
+                                             ("--torch-compile", args.torch_compile)) if given]
+    if args.check and args.emit == "code":
+        return "--check builds no module; --emit code prints the one built (drop --check)"
+    if not module_flags:
+        return None
+    flags = _joined(module_flags)
+    need = f"{flags} need{'s' if len(module_flags) == 1 else ''} one"
+    if args.check:
+        return f"--check builds no module; {need} (drop --check)"
+    if args.emit == "ir":
+        return f"--emit ir builds no module; {need} (drop --emit ir, or {flags})"
+    if args.emit == "code" and args.torch_compile:
+        return "--emit code prints the module and stops; --torch-compile runs it (use one or the other)"
+    return None
+
+
+def _joined(words: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def build_module(graph, args):

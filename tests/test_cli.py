@@ -164,3 +164,69 @@ def test_building_without_torch_says_how_to_get_it():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "E9999" not in result.stderr
     assert result.stderr.startswith("error: building a module needs PyTorch") and "pip install torch" in result.stderr
+
+
+SWITCHES = "network t\ninput 3x32x32\nparam use_bias = false\nparam k = 3x3\nconv 16 k pad=1 bias=use_bias\n"
+
+
+@pytest.mark.parametrize("defines, shown", [
+    (["-D", "use_bias=true"], "bias=true"), (["-D", "use_bias=false"], "bias=false"),
+    (["-D", "k=5x5"], "kernel=5x5"), (["-D", "k=5x5", "-D", "use_bias=true"], "kernel=5x5 stride=1x1"),
+])
+def test_true_false_and_size_parameters_take_dash_d(defines, shown, tmp_path, capsys):
+    spec = tmp_path / "t.arch"
+    spec.write_text(SWITCHES)
+    assert main(["compile", str(spec), "--emit", "ir", *defines]) == 0
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("define, message", [
+    ("use_bias=1", "parameter `use_bias` takes true or false, not '1'"),
+    ("k=5", "parameter `k` takes a size of 2 numbers, not '5'"),
+])
+def test_a_dash_d_of_another_kind_is_e0208_with_a_help_that_works(define, message, tmp_path, capsys):
+    spec = tmp_path / "t.arch"
+    spec.write_text(SWITCHES)
+    assert main(["compile", str(spec), "--check", "-D", define]) == 1
+    err = capsys.readouterr().err
+    assert f"error[E0208]: {message}\n --> {spec}:" in err
+    fix = re.search(r"= help: pass .*, like `(\w+=\S+)`", err).group(1)
+    assert main(["compile", str(spec), "--check", "-D", fix]) == 0  # following the help works
+
+
+def test_a_parameter_given_twice_is_a_usage_error():
+    result = run("compile", spec_path("resnet18"), "--check", "-D", "num_classes=3", "-D", "num_classes=4")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "num_classes is given twice (num_classes=3 and num_classes=4)" in result.stderr
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--emit", "ir", "--dtype", "fp16"], "--emit ir builds no module; --dtype needs one"),
+    (["--emit", "ir", "--channels-last", "--torch-compile"],
+     "--emit ir builds no module; --channels-last and --torch-compile need one"),
+    (["--check", "--emit", "code"], "--check builds no module; --emit code prints the one built"),
+    (["--emit", "code", "--torch-compile"], "--emit code prints the module and stops; --torch-compile runs it"),
+    (["--check", "--dtype", "bf16"], "--check builds no module; --dtype needs one (drop --check)"),
+])
+def test_flags_that_would_be_ignored_are_usage_errors(flags, says, capsys):
+    assert main(["compile", str(spec_path("resnet18")), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {says}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("size, status, says", [
+    ("3x0x5", 1, "error[E0208]: input sizes must be between 1 and 65536, not 0x5"),
+    ("4x64x64", 1, "error[E0208]: the spec takes 3-channel input, not 4"),
+    ("64x64x64x64", 2, "argument --input: expected CxHxW, HxW or a single size, got '64x64x64x64'"),
+    ("٣x64", 2, "argument --input: expected CxHxW, HxW or a single size"),
+])
+def test_bad_input_sizes(size, status, says):
+    result = run("compile", spec_path("resnet18"), "--check", "--input", size)
+    assert result.returncode == status and says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_empty_spec_path_is_named_so(capsys):
+    assert main(["compile", "", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[E0001]: the spec is an empty string: no path and no text")
+    assert err.rstrip().endswith("(empty path): 1 error, 0 warnings")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
+from functools import partial
 
 from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error, warning
 from archdsl.ir import nodes as N
@@ -15,16 +15,31 @@ from archdsl.semantics.budget import Budget, OverBudget
 from archdsl.semantics.builder import Builder, Scope, make_input
 from archdsl.semantics.emit import shown_name
 from archdsl.semantics.ops import OPS
-from archdsl.semantics.values import Evaluator, Invalid, invalid
+from archdsl.semantics.values import Evaluator, Invalid, invalid, is_whole, override, param_kind, show
 from archdsl.syntax import tree as T
 
 MAX_INPUT_SIZE = 65536
+#: the arguments of archdsl.build (and load, check) besides the spec's parameters: a parameter
+#: so named could never be set through build(), whose own argument takes the value (E0214)
+RESERVED_PARAMS = ("spec", "input_size", "limits", "compile", "init", "dtype", "channels_last", "device")
+
+
+#: where a graph keeps the parameter values that were set from outside its spec (networkx's graph attributes)
+_OVERRIDES = "archdsl_overrides"
+
+
+def overrides_of(graph: Graph) -> dict[str, object]:
+    """The parameter values `graph` was loaded with from outside its spec (-D, keyword arguments):
+    loading its source again with them gives the same graph, and a parameter computed from
+    another still follows it. All its parameters for a graph made some other way."""
+    return dict(graph.dag.graph.get(_OVERRIDES, graph.params))
 
 
 class Header:
     """What the top-level `network`, `input`, `param` and `default` statements declare."""
 
-    def __init__(self):
+    def __init__(self, overrides: dict[str, object]):
+        self.overrides = overrides  # the values set from outside the spec (-D, keyword arguments)
         self.name: str | None = None
         self.input: TensorType | None = None
         self.input_span: Span | None = None
@@ -33,13 +48,14 @@ class Header:
         self.defaults: dict[str, dict[str, T.Option]] = {}
 
 
-def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_size: tuple[int, ...] | None = None,
+def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_size=None,
               limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
-    """Build the IR of `spec`, with parameter `overrides` and an optional input size (HxW or CxHxW),
-    within `limits` (archdsl.limits' defaults when None): a network over them is an error."""
+    """Build the IR of `spec`, with parameter `overrides` (each of its default's kind; `-D` text
+    is read as the spec would read it) and an optional input size (see input_sizes), within
+    `limits` (archdsl.limits' defaults when None): a network over them is an error."""
     diagnostics: list[Diagnostic] = []
-    header = read_header(spec, diagnostics)
-    apply_overrides(header, overrides or {}, diagnostics)
+    header = read_header(spec, overrides or {}, diagnostics)
+    diagnostics += unknown_overrides(header)
     apply_input_size(header, input_size, diagnostics)
     if header.input is None:
         declared = any(stmt.word == "input" for stmt in spec.statements)  # but malformed: reported already
@@ -49,6 +65,7 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
         return None, diagnostics
     name = header.name or _stem(spec.source.name)
     graph = Graph(name=name, input_type=header.input, params=dict(header.params), source=spec.source)
+    graph.dag.graph[_OVERRIDES] = {key: header.params[key] for key in header.overrides if key in header.params}
     budget = Budget(limits or Limits())
     try:
         _build(spec, header, graph, budget, diagnostics)
@@ -77,9 +94,12 @@ def _stem(filename: str) -> str:
     return base.rsplit(".", 1)[0] or "network"
 
 
-def read_header(spec: T.Spec, diagnostics: list[Diagnostic]) -> Header:
-    header = Header()
-    readers = {"network": _network, "input": _input, "param": _params, "default": _default}
+def read_header(spec: T.Spec, overrides: dict[str, object], diagnostics: list[Diagnostic]) -> Header:
+    """The header statements, with each parameter given its override as it is declared (so
+    a parameter computed from it follows it)."""
+    header = Header(overrides)
+    readers = {"network": _network, "input": _input, "param": partial(_params, diagnostics=diagnostics),
+               "default": _default}
     for stmt in spec.statements:
         if stmt.word in readers:
             try:
@@ -124,7 +144,7 @@ def _input(stmt: T.Statement, header: Header) -> None:
     header.input_span = stmt.span
 
 
-def _params(stmt: T.Statement, header: Header) -> None:
+def _params(stmt: T.Statement, header: Header, diagnostics: list[Diagnostic]) -> None:
     if stmt.args or not stmt.options:
         raise invalid("E0206", "`param` declares NAME = VALUE", stmt.span, "expected `param NAME = VALUE`",
                       "write it like `param num_classes = 1000`")
@@ -136,9 +156,31 @@ def _params(stmt: T.Statement, header: Header) -> None:
         if option.name in OPS:
             raise invalid("E0206", f"`{option.name}` is a layer type and cannot name a parameter",
                           option.name_span, "reserved word", f"choose another name, like `{option.name}_size`")
+        if option.name in RESERVED_PARAMS:  # reported, and declared all the same: its uses are not unknown
+            diagnostics.append(error(
+                "E0214", f"`{option.name}` is an argument of archdsl.build and cannot name a parameter",
+                option.name_span, "reserved by archdsl",
+                f"build({option.name}=...) would set archdsl's own argument, never this parameter; "
+                f"choose another name, like `{option.name}_value`"))
         value = Evaluator(header.params).eval(option.value)
+        if option.name in header.overrides:
+            value = _overridden(option, value, header.overrides[option.name], diagnostics)
         header.params[option.name] = value
         header.param_spans[option.name] = option.span
+
+
+def _overridden(option: T.Option, default, value, diagnostics: list[Diagnostic]):
+    """The value set from outside for the parameter `option` declares, if it is of the default's
+    kind; otherwise E0208, and the default."""
+    accepted = override(value, default)
+    if accepted is not None:
+        return accepted
+    kind, name = param_kind(default), option.name
+    fix = ("a list parameter is changed in the spec itself" if kind == "a list"
+           else f"pass {kind}, like `{name}={show(default)}`")
+    diagnostics.append(error("E0208", f"parameter `{name}` takes {kind}, not {value!r}", option.span,
+                             "declared here", fix))
+    return default
 
 
 def _default(stmt: T.Statement, header: Header) -> None:
@@ -156,66 +198,60 @@ def _default(stmt: T.Statement, header: Header) -> None:
         header.defaults.setdefault(op.name, {})[option.name] = option
 
 
-def apply_overrides(header: Header, overrides: dict[str, object], diagnostics: list[Diagnostic]) -> None:
-    for key, value in overrides.items():
-        if key not in header.params:
-            hint = did_you_mean(key, header.params) or (
-                "this spec's parameters: " + ", ".join(header.params) if header.params else "this spec has none")
-            diagnostics.append(error("E0208", f"unknown parameter `{key}`", None, "", hint))
+def unknown_overrides(header: Header) -> list[Diagnostic]:
+    """E0208 for each value set from outside the spec that names no parameter of it."""
+    found = []
+    for key in header.overrides:
+        if key in header.params:
             continue
-        current = header.params[key]
-        accepted = _coerce(value, current)
-        if accepted is None:
-            diagnostics.append(error("E0208", f"parameter `{key}` takes {_kind(current)}, not {value!r}",
-                                     header.param_spans.get(key), "declared here",
-                                     f"pass {_kind(current)}, e.g. {key}={current!r}"))
-            continue
-        header.params[key] = accepted
+        hint = did_you_mean(key, header.params) or (
+            f"`{key}` is an argument of archdsl.build; load and check do not take it" if key in RESERVED_PARAMS
+            else "this spec's parameters: " + ", ".join(header.params) if header.params else "this spec has none")
+        found.append(error("E0208", f"unknown parameter `{key}`", None, "", hint))
+    return found
 
 
-def _kind(value) -> str:
-    return {bool: "true or false", int: "a whole number", float: "a number"}.get(type(value), "a word")
+INPUT_SIZE_HELP = "pass a size like `--input 3x160x160` or `--input 160x160` (input_size=(160, 160) in Python)"
 
 
-def _coerce(value, current):
-    if isinstance(value, str):
-        value = parse_literal(value)
-    if isinstance(current, bool):
-        return value if isinstance(value, bool) else None
-    if isinstance(current, int):
-        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 10**9
-        return value if ok else None
-    if isinstance(current, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        return float(value) if ok else None
-    return value if isinstance(value, str) else None
-
-
-def parse_literal(text: str):
-    """A -D value: true/false, a number, or a word."""
-    text = text.strip()
-    if text in ("true", "false"):
-        return text == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
+def input_sizes(size) -> tuple[int, ...] | None:
+    """An input size as `--input` or `input_size=` gives it, as (height, width) or (channels,
+    height, width): a whole number is a square, a tuple or list holds two or three whole
+    numbers, and text is read as `--input` writes it (`160`, `160x160`, `3x160x160`).
+    None if `size` is none of these; the sizes themselves are checked by apply_input_size."""
+    if isinstance(size, str):
+        parts = size.strip().lower().split("x")
+        if not all(part.isascii() and part.isdigit() and len(part) <= 9 for part in parts) or len(parts) > 3:
+            return None
+        size = tuple(int(part) for part in parts)
+        size = size * 2 if len(size) == 1 else size
+    elif is_whole(size):
+        size = (size, size)
+    if not isinstance(size, (tuple, list)) or len(size) not in (2, 3) or not all(map(is_whole, size)):
+        return None
+    return tuple(int(side) for side in size)
 
 
 def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> None:
-    if size is None or header.input is None:
+    """Give the input the height and width of `size` (see input_sizes); E0208 for anything that
+    is not an input size, changes the declared channels, or is out of range."""
+    if size is None:
         return
-    size = tuple(size)
-    if len(size) == 3 and size[0] != header.input.channels:
-        diagnostics.append(error("E0208", f"the spec takes {header.input.channels}-channel input, not {size[0]}",
+    sizes = input_sizes(size)
+    if sizes is None:
+        diagnostics.append(error("E0208", f"an input size is height x width or channels x height x width, "
+                                          f"not {size!r}", None, "", INPUT_SIZE_HELP))
+        return
+    if header.input is None:
+        return
+    if len(sizes) == 3 and sizes[0] != header.input.channels:
+        diagnostics.append(error("E0208", f"the spec takes {header.input.channels}-channel input, not {sizes[0]}",
                                  header.input_span, "declared here", "only height and width can be changed"))
         return
-    h, w = size[-2:]
+    h, w = sizes[-2:]
     if not (1 <= h <= MAX_INPUT_SIZE and 1 <= w <= MAX_INPUT_SIZE):
-        diagnostics.append(error("E0208", f"input sizes must be between 1 and {MAX_INPUT_SIZE}", None, "",
-                                 "pass a size like `--input 3x160x160` or `--input 160x160`"))
+        diagnostics.append(error("E0208", f"input sizes must be between 1 and {MAX_INPUT_SIZE}, not {h}x{w}",
+                                 None, "", INPUT_SIZE_HELP))
         return
     header.input = TensorType(channels=header.input.channels, height=h, width=w)
 

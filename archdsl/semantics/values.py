@@ -7,12 +7,15 @@ asked is then skipped and the rest of the spec is still checked.
 from __future__ import annotations
 
 import math
+import numbers
+import re
 
 from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error
 from archdsl.syntax import tree as T
 
 MAX_VALUE = 10**9
-WORDS = ("true", "false", "same", "valid", "none", "first", "auto", "identity", "proj", "avgdown", "relu")
+SWITCH = ("true", "false")
+WORDS = (*SWITCH, "same", "valid", "none", "first", "auto", "identity", "proj", "avgdown", "relu")
 
 
 class Invalid(Exception):
@@ -73,7 +76,7 @@ class Evaluator:
     def int_(self, value, what: str, minimum: int = 1, maximum: int | None = None) -> int:
         result = self.eval(value)
         if not isinstance(result, int) or isinstance(result, bool):
-            raise invalid("E0209", f"{what} must be a whole number", value.span, f"got {_show(result)}",
+            raise invalid("E0209", f"{what} must be a whole number", value.span, f"got {show(result)}",
                           "write a whole number, like 64; `//` divides without a remainder")
         if result < minimum:
             raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {result}",
@@ -86,7 +89,7 @@ class Evaluator:
     def float_(self, value, what: str) -> float:
         result = self.eval(value)
         if not isinstance(result, (int, float)) or isinstance(result, bool) or result < 0:
-            raise invalid("E0209", f"{what} must be a non-negative number", value.span, f"got {_show(result)}",
+            raise invalid("E0209", f"{what} must be a non-negative number", value.span, f"got {show(result)}",
                           "write a number of 0 or more, like 1e-5")
         return float(result)
 
@@ -103,8 +106,8 @@ class Evaluator:
             return result
         if result in ("true", "false"):
             return result == "true"
-        raise invalid("E0209", f"{what} must be true or false", value.span, f"got {_show(result)}",
-                      did_you_mean(_show(result), ("true", "false")) or f"write {what}=true or {what}=false")
+        raise invalid("E0209", f"{what} must be true or false", value.span, f"got {show(result)}",
+                      did_you_mean(show(result), ("true", "false")) or f"write {what}=true or {what}=false")
 
     def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
         """A size given as `3`, `3x3` or `(3,3)`."""
@@ -118,16 +121,16 @@ class Evaluator:
             result = (result, result)
         if (not isinstance(result, (list, tuple)) or len(result) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
-            raise invalid("E0209", f"{what} must be a size like 3x3", value.span, f"got {_show(result)}",
+            raise invalid("E0209", f"{what} must be a size like 3x3", value.span, f"got {show(result)}",
                           "write one number for a square (3), or height x width (3x3 or (3,3))")
         if min(result) < minimum:
-            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {_show(result)}",
+            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {show(result)}",
                           f"each side is {minimum} or more")
         return tuple(result)
 
     def choice(self, value, what: str, choices: tuple[str, ...]) -> str:
         result = self.word(value)
-        shown = _show(result)
+        shown = show(result)
         if shown not in choices:
             hint = did_you_mean(shown, choices) or "choose one of " + ", ".join(choices)
             raise invalid("E0209", f"{what} must be one of {', '.join(choices)}", value.span, f"got {shown}", hint)
@@ -143,9 +146,83 @@ def _finite(number, span: Span, maximum: float = math.inf):
     return number
 
 
-def _show(value) -> str:
+def show(value) -> str:
+    """A value as the spec writes it: `3x3`, `true`, `relu`."""
     if isinstance(value, (list, tuple)):
         return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(list(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --- values given from outside the spec (-D NAME=VALUE, keyword arguments) ---------------
+
+_SIZE_TEXT = re.compile(r"[0-9]{1,9}(?:x[0-9]{1,9})+")
+
+
+def parse_literal(text: str):
+    """A `-D` value read as the spec would read it: true/false, a whole number, a number,
+    a size like `5x5`, or a word (anything else, kept as it is written)."""
+    text = text.strip()
+    if text in SWITCH:
+        return text == "true"
+    if _SIZE_TEXT.fullmatch(text):
+        return tuple(int(side) for side in text.split("x"))
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def param_kind(default) -> str:
+    """The kind of value a parameter declared with `default` takes, in the language's words."""
+    if _is_switch(default):
+        return "true or false"
+    if is_whole(default):
+        return "a whole number"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, str):
+        return "a word"
+    return f"a size of {len(default)} numbers" if _is_size(default) else "a list"
+
+
+def override(value, default):
+    """`value`, set from outside the spec (`-D` text, or a Python value), as a value of the
+    kind `default` has; None if it is not one. Text is read by :func:`parse_literal`;
+    true/false is kept as the spec keeps it, as the word. A list other than a size can only
+    be given its own value (`build(graph)` passes the graph's parameters back)."""
+    if isinstance(value, str):
+        value = parse_literal(value)
+    if _is_switch(default):
+        return show(value) if isinstance(value, bool) else None
+    if is_whole(default):
+        return int(value) if is_whole(value) and abs(value) <= MAX_VALUE else None
+    if isinstance(default, float):
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if ok else None
+    if isinstance(default, str):
+        return value if isinstance(value, str) and value.isascii() and value.isidentifier() else None
+    if not isinstance(value, (list, tuple)) or len(value) != len(default):
+        return None
+    if not _is_size(default):
+        return default if list(value) == list(default) else None
+    sides_ok = all(is_whole(side) and 0 <= side <= MAX_VALUE for side in value)
+    return tuple(int(side) for side in value) if sides_ok else None
+
+
+def _is_switch(value) -> bool:
+    """true or false: a Python bool, or the word as the spec writes it."""
+    return isinstance(value, bool) or (isinstance(value, str) and value in SWITCH)
+
+
+def is_whole(value) -> bool:
+    """A whole number (a Python or numpy integer), not true/false."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_size(value) -> bool:
+    """A size: two or more whole numbers (`3x3`, `(3,3)`, `3x224x224`)."""
+    return isinstance(value, (list, tuple)) and len(value) >= 2 and all(map(is_whole, value))
