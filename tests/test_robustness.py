@@ -206,7 +206,7 @@ EXTREMES = {
     "a lone carriage return": (HEAD + "relu\rrelu\n", "E0101"),
     "a form feed in a comment": (HEAD + "relu # [\x0c(\nrelu\n", None),
     "a line separator": (HEAD + "relu # \u2028 [\nrelu\n", None),
-    "a byte-order mark": ("\ufeff" + HEAD + "relu\n", "E0101"),
+    "a byte-order mark": ("\ufeff" + HEAD + "relu\n", None),  # dropped, as Windows editors write it
     "terminal escapes": (HEAD + "relu \x1b[2J\x1b]0;pwned\x07\n", "E0101"),
 }
 

@@ -76,7 +76,8 @@ def test_seed000_question_the_channel_mismatch_without_the_projection():
     Take the projection away and the checker shows the mismatch the article asks about."""
     text = seed("keras_resnext50").read_text()
     assert archdsl.check(text) == []
-    broken = text.replace("stride_at=3x3\n", "stride_at=3x3 shortcut=identity\n")
+    broken = text.replace("stride_at=3x3 pad=same\n", "stride_at=3x3 pad=same shortcut=identity\n")
+    assert broken != text
     found = archdsl.check(broken)
     first = found[0]
     assert first.code == "E0301" and first.message == "add: channels differ (256 vs 64)"
@@ -105,7 +106,7 @@ def as_the_article_wrote_it(filter_list):
     """The article's resnet(10, (32,32,3), ...) as a spec, line by line as its building_block runs:
     the sum `f = add([x, y])` is computed and then dropped: it returns relu(y)."""
     lines = ["network seed002", "input 3x32x32", "param num_classes = 10", "default conv bias=true",
-             "default bn eps=0.001", "conv 64 7x7 /2 pad=same", "bn", "relu", "maxpool 3x3 /2 pad=1"]
+             "default bn eps=0.001 momentum=0.01", "conv 64 7x7 /2 pad=same", "bn", "relu", "maxpool 3x3 /2 pad=same"]
     for i, (repeat, convs) in enumerate(filter_list):
         for j in range(repeat):
             first = j == 0 and i != 0

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import networkx as nx
 
-from archdsl.diagnostics import Source
+from archdsl.diagnostics import Source, Span
 from archdsl.ir.nodes import NodeBase, TensorType
 
 
@@ -22,7 +22,13 @@ class Graph:
     name: str
     input_type: TensorType
     params: dict[str, object] = field(default_factory=dict)
+    #: the parameter values set from outside the spec (-D, keyword arguments): loading the source
+    #: again with them gives this graph, and a parameter computed from another still follows it
+    overrides: dict[str, object] = field(default_factory=dict)
     source: Source | None = None
+    #: the first statement whose padding was worked out for the declared input size (a strided
+    #: `pad=same`), so the built module takes that size only; None where any size works
+    size_fixed_by: Span | None = None
     dag: nx.DiGraph = field(default_factory=nx.DiGraph)
 
     def add(self, node: NodeBase) -> NodeBase:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from archdsl.diagnostics import Span
 
 Pair = tuple[int, int]
+#: padding per side where it differs: (top, bottom, left, right)
+Sides = tuple[int, int, int, int]
 
 
 class TensorType(BaseModel):
@@ -113,18 +115,24 @@ class Dropout(NodeBase):
 
 
 class MaxPool(NodeBase):
+    """Max pooling; padding is (height, width) on both sides, or (top, bottom, left, right)
+    where TensorFlow's `same` splits it unevenly; padded cells never win."""
+
     op: Literal["maxpool"] = "maxpool"
     kernel: Pair
     stride: Pair
-    padding: Pair = (0, 0)
+    padding: Pair | Sides = (0, 0)
     ceil_mode: bool = False
 
 
 class AvgPool(NodeBase):
+    """Average pooling; padding as MaxPool's. Padded cells count towards the average only
+    with count_include_pad."""
+
     op: Literal["avgpool"] = "avgpool"
     kernel: Pair
     stride: Pair
-    padding: Pair = (0, 0)
+    padding: Pair | Sides = (0, 0)
     ceil_mode: bool = False
     count_include_pad: bool = True
 

@@ -34,12 +34,20 @@ def infer(node: N.NodeBase, inputs: list[TensorType | None]) -> Result:
     return _RULES[node.op](node, inputs)
 
 
-def conv_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False) -> int:
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
+def conv_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False,
+             pad_after: int | None = None) -> int:
+    """Output size of a sliding window (torch's rule); `pad_after` where the far side's padding differs."""
+    after = pad if pad_after is None else pad_after
+    span = size + pad + after - dilation * (kernel - 1) - 1
     out = (math.ceil(span / stride) if ceil else span // stride) + 1
     if ceil and (out - 1) * stride >= size + pad:
         out -= 1
     return out
+
+
+def sides(padding) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from a (height, width) padding or from the four sides."""
+    return padding if len(padding) == 4 else (padding[0], padding[0], padding[1], padding[1])
 
 
 def _need_spatial(node, t: TensorType) -> list[Problem]:
@@ -53,8 +61,9 @@ def _window(node, t: TensorType, kernel, stride, padding, dilation=(1, 1), ceil=
     problems = _need_spatial(node, t)
     if problems:
         return None, problems
-    h = conv_out(t.height, kernel[0], stride[0], padding[0], dilation[0], ceil)
-    w = conv_out(t.width, kernel[1], stride[1], padding[1], dilation[1], ceil)
+    top, bottom, left, right = sides(padding)
+    h = conv_out(t.height, kernel[0], stride[0], top, dilation[0], ceil, bottom)
+    w = conv_out(t.width, kernel[1], stride[1], left, dilation[1], ceil, right)
     if h <= 0 or w <= 0:
         window = f"a {kernel[0]}x{kernel[1]} window (stride {stride[0]}, padding {padding[0]})"
         return None, [Problem(
@@ -120,8 +129,11 @@ def _maxpool(node: N.MaxPool, inputs) -> Result:
 
 
 def _pool(node, t: TensorType) -> Result:
-    if any(p * 2 > k for p, k in zip(node.padding, node.kernel)):
-        return None, [Problem("E0310", f"padding {node.padding[0]} is more than half the kernel {node.kernel[0]}",
+    kh, kw = node.kernel
+    over = [(p, k) for p, k in zip(sides(node.padding), (kh, kh, kw, kw)) if p * 2 > k]
+    if over:
+        (pad, kernel), = over[:1]
+        return None, [Problem("E0310", f"padding {pad} is more than half the kernel {kernel}",
                               "too much padding", "pooling padding must be at most half the kernel size")]
     return _window(node, t, node.kernel, node.stride, node.padding, ceil=node.ceil_mode)
 

@@ -66,14 +66,40 @@ class Emitter:
 
     # --- shorthands used by block expansions -------------------------------
 
+    def same_padding(self, x: int, span: Span | None, kernel, stride, dilation=(1, 1)) -> tuple:
+        """TensorFlow's `same` for a window over `x`: the output is ceil(size / stride), and where
+        the padding cannot be split evenly the extra row or column goes at the bottom or right.
+        (height, width) where both sides agree, else (top, bottom, left, right). With a stride
+        the padding depends on the input size, which the graph then records (`size_fixed_by`)."""
+        t = self.type_of(x)
+        if t is None or t.is_flat:
+            return (0, 0)
+        if max(_pair(stride)) > 1 and self.graph.size_fixed_by is None:
+            self.graph.size_fixed_by = span
+        (top, bottom), (left, right) = (_same_sides(size, k, s, d) for size, k, s, d in
+                                        zip((t.height, t.width), _pair(kernel), _pair(stride), _pair(dilation)))
+        return (top, left) if (top, left) == (bottom, right) else (top, bottom, left, right)
+
+    def pad_unevenly(self, x: int, path: str, span, padding: tuple) -> tuple[int, tuple]:
+        """For a conv: an uneven (top, bottom, left, right) padding becomes a zero padding node
+        `<path>_pad` before it; returns the conv's input and its own (even) padding."""
+        if len(padding) != 4:
+            return x, padding
+        return self.emit(N.ZeroPad, [x], path + "_pad", span, padding=padding), (0, 0)
+
     def conv(self, x: int, path: str, span, out: int, kernel, stride=1, pad=None, groups=1, bias=False) -> int:
+        """A conv; `pad` None pads kernel // 2 (PyTorch's blocks), "same" is TensorFlow's rule."""
         kernel = _pair(kernel)
-        pad = tuple(k // 2 for k in kernel) if pad is None else _pair(pad)
+        if pad is None:
+            pad = tuple(k // 2 for k in kernel)
+        elif pad == "same":
+            pad = self.same_padding(x, span, kernel, stride)
+        x, pad = self.pad_unevenly(x, path, span, _pair(pad))
         return self.emit(N.Conv, [x], path, span, out_channels=out, kernel=kernel, stride=_pair(stride),
                          padding=pad, groups=groups, bias=bias)
 
-    def bn(self, x: int, path: str, span, eps: float = 1e-5) -> int:
-        return self.emit(N.BatchNorm, [x], path, span, eps=eps)
+    def bn(self, x: int, path: str, span, eps: float = 1e-5, momentum: float = 0.1) -> int:
+        return self.emit(N.BatchNorm, [x], path, span, eps=eps, momentum=momentum)
 
     def relu(self, x: int, path: str, span) -> int:
         return self.emit(N.Relu, [x], path, span)
@@ -94,8 +120,15 @@ def shown_name(node: N.NodeBase) -> str:
     return ".".join(parts) or node.op
 
 
-def _pair(value) -> tuple[int, int]:
+def _pair(value) -> tuple:
     return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _same_sides(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's `same` along one axis: (before, after), the extra one after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
 
 
 def join(prefix: str, name: str) -> str:

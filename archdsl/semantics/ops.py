@@ -6,7 +6,6 @@ against that before the op's small constructor runs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -81,15 +80,13 @@ def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
     attrs = dict(out_channels=out, kernel=kernel, stride=stride, dilation=dilation,
                  groups=call.opt("groups", ev.int_, 1), bias=call.opt("bias", ev.bool_, False),
                  in_channels=call.opt("in", ev.int_, None))
-    x = xs[0]
-    padding = _conv_padding(call, em, x, kernel, stride, dilation)
-    if len(padding) == 4:
-        x = em.emit(N.ZeroPad, [x], call.path + "_pad", call.span, padding=padding)
-        padding = (0, 0)
+    padding = _padding(call, em, xs[0], kernel, stride, dilation)
+    x, padding = em.pad_unevenly(xs[0], call.path, call.span, padding)
     return em.emit(N.Conv, [x], call.path, call.span, padding=padding, **attrs)
 
 
-def _conv_padding(call: Call, em: Emitter, x: int, kernel, stride, dilation) -> tuple:
+def _padding(call: Call, em: Emitter, x: int, kernel, stride, dilation=(1, 1)) -> tuple:
+    """The `pad` option as (height, width), or (top, bottom, left, right) where `same` splits unevenly."""
     def convert(value, what):
         word = call.ev.word(value)
         if isinstance(word, str) and word not in ("same", "valid"):
@@ -100,21 +97,7 @@ def _conv_padding(call: Call, em: Emitter, x: int, kernel, stride, dilation) -> 
     padding = call.opt("pad", convert, (0, 0))
     if padding == "valid":
         return (0, 0)
-    if padding != "same":
-        return padding
-    t = em.type_of(x)
-    if t is None or t.is_flat:
-        return (0, 0)
-    (top, bottom), (left, right) = (
-        _same_padding(size, k, s, d) for size, k, s, d in zip((t.height, t.width), kernel, stride, dilation))
-    return (top, left) if (top, left) == (bottom, right) else (top, bottom, left, right)
-
-
-def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """TensorFlow's `same`: output ceil(size / stride), extra padding at the end."""
-    out = math.ceil(size / stride)
-    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
-    return total // 2, total - total // 2
+    return em.same_padding(x, call.span, kernel, stride, dilation) if padding == "same" else padding
 
 
 def _bn(call: Call, em: Emitter, xs: list[int]) -> int:
@@ -127,10 +110,16 @@ def _pool(cls):
     def build(call: Call, em: Emitter, xs: list[int]) -> int:
         ev = call.ev
         kernel = call.arg(0, "a kernel size", ev.pair, example=f"{call.op} 3x3 /2")
-        attrs = dict(kernel=kernel, stride=call.stride(kernel), ceil_mode=call.opt("ceil", ev.bool_, False),
-                     padding=call.opt("pad", lambda v, w: ev.pair(v, w, minimum=0), (0, 0)))
-        if cls is N.AvgPool:
-            attrs["count_include_pad"] = call.opt("count_pad", ev.bool_, True)
+        stride = call.stride(kernel)
+        same = call.opt("pad", lambda value, _: ev.word(value), None) == "same"
+        ceil = call.opt("ceil", ev.bool_, False)
+        if same and ceil:
+            where = (call.options.get("ceil") or call.defaults["ceil"]).span
+            raise invalid("E0202", "`ceil` and `pad=same` both set the output size", where,
+                          "conflicts with pad=same", "pad=same gives ceil(size / stride); drop `ceil`")
+        attrs = dict(kernel=kernel, stride=stride, ceil_mode=ceil, padding=_padding(call, em, xs[0], kernel, stride))
+        if cls is N.AvgPool:  # TensorFlow's `same` leaves the padding out of the average
+            attrs["count_include_pad"] = call.opt("count_pad", ev.bool_, not same)
         return em.emit(cls, xs, call.path, call.span, **attrs)
     return build
 

@@ -8,7 +8,7 @@ from archdsl.semantics.values import Evaluator, invalid
 from archdsl.syntax import tree as T
 
 #: block options that fall back to a `default conv ...` / `default bn ...` statement
-_FROM_DEFAULTS = {"bias": "conv", "eps": "bn"}
+_FROM_DEFAULTS = {"bias": "conv", "eps": "bn", "momentum": "bn"}
 
 
 def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, inherited, ev: Evaluator,

@@ -35,18 +35,36 @@ def _function(fn, **kwargs):
 
 
 def _maxpool(node, xs, ctx):
-    return ctx.graph.call_function(F.max_pool2d, (xs[0], node.kernel, node.stride, node.padding),
+    x, padding = xs[0], node.padding
+    if len(padding) == 4:  # uneven: pad with -inf, which never wins a maximum
+        x, padding = _pad(ctx, x, padding, float("-inf")), (0, 0)
+    return ctx.graph.call_function(F.max_pool2d, (x, node.kernel, node.stride, padding),
                                    {"ceil_mode": node.ceil_mode})
 
 
 def _avgpool(node, xs, ctx):
-    return ctx.graph.call_function(F.avg_pool2d, (xs[0], node.kernel, node.stride, node.padding),
-                                   {"ceil_mode": node.ceil_mode, "count_include_pad": node.count_include_pad})
+    if len(node.padding) == 2:
+        return ctx.graph.call_function(F.avg_pool2d, (xs[0], node.kernel, node.stride, node.padding),
+                                       {"ceil_mode": node.ceil_mode, "count_include_pad": node.count_include_pad})
+    window = (node.kernel, node.stride, (0, 0))
+    pooled = ctx.graph.call_function(F.avg_pool2d, (_pad(ctx, xs[0], node.padding), *window))
+    if node.count_include_pad:
+        return pooled
+    # uneven and leaving the padding out: divide by the share of each window that is image
+    one_channel = ctx.graph.call_function(operator.getitem, (xs[0], (slice(None, 1), slice(None, 1))))
+    image = ctx.graph.call_function(torch.ones_like, (one_channel,))
+    share = ctx.graph.call_function(F.avg_pool2d, (_pad(ctx, image, node.padding), *window))
+    return ctx.graph.call_function(operator.truediv, (pooled, share))
 
 
 def _zeropad(node, xs, ctx):
-    top, bottom, left, right = node.padding
-    return ctx.graph.call_function(F.pad, (xs[0], (left, right, top, bottom)))
+    return _pad(ctx, xs[0], node.padding)
+
+
+def _pad(ctx, x, padding, value=0.0):
+    """`x` padded by (top, bottom, left, right) with `value`."""
+    top, bottom, left, right = padding
+    return ctx.graph.call_function(F.pad, (x, (left, right, top, bottom)), {"value": value} if value else {})
 
 
 def _add(node, xs, ctx):
@@ -65,8 +83,22 @@ def _slice(node, xs, ctx):
     return ctx.graph.call_function(operator.getitem, (xs[0], index))
 
 
+def _input(node, xs, ctx):
+    x = ctx.graph.placeholder("x")
+    where = ctx.ir.size_fixed_by
+    if where is not None:  # a strided pad=same was worked out for the declared size only
+        t = node.type
+        size = ctx.graph.call_function(operator.getitem, (ctx.graph.call_function(getattr, (x, "shape")),
+                                                          slice(-2, None)))
+        fits = ctx.graph.call_function(operator.eq, (size, (t.height, t.width)))
+        ctx.graph.call_function(torch._assert, (fits, f"{ctx.ir.name} takes {t.height}x{t.width} images: the "
+                                                      f"pad=same padding at {where} is worked out for that size; "
+                                                      f"for another, build with input_size=(height, width)"))
+    return x
+
+
 LOWERINGS = {
-    "input": lambda node, xs, ctx: ctx.graph.placeholder("x"),
+    "input": _input,
     "output": lambda node, xs, ctx: ctx.graph.output(xs[0]),
     "identity": lambda node, xs, ctx: xs[0],
     "conv": _conv,

@@ -61,6 +61,17 @@ def choice_option(choices: tuple[str, ...], default: str, help: str = "") -> Opt
     return Option(lambda ev, v, name: ev.choice(v, name, choices), default, help)
 
 
+def norm_options() -> dict[str, Option]:
+    """The options of a block's norms; `default bn eps=... momentum=...` reaches them too."""
+    return {"eps": float_option(1e-5, "norm epsilon"),
+            "momentum": float_option(0.1, "norm momentum, PyTorch's sense (Keras's momentum=0.99 is 0.01)")}
+
+
+def norm(em: Emitter, x: int, path: str, span: Span, options: dict) -> int:
+    """A block's batch norm, with the row's eps and momentum."""
+    return em.bn(x, path, span, options["eps"], options["momentum"])
+
+
 @dataclass(frozen=True)
 class BlockType:
     name: str

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from archdsl.diagnostics import error
 from archdsl.ir import nodes as N
-from archdsl.semantics.blocks import BlockType, Row, bool_option, float_option, int_option
+from archdsl.semantics.blocks import BlockType, Row, bool_option, float_option, int_option, norm, norm_options
 from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.values import invalid
 
@@ -27,7 +27,7 @@ from archdsl.semantics.values import invalid
 def _shared_options(out_help: str) -> dict:
     return {
         "bias": bool_option(False, "give the convs a bias"),
-        "eps": float_option(1e-5, "norm epsilon"),
+        **norm_options(),
         "out": int_option(0, minimum=0, help=out_help),
     }
 
@@ -40,7 +40,7 @@ def expand_dense(row: Row, em: Emitter, x: int) -> int:
         unit = join(row.path, f"denselayer{i + 1}")
         y = x
         for k, entry in enumerate(row.convs, start=1):
-            y = em.bn(y, join(unit, f"norm{k}"), entry.span, opts["eps"])
+            y = norm(em, y, join(unit, f"norm{k}"), entry.span, opts)
             y = em.relu(y, join(unit, f"relu{k}"), entry.span)
             y = em.conv(y, join(unit, f"conv{k}"), entry.span, entry.channels, entry.kernel, bias=opts["bias"])
         x = em.concat([x, y], join(unit, "cat"), row.span)
@@ -84,7 +84,7 @@ def expand_transition(row: Row, em: Emitter, x: int) -> int:
             "E0324", f"transition `{row.name}` gives {out} channels, not out={row.options['out']}", row.span,
             _rounding(t.channels, compress), f"write out={out}, or leave `out` out"))
     opts = row.options
-    y = em.bn(x, join(row.path, "norm"), row.span, opts["eps"])
+    y = norm(em, x, join(row.path, "norm"), row.span, opts)
     y = em.relu(y, join(row.path, "relu"), row.span)
     y = em.conv(y, join(row.path, "conv"), row.span, out, 1, bias=opts["bias"])
     return em.emit(N.AvgPool, [y], join(row.path, "pool"), row.span, kernel=(2, 2), stride=(2, 2))

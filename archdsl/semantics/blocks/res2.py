@@ -22,8 +22,8 @@ from __future__ import annotations
 from archdsl.diagnostics import Label, error
 from archdsl.ir import nodes as N
 from archdsl.ir.shapes import _nearest_multiples
-from archdsl.semantics.blocks import BlockType, ConvEntry, Row, bool_option, int_option
-from archdsl.semantics.blocks.residual import expand_stage, residual_options, shortcut_kind
+from archdsl.semantics.blocks import BlockType, ConvEntry, Row, bool_option, int_option, norm
+from archdsl.semantics.blocks.residual import conv_pad, expand_stage, residual_options, shortcut_kind
 from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.values import Invalid, invalid
 
@@ -94,12 +94,12 @@ def res2_branch(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
     on_first = opts["stride_at"] == "first"
     plain = opts["pool_first"] and (stride > 1 or shortcut_kind(row, em, x, stride, last.channels) != "identity")
     y = em.conv(x, join(path, "conv1"), first.span, first.channels, first.kernel, stride if on_first else 1,
-                bias=opts["bias"])
-    y = em.bn(y, join(path, "bn1"), first.span, opts["eps"])
+                pad=conv_pad(row), bias=opts["bias"])
+    y = norm(em, y, join(path, "bn1"), first.span, opts)
     y = em.relu(y, join(path, "relu"), first.span)
     y = hierarchy(row, em, y, path, 1 if on_first else stride, plain)
-    y = em.conv(y, join(path, "conv3"), last.span, last.channels, last.kernel, bias=opts["bias"])
-    return em.bn(y, join(path, "bn3"), last.span, opts["eps"])
+    y = em.conv(y, join(path, "conv3"), last.span, last.channels, last.kernel, pad=conv_pad(row), bias=opts["bias"])
+    return norm(em, y, join(path, "bn3"), last.span, opts)
 
 
 def hierarchy(row: Row, em: Emitter, x: int, path: str, stride: int, plain: bool) -> int:
@@ -118,17 +118,18 @@ def hierarchy(row: Row, em: Emitter, x: int, path: str, stride: int, plain: bool
         if outs and not plain:
             part = em.add([part, outs[-1]], join(path, f"chain{i}"), entry.span)
         outs.append(part_conv(row, em, part, path, i, stride))
-    if plain:
+    if plain:  # under pad=same, TensorFlow's average: the padding left out
+        same = row.options["pad"] == "same"
         kept = em.emit(N.AvgPool, [kept], join(path, "pool"), entry.span, kernel=(3, 3), stride=(stride, stride),
-                       padding=(1, 1))
+                       padding=em.same_padding(kept, entry.span, 3, stride) if same else (1, 1), count_include_pad=not same)
     return em.concat([kept, *outs] if keep_first else [*outs, kept], join(path, "cat"), entry.span)
 
 
 def part_conv(row: Row, em: Emitter, x: int, path: str, i: int, stride: int) -> int:
     entry, opts = row.convs[1], row.options
     y = em.conv(x, join(path, f"convs.{i}"), entry.span, entry.channels // opts["scales"], entry.kernel, stride,
-                groups=opts["groups"], bias=opts["bias"])
-    y = em.bn(y, join(path, f"bns.{i}"), entry.span, opts["eps"])
+                pad=conv_pad(row), groups=opts["groups"], bias=opts["bias"])
+    y = norm(em, y, join(path, f"bns.{i}"), entry.span, opts)
     return em.relu(y, join(path, "relu"), entry.span)
 
 

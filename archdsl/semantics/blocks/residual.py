@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from archdsl.ir import nodes as N
-from archdsl.semantics.blocks import Option, Row, bool_option, choice_option, float_option, int_option
+from archdsl.semantics.blocks import Option, Row, bool_option, choice_option, int_option, norm, norm_options
 from archdsl.semantics.blocks.se import check_reduction, se_option, squeeze_excite
 from archdsl.semantics.emit import Emitter, join
 
@@ -22,9 +22,16 @@ def residual_options(stride_at: str) -> dict[str, Option]:
         "stride_at": choice_option(("first", "3x3"), stride_at, "which conv carries the block's stride"),
         "shortcut": choice_option(SHORTCUTS, "auto", "where shape changes: 1x1 projection (auto) or avg-pool then projection (avgdown); or always identity / proj"),
         "bias": bool_option(False, "give every conv a bias"),
-        "eps": float_option(1e-5, "norm epsilon"),
+        **norm_options(),
+        "pad": choice_option(("auto", "same"), "auto", "conv padding: kernel // 2 (auto, PyTorch's blocks) or "
+                             "TensorFlow's same (where uneven, the extra row and column at the bottom and right)"),
         "se": se_option(),
     }
+
+
+def conv_pad(row: Row):
+    """The `pad` argument of the block's convs (see Emitter.conv)."""
+    return "same" if row.options["pad"] == "same" else None
 
 
 #: builds a block's branch: (row, emitter, input, block path, block stride) -> output
@@ -61,8 +68,8 @@ def conv_chain(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
     for j, entry in enumerate(row.convs, start=1):
         groups = opts["groups"] if max(entry.kernel) > 1 else 1
         x = em.conv(x, join(path, f"conv{j}"), entry.span, entry.channels, entry.kernel,
-                    stride if j - 1 == at else 1, groups=groups, bias=opts["bias"])
-        x = em.bn(x, join(path, f"bn{j}"), entry.span, opts["eps"])
+                    stride if j - 1 == at else 1, pad=conv_pad(row), groups=groups, bias=opts["bias"])
+        x = norm(em, x, join(path, f"bn{j}"), entry.span, opts)
         if j < len(row.convs):
             x = em.relu(x, join(path, "relu"), entry.span)
     return x
@@ -86,9 +93,9 @@ def make_shortcut(row: Row, em: Emitter, x: int, path: str, stride: int, out_cha
     opts = row.options
     if kind == "proj":
         y = em.conv(x, join(down, "0"), row.span, out_channels, 1, stride, bias=opts["bias"])
-        return em.bn(y, join(down, "1"), row.span, opts["eps"])
+        return norm(em, y, join(down, "1"), row.span, opts)
     if stride > 1:
         x = em.emit(N.AvgPool, [x], join(down, "0"), row.span, kernel=(2, 2), stride=(stride, stride),
                     ceil_mode=True, count_include_pad=False)
     y = em.conv(x, join(down, "1"), row.span, out_channels, 1, 1, bias=opts["bias"])
-    return em.bn(y, join(down, "2"), row.span, opts["eps"])
+    return norm(em, y, join(down, "2"), row.span, opts)
