@@ -190,10 +190,8 @@ def _graph_for(spec, input_size, limits: Limits | None, params: dict) -> Graph:
         return spec
     if spec.source is None:
         raise ValueError("this Graph has no source to load again with new parameters or input size")
-    from archdsl.semantics import overrides_of
-
     size = input_size if input_size is not None else (spec.input_type.height, spec.input_type.width)
-    return load(spec.source, size, limits=limits, **{**overrides_of(spec), **params})
+    return load(spec.source, size, limits=limits, **{**spec.overrides, **params})
 
 
 NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -m pip install torch` "
@@ -221,13 +219,13 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
 
     try:
         from compiler.torch import lower
-        from compiler.torch.options import as_dtype, compile_mode, prepare
+        from compiler.torch.options import as_device, as_dtype, compile_mode, prepare
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
         raise ModuleNotFoundError(NO_TORCH, name="torch") from exc
 
-    as_dtype(dtype), compile_mode(compile)  # bad options fail before the work
+    as_dtype(dtype), compile_mode(compile), as_device(device)  # bad options fail before the work
     limits = limits_arg(limits)
     graph = _graph_for(spec, input_size, limits, params)
     over = check_graph(graph, limits)  # a Graph may have been loaded with higher limits

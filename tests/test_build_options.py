@@ -60,6 +60,11 @@ def test_compile_takes_a_mode_and_bad_options_fail_first():
         archdsl.build(TINY, compile="fastest")
     with pytest.raises(ValueError, match="dtype must be"):
         archdsl.build(TINY, dtype="int8")
+    with pytest.raises(ValueError, match="device must be"):
+        archdsl.build(TINY, device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="asks for CUDA, which this torch"):
+            archdsl.build(TINY, device="cuda")
 
 
 def test_cli_emits_the_input_conversion(capsys):

@@ -24,17 +24,6 @@ MAX_INPUT_SIZE = 65536
 RESERVED_PARAMS = ("spec", "input_size", "limits", "compile", "init", "dtype", "channels_last", "device")
 
 
-#: where a graph keeps the parameter values that were set from outside its spec (networkx's graph attributes)
-_OVERRIDES = "archdsl_overrides"
-
-
-def overrides_of(graph: Graph) -> dict[str, object]:
-    """The parameter values `graph` was loaded with from outside its spec (-D, keyword arguments):
-    loading its source again with them gives the same graph, and a parameter computed from
-    another still follows it. All its parameters for a graph made some other way."""
-    return dict(graph.dag.graph.get(_OVERRIDES, graph.params))
-
-
 class Header:
     """What the top-level `network`, `input`, `param` and `default` statements declare."""
 
@@ -64,8 +53,8 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
                                      "no `input` statement", "add a line like `input 3x224x224`"))
         return None, diagnostics
     name = header.name or _stem(spec.source.name)
-    graph = Graph(name=name, input_type=header.input, params=dict(header.params), source=spec.source)
-    graph.dag.graph[_OVERRIDES] = {key: header.params[key] for key in header.overrides if key in header.params}
+    graph = Graph(name=name, input_type=header.input, params=dict(header.params), source=spec.source,
+                  overrides={key: header.params[key] for key in header.overrides if key in header.params})
     budget = Budget(limits or Limits())
     try:
         _build(spec, header, graph, budget, diagnostics)

@@ -27,6 +27,20 @@ def as_dtype(dtype) -> torch.dtype | None:
     raise ValueError(f"dtype must be a floating torch.dtype or one of {', '.join(DTYPES)}; got {dtype!r}")
 
 
+def as_device(device) -> torch.device | None:
+    """`device` as a torch.device this torch can use; ValueError naming the problem otherwise."""
+    if device is None:
+        return None
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be a torch.device or a name like 'cpu' or 'cuda:0'; got {device!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asks for CUDA, which this torch ({torch.__version__}) cannot use: "
+                         "no CUDA build or no GPU; build on 'cpu', or install a CUDA build of torch")
+    return device
+
+
 def compile_mode(compile) -> str | None:
     """The torch.compile mode `compile` asks for: True means "default", False or None no compile."""
     if compile is None or compile is False:
@@ -43,6 +57,7 @@ def prepare(module: fx.GraphModule, *, dtype=None, channels_last: bool = False, 
     """`module` cast to `dtype`, laid out channels-last, moved to `device` and wrapped in
     torch.compile, as asked; the input is converted to the same dtype and layout."""
     dtype, mode = as_dtype(dtype), compile_mode(compile)
+    device = as_device(device)
     layout = torch.channels_last if channels_last else None
     if dtype is not None or layout is not None:
         _convert_input(module, dtype, layout)
