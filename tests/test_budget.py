@@ -39,7 +39,7 @@ def test_the_issue_spec_is_rejected_with_its_figure_before_it_is_built():
     assert first.code == "E0501"
     assert first.message == f"the network needs at least {params:,} parameters, over the limit of 2,000,000,000"
     assert (first.span.line, first.span.col) == (4, 3)
-    assert first.label == f"`layer1`: 100,000 blocks of {LATER_BLOCK:,} parameters each"
+    assert first.label == f"`layer1`: 100,000 blocks of at least {LATER_BLOCK:,} parameters"
     assert "--max-params" in first.help
     assert [d.code for d in found] == ["E0501", "E0502"]  # one image's activations do not fit either
 
@@ -86,7 +86,7 @@ def test_a_long_stage_row_is_projected_after_two_blocks():
     assert [d.code for d in found] == ["E0503"]  # one diagnostic: nothing after the stop
     # block 0 projects its input (9 nodes), the others 7: conv, bn, relu, conv, bn, add, relu
     assert found[0].message == f"the network needs at least {1 + 9 + 4999 * 7:,} IR nodes, over the limit of 20,000"
-    assert found[0].label == "`l`: 5,000 blocks of 7 IR nodes each"
+    assert found[0].label == "`l`: 5,000 blocks of at least 7 IR nodes"
 
 
 def test_the_projection_of_uniform_blocks_is_the_exact_figure():

@@ -295,3 +295,26 @@ def test_a_stride_after_the_sizes_is_still_a_stride():
 def test_a_slash_inside_a_table_says_how_to_divide():
     d = only("param c = 64\nstages basic\n  l [1, [[c/2,3x3],[c,3x3]]]\n")
     assert where(d) == ("E0102", 6, 12) and "//" in d.help
+
+
+@pytest.mark.parametrize("body, code, col, help", [
+    ("residul r\n  conv 8 3x3 pad=1\n", "E0201", 1, "did you mean `residual`?"),
+    ("Residual r\n  conv 8 3x3 pad=1\n", "E0201", 1, "write `residual`"),
+    ("fc Dense 10\n", "E0201", 4, "archdsl writes `Dense` as `linear`"),
+    ("Param k = 3\nrelu\n", "E0201", 1, "write `param`"),
+    ("conv 16 3x3 pad=1 // same padding\n", "E0206", 27, "comments start with `#`"),
+    ("stages dense\n  d [1, [[8,3x3]]]\n  tr transition compress=1/2\n", "E0206", 27, "`compress=0.5`"),
+])
+def test_words_from_elsewhere_get_the_archdsl_word(body, code, col, help):
+    d = diagnostics(body)[0]
+    assert (d.code, d.span.col) == (code, col) and help in d.help, (d.code, d.span.col, d.help)
+
+
+def test_a_misspelt_input_line_is_pointed_at():
+    d = archdsl.check("network t\nInput 3x32x32\nrelu\n")[0]
+    assert (d.code, d.span.line, d.span.col) == ("E0212", 2, 1) and d.help.endswith("`input 3x32x32`")
+
+
+def test_a_window_too_large_for_its_input_names_the_dilation():
+    d = only("conv 16 3x3 pad=1 dilation=99\n")
+    assert d.code == "E0306" and "dilation 99" in d.message

@@ -65,7 +65,8 @@ def _window(node, t: TensorType, kernel, stride, padding, dilation=(1, 1), ceil=
     h = conv_out(t.height, kernel[0], stride[0], top, dilation[0], ceil, bottom)
     w = conv_out(t.width, kernel[1], stride[1], left, dilation[1], ceil, right)
     if h <= 0 or w <= 0:
-        window = f"a {kernel[0]}x{kernel[1]} window (stride {stride[0]}, padding {padding[0]})"
+        dilated = f", dilation {dilation[0]}" if tuple(dilation) != (1, 1) else ""
+        window = f"a {kernel[0]}x{kernel[1]} window (stride {stride[0]}, padding {padding[0]}{dilated})"
         return None, [Problem(
             "E0306", f"{node.op} leaves no output: its {t.height}x{t.width} input is too small for {window}",
             f"input is {t}", "use a larger input (--input), a smaller kernel or stride, or more padding")]
@@ -169,7 +170,9 @@ def _add(node, inputs) -> Result:
         if (t.height, t.width) != (first.height, first.width):
             return first, [Problem(
                 "E0302", f"add: sizes differ ({_hw(first)} vs {_hw(t)})", f"adds {first} and {t}",
-                "both sides must be downsampled by the same stride; give the shortcut the block's stride",
+                "both sides must reach the same size: the same total stride (a shortcut needs its block's "
+                "stride), and convs and pools that keep the size (a 3x3 needs pad=1; an even kernel or "
+                "ceil=true changes it by one)",
                 blame_input=i)]
     return first, []
 

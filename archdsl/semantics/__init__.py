@@ -49,8 +49,7 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
     if header.input is None:
         declared = any(stmt.word == "input" for stmt in spec.statements)  # but malformed: reported already
         if not declared and not any(d.code == "E0212" for d in diagnostics):
-            diagnostics.append(error("E0212", "the spec declares no input", Span(spec.source, 1, 1, 1, 2),
-                                     "no `input` statement", "add a line like `input 3x224x224`"))
+            diagnostics.append(_no_input(spec))
         return None, diagnostics
     name = header.name or _stem(spec.source.name)
     graph = Graph(name=name, input_type=header.input, params=dict(header.params), source=spec.source,
@@ -81,6 +80,22 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
 def _stem(filename: str) -> str:
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     return base.rsplit(".", 1)[0] or "network"
+
+
+def _no_input(spec: T.Spec) -> Diagnostic:
+    """E0212, at a top-level line that looks like a misspelt `input` (`Input 3x32x32`) if there is one."""
+    near = next((stmt for stmt in spec.statements if stmt.word != "input"
+                 and (stmt.word.lower() == "input" or did_you_mean(stmt.word, ("input",)))), None)
+    if near is not None:
+        line = f"`input {_size_text(near) or '3x224x224'}`"
+        how = "write `input` in lower case:" if near.word.lower() == "input" else "did you mean `input`? write"
+        return error("E0212", "the spec declares no input", near.word_span, "not `input`", f"{how} {line}")
+    return error("E0212", "the spec declares no input", Span(spec.source, 1, 1, 1, 2),
+                 "no `input` statement", "add a line like `input 3x224x224`")
+
+
+def _size_text(stmt: T.Statement) -> str:
+    return "x".join(map(str, stmt.args[0].values)) if stmt.args and isinstance(stmt.args[0], T.Dims) else ""
 
 
 def read_header(spec: T.Spec, overrides: dict[str, object], diagnostics: list[Diagnostic]) -> Header:

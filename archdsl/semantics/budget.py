@@ -83,7 +83,7 @@ class Budget:
         if over:
             per = dict(zip(("params", "activation_bytes", "nodes"), block))
             raise OverBudget([over_budget(measure, value, self.limits, span,
-                                          f"`{name}`: {count:,} blocks of {_amount(measure, per[measure])} each",
+                                          f"`{name}`: {count:,} blocks of at least {_amount(measure, per[measure])}",
                                           at_least=True) for measure, value in over])
 
     def final(self) -> list[Diagnostic]:

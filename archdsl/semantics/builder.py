@@ -99,6 +99,10 @@ class Builder:
     def statement(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         word = stmt.word
         if word not in STRUCTURE and stmt.body:
+            meant = word.lower() if word.lower() in STRUCTURE else did_you_mean(word, STRUCTURE)
+            if meant:
+                raise invalid("E0201", f"unknown block word `{word}`", stmt.word_span, "opens a block, but is "
+                              "not a block word", f"write `{meant}`" if meant in STRUCTURE else meant)
             raise invalid("E0104", "unexpected indentation", stmt.body[0].span,
                           f"indented under `{word}`, which does not open a block",
                           "only " + ", ".join(STRUCTURE) + " open an indented block")
@@ -256,7 +260,8 @@ class Builder:
               index: int) -> int:
         op = op_name.name
         if op not in OPS:
-            hint = layer_type_hint(op, self.known_words()) or "see docs/language.md for the list of layers"
+            hint = layer_type_hint(op, (*self.known_words(), *HEADER_WORDS)) or \
+                "see docs/language.md for the list of layers"
             raise invalid("E0201", f"unknown layer type `{op}`", op_name.span, "not a layer type", hint)
         definition = OPS[op]
         path = join(scope.prefix, name if name is not None else str(index))

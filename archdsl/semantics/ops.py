@@ -13,7 +13,7 @@ from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.semantics.emit import Emitter
 from archdsl.semantics.spelling import as_layer_type
-from archdsl.semantics.values import Evaluator, Invalid, invalid
+from archdsl.semantics.values import COMMENT_HINT, Evaluator, Invalid, after_double_slash, check_stride_place, invalid
 from archdsl.syntax import tree as T
 
 _REQUIRED = object()
@@ -182,40 +182,11 @@ def check_call(call: Call, definition: OpDef) -> None:
         meant = as_layer_type(extra.name, OPS) if isinstance(extra, T.Name) and not definition.positional else None
         if meant is not None:
             hint = f"a layer reads NAME TYPE: to name a {meant} layer `{call.op}`, write `{call.op} {meant}`"
+        elif after_double_slash(extra.span):
+            hint = COMMENT_HINT
         raise invalid("E0206", f"too many arguments for {call.op}", extra.span, "unexpected", hint)
     if call.stride_arg is not None:
-        check_stride_place(call)
+        check_stride_place(call.stmt, call.stride_arg, call.positional, f"{call.op} 64 3x3 /2")
     if call.stride_arg is not None and "stride" not in definition.options:
         raise invalid("E0206", f"{call.op} has no stride", call.stride_arg.span, "unexpected stride",
                       f"only conv, maxpool and avgpool take a stride; {call.op} keeps the size")
-
-
-def check_stride_place(call: Call) -> None:
-    """`/2` is a stride written after a layer's sizes. Before a size (`conv c/2 3x3`) or glued
-    to an option's value (`pad=k/2`) it was meant as a division, which archdsl writes `//`."""
-    stride = call.stride_arg
-    at = (stride.span.line, stride.span.col)
-    later = next((a for a in call.positional if (a.span.line, a.span.col) > at), None)
-    glued = next((o for o in call.stmt.options if (o.span.end_line, o.span.end_col) == at), None)
-    if later is None and glued is None:
-        return
-    line = stride.span.source.line(stride.span.line) if stride.span.source else ""
-    if glued is not None:
-        value = line[line.index("=", glued.name_span.end_col - 1) + 1:stride.span.col - 1].strip()
-        raise invalid("E0206", f"`/{stride.value}` inside an option is not a stride", stride.span,
-                      "read as a stride here", f"to divide, write `{value} // {stride.value}` (whole-number "
-                      f"division): `{glued.name}={value}/{stride.value}` sets {glued.name}={value} and a stride "
-                      f"of {stride.value}")
-    before = _text_before(line, stride.span.col)
-    raise invalid("E0206", f"`/{stride.value}` before a size is not a stride", stride.span, "read as a stride here",
-                  f"to divide, write `{before or '...'} // {stride.value}` (whole-number division); a stride goes "
-                  f"after the sizes, like `{call.op} 64 3x3 /2`")
-
-
-def _text_before(line: str, col: int) -> str:
-    """The word or number that ends just before column `col` of `line` (`c` in `c/2`), if any."""
-    head = line[:col - 1]
-    start = len(head)
-    while start > 0 and (head[start - 1].isalnum() or head[start - 1] == "_"):
-        start -= 1
-    return head[start:]

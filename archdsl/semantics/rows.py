@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archdsl.diagnostics import did_you_mean
 from archdsl.semantics.blocks import BlockType, ConvEntry, Row
-from archdsl.semantics.values import Evaluator, invalid
+from archdsl.semantics.values import Evaluator, check_stride_place, invalid
 from archdsl.syntax import tree as T
 
 #: block options that fall back to a `default conv ...` / `default bn ...` statement
@@ -26,6 +26,8 @@ def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, in
     if tables and not block.table:
         raise invalid("E0211", f"a `{block.name}` row takes no stage table", tables[0].span, "unexpected table",
                       f"write it like `{block.example}`")
+    if strides:
+        check_stride_place(stmt, strides[0], tables, block.example or f"{name} [...] /2")
     repeat, convs = read_table(tables[0], block, ev) if tables else (1, ())
     stride = strides[0].value if strides else 1
     if stride < 1:

@@ -31,8 +31,14 @@ def layer_type_hint(word: str, layer_types) -> str:
     return did_you_mean(word, layer_types)
 
 
+#: capitalised layer names of other tools whose lower-case form is another archdsl word
+FOREIGN_CAPITALISED = {"Dense": "linear"}  # Keras's Dense; `dense` is DenseNet's block here
+
+
 def as_layer_type(word: str, layer_types) -> str | None:
     """The layer type a word from elsewhere most likely means (`ReLU`, `Conv2d`), if any."""
+    if word in FOREIGN_CAPITALISED:
+        return FOREIGN_CAPITALISED[word]
     lowered = word.lower()
     if lowered in layer_types:
         return lowered

@@ -57,6 +57,8 @@ class Evaluator:
         if value.name in WORDS:
             return value.name
         hint = did_you_mean(value.name, self.params) or "declare it with `param NAME = VALUE`"
+        if after_double_slash(value.span):
+            hint = COMMENT_HINT
         raise invalid("E0205", f"unknown parameter `{value.name}`", value.span, "not defined", hint)
 
     def _binop(self, value: T.BinOp):
@@ -226,3 +228,46 @@ def is_whole(value) -> bool:
 def _is_size(value) -> bool:
     """A size: two or more whole numbers (`3x3`, `(3,3)`, `3x224x224`)."""
     return isinstance(value, (list, tuple)) and len(value) >= 2 and all(map(is_whole, value))
+
+
+#: the help for words after a `//` that reads like a C or C++ comment
+COMMENT_HINT = "comments start with `#`; `//` divides whole numbers"
+
+
+def after_double_slash(span) -> bool:
+    """Whether a `//` comes before `span` on its line (`pad=1 // same padding`: a C-style comment)."""
+    line = span.source.line(span.line) if span.source else ""
+    return "//" in line[:span.col - 1]
+
+
+def check_stride_place(stmt: T.Statement, stride: T.Stride, positional, example: str) -> None:
+    """`/2` is a stride written after a statement's sizes (`example`). Before one of its
+    `positional` arguments (`conv c/2 3x3`) or glued to an option's value (`pad=k/2`) it was
+    meant as a division, which archdsl writes `//`."""
+    at = (stride.span.line, stride.span.col)
+    later = next((a for a in positional if (a.span.line, a.span.col) > at), None)
+    glued = next((o for o in stmt.options if (o.span.end_line, o.span.end_col) == at), None)
+    if later is None and glued is None:
+        return
+    line = stride.span.source.line(stride.span.line) if stride.span.source else ""
+    if glued is not None:
+        value = line[line.index("=", glued.name_span.end_col - 1) + 1:stride.span.col - 1].strip()
+        meant = f"to divide, write `{value} // {stride.value}` (whole-number division)"
+        if value.isdecimal() and stride.value and int(value) % stride.value:
+            meant = f"write the number itself, `{glued.name}={int(value) / stride.value:g}`"
+        raise invalid("E0206", f"`/{stride.value}` inside an option is not a stride", stride.span,
+                      "read as a stride here", f"{meant}: `{glued.name}={value}/{stride.value}` sets "
+                      f"{glued.name}={value} and a stride of {stride.value}")
+    before = _text_before(line, stride.span.col)
+    raise invalid("E0206", f"`/{stride.value}` before a size is not a stride", stride.span, "read as a stride here",
+                  f"to divide, write `{before or '...'} // {stride.value}` (whole-number division); a stride goes "
+                  f"after the sizes, like `{example}`")
+
+
+def _text_before(line: str, col: int) -> str:
+    """The word or number that ends just before column `col` of `line` (`c` in `c/2`), if any."""
+    head = line[:col - 1]
+    start = len(head)
+    while start > 0 and (head[start - 1].isalnum() or head[start - 1] == "_"):
+        start -= 1
+    return head[start:]
