@@ -124,7 +124,7 @@ MAX_SHOWN_LINE = 120
 def _excerpt(span: Span, label: str, gutter: int, paint: "Paint", tone: str) -> list[str]:
     text = span.source.line(span.line) if span.source else ""
     start = span.col - 1
-    shown = text.expandtabs(1)
+    shown = text.replace("\t", "→")  # one column, as the parser counts it, and visible: tabs matter to indentation
     if len(shown) > MAX_SHOWN_LINE:
         cut = max(0, min(start - 20, len(shown) - MAX_SHOWN_LINE))
         shown = ("…" if cut else "") + shown[cut:cut + MAX_SHOWN_LINE] + "…"

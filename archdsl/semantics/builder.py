@@ -103,9 +103,12 @@ class Builder:
             if meant:
                 raise invalid("E0201", f"unknown block word `{word}`", stmt.word_span, "opens a block, but is "
                               "not a block word", f"write `{meant}`" if meant in STRUCTURE else meant)
-            raise invalid("E0104", "unexpected indentation", stmt.body[0].span,
-                          f"indented under `{word}`, which does not open a block",
-                          "only " + ", ".join(STRUCTURE) + " open an indented block")
+            first = stmt.body[0].span
+            indent = first.source.line(first.line)[:first.col - 1] if first.source else ""
+            tabbed = f"a tab counts as 8 columns, so this line sits deeper than `{word}`; indent with spaces, " \
+                     "or tabs alone, the same on every line of a block" if "\t" in indent else ""
+            raise invalid("E0104", "unexpected indentation", first, f"indented under `{word}`, which does not "
+                          "open a block", tabbed or "only " + ", ".join(STRUCTURE) + " open an indented block")
         if word in HEADER_WORDS:
             if scope.parent is not None:
                 raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span,

@@ -47,8 +47,13 @@ class Call:
 
     def stride(self, default) -> tuple[int, int]:
         if self.stride_arg is not None and "stride" in self.options:
-            raise Invalid(error("E0202", "the stride is given twice", self.options["stride"].span, "given again",
-                                "keep one: `/2` or `stride=2`", (Label(self.stride_arg.span, "first given here"),)))
+            option = self.options["stride"]
+            first, again = sorted((self.stride_arg.span, option.span), key=lambda s: (s.line, s.col))
+            written = option.span.source.line(option.span.line)[option.span.col - 1:option.span.end_col - 1] \
+                if option.span.source else "stride=..."
+            raise Invalid(error("E0202", "the stride is given twice", again, "given again",
+                                f"keep one: `/{self.stride_arg.value}` or `{written}`",
+                                (Label(first, "first given here"),)))
         if self.stride_arg is not None:
             value = self.stride_arg.value
             if value < 1:

@@ -118,15 +118,14 @@ class Evaluator:
             a, b = value.left.value, value.right.value
             raise invalid("E0209", f"`{a}*{b}` multiplies out to {a * b}, not a size", value.span,
                           f"{what} {a * b}x{a * b}?", f"a size is written `{a}x{b}`")
-        result = self.eval(value)
-        if isinstance(result, int) and not isinstance(result, bool):
-            result = (result, result)
+        written = self.eval(value)
+        result = (written, written) if isinstance(written, int) and not isinstance(written, bool) else written
         if (not isinstance(result, (list, tuple)) or len(result) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
             raise invalid("E0209", f"{what} must be a size like 3x3", value.span, f"got {show(result)}",
                           "write one number for a square (3), or height x width (3x3 or (3,3))")
         if min(result) < minimum:
-            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {show(result)}",
+            raise invalid("E0209", f"{what} must be at least {minimum}", value.span, f"got {show(written)}",
                           f"each side is {minimum} or more")
         return tuple(result)
 
