@@ -232,7 +232,8 @@ def test_declared_base_width_is_checked():
 
 def test_part_convs_groups_must_divide_the_part_width():
     d = only("stages res2 scales=4 groups=3\n  layer1 [1, [[32,1x1],[32,3x3],[64,1x1]]]\n")
-    assert where(d) == ("E0304", 5, 24) and "nearest: 6, 9" in d.help
+    assert where(d) == ("E0304", 5, 24) and "a part's 8 channels" in d.message
+    assert "multiple of scales x groups = 12; nearest: 24, 36" in d.help  # the widths written in the row
 
 
 def test_kept_part_must_be_pooled_where_the_3x3s_stride():
@@ -250,13 +251,13 @@ def test_se_reduction_must_leave_channels():
 
 def test_dense_block_concat_arithmetic():
     d = only("stages dense\n  block1 [2, [[8,1x1],[4,3x3]]] out=12\n")
-    assert where(d) == ("E0323", 5, 3)
+    assert where(d) == ("E0323", 5, 33)  # at the `out=12` it contradicts
     assert d.label == "3 + 2 x 4 = 11" and "write out=11" in d.help
 
 
 def test_transition_output_is_rounded_down():
     d = only("stages dense\n  block1 [2, [[8,1x1],[4,3x3]]]\n  t1 transition compress=0.3 out=4\n")
-    assert where(d) == ("E0324", 6, 3)
+    assert where(d) == ("E0324", 6, 30)  # at the `out=4` it contradicts
     assert d.label == "11 x 0.3 = 3.3, rounded down to 3" and "write out=3" in d.help
 
 
@@ -278,3 +279,8 @@ def test_dense_rows_reject_bad_values(body, code, label):
 def test_transition_takes_no_table():
     d = only("t1 transition [1, [[8,1x1]]]\n")
     assert d.code == "E0211" and "transition1 transition compress=0.5" in d.help
+
+
+def test_an_out_on_the_stages_line_is_blamed_there_and_said_to_reach_every_row():
+    d = only("conv 16 3x3 pad=1\nstages dense out=48\n  db [2, [[16,3x3]]]\n  tr transition\n")
+    assert where(d) == ("E0324", 5, 14) and "reaches every row" in d.help and "out=24" in d.help

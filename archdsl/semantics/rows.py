@@ -34,7 +34,8 @@ def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, in
         raise invalid("E0209", "stride must be at least 1", strides[0].span, "got 0",
                       "write /2 to halve the size, or no stride to keep it")
     options = read_options(stmt, block, inherited, ev, defaults)
-    return Row(name, path, repeat, convs, stride, options, stmt.span)
+    spans = {o.name: o.span for o in (*inherited, *stmt.options)}
+    return Row(name, path, repeat, convs, stride, options, stmt.span, spans)
 
 
 def read_table(table: T.ListValue, block: BlockType, ev: Evaluator) -> tuple[int, tuple[ConvEntry, ...]]:

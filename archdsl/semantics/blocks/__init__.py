@@ -34,6 +34,17 @@ class Row:
     stride: int
     options: dict[str, object]
     span: Span
+    #: where each option that was written is written: on the row, or on its `stages` line
+    option_spans: dict[str, Span] = field(default_factory=dict)
+
+    def option_span(self, name: str) -> Span:
+        """Where option `name` is written, or the row where it is not (a default value)."""
+        return self.option_spans.get(name, self.span)
+
+    def inherits(self, name: str) -> bool:
+        """Whether option `name` comes from the `stages` line rather than the row itself."""
+        where = self.option_spans.get(name)
+        return where is not None and not (self.span.line <= where.line <= self.span.end_line)
 
 
 @dataclass(frozen=True)

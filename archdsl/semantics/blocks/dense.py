@@ -61,9 +61,10 @@ def check_growth(row: Row, em: Emitter, x: int) -> None:
     total = t.channels + row.repeat * growth
     if total != declared:
         em.diagnostics.append(error(
-            "E0323", f"dense block `{row.name}` ends with {total} channels, not out={declared}", row.span,
+            "E0323", f"dense block `{row.name}` ends with {total} channels, not out={declared}", row.option_span("out"),
             f"{t.channels} + {row.repeat} x {growth} = {total}",
-            f"each of the {row.repeat} units concatenates {growth} channels to its input; write out={total}"))
+            f"each of the {row.repeat} units concatenates {growth} channels to its input; "
+            + _declare_out(row, total)))
 
 
 def expand_transition(row: Row, em: Emitter, x: int) -> int:
@@ -81,13 +82,20 @@ def expand_transition(row: Row, em: Emitter, x: int) -> int:
                       row.span, f"{t.channels} channels in", "use a larger compress")
     if row.options["out"] and row.options["out"] != out:
         em.diagnostics.append(error(
-            "E0324", f"transition `{row.name}` gives {out} channels, not out={row.options['out']}", row.span,
-            _rounding(t.channels, compress), f"write out={out}, or leave `out` out"))
+            "E0324", f"transition `{row.name}` gives {out} channels, not out={row.options['out']}",
+            row.option_span("out"), _rounding(t.channels, compress), _declare_out(row, out)))
     opts = row.options
     y = norm(em, x, join(row.path, "norm"), row.span, opts)
     y = em.relu(y, join(row.path, "relu"), row.span)
     y = em.conv(y, join(row.path, "conv"), row.span, out, 1, bias=opts["bias"])
     return em.emit(N.AvgPool, [y], join(row.path, "pool"), row.span, kernel=(2, 2), stride=(2, 2))
+
+
+def _declare_out(row: Row, out: int) -> str:
+    if row.inherits("out"):
+        return (f"`out` on the `stages` line reaches every row, `{row.name}` too: declare each row's own "
+                f"(here out={out}) instead")
+    return f"write out={out}, or leave `out` out"
 
 
 def compressed(channels: int, compress: float) -> int:

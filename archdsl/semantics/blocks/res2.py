@@ -49,14 +49,22 @@ def expand(row: Row, em: Emitter, x: int) -> int:
 
 
 def check_table(row: Row) -> None:
-    """The 3x3 entry splits conv1's output into `scales` equal parts (E0320, E0321, E0325),
-    and the parts keep one size (E0326)."""
+    """The 3x3 entry splits conv1's output into `scales` equal parts (E0320, E0321, E0325) that
+    `groups` divides (E0304), and the parts keep one size (E0326)."""
     first, middle, _ = row.convs
     scales, width = row.options["scales"], row.options["width"]
     if middle.channels % scales:
         raise invalid("E0320", f"res2: {scales} scales do not divide the 3x3 entry's {middle.channels} channels",
                       middle.span, f"{middle.channels} channels in {scales} parts",
                       _nearest_multiples(middle.channels, scales))
+    groups = row.options["groups"]
+    if middle.channels // scales % groups:
+        part = middle.channels // scales
+        raise invalid("E0304", f"res2: groups={groups} does not divide a part's {part} channels "
+                      f"({middle.channels} / {scales} scales)", middle.span, f"parts of {part} in {groups} groups",
+                      f"conv1's and the 3x3 entry's channels must be a multiple of scales x groups = "
+                      f"{scales * groups}; "
+                      + _nearest_multiples(middle.channels, scales * groups).split("; ", 1)[1])
     if first.channels != middle.channels:
         raise Invalid(error(
             "E0321", f"res2: the 3x3 entry lists {middle.channels} channels, but conv1 gives {first.channels}",
