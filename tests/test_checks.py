@@ -318,3 +318,11 @@ def test_a_misspelt_input_line_is_pointed_at():
 def test_a_window_too_large_for_its_input_names_the_dilation():
     d = only("conv 16 3x3 pad=1 dilation=99\n")
     assert d.code == "E0306" and "dilation 99" in d.message
+
+
+def test_a_problem_an_option_from_a_default_line_causes_points_at_that_line_too():
+    d = only("default conv groups=2 bias=true\nconv 16 3x3\n")
+    assert where(d) == ("E0304", 5, 1)
+    assert [(n.span.line, n.message) for n in d.notes] == [(4, "`groups` comes from this default")]
+    d = only("conv 8 3x3 groups=2\n")  # written on the line itself: no note
+    assert d.code == "E0304" and d.notes == ()

@@ -271,7 +271,10 @@ class Builder:
         call = Call(stmt, op, args, self.ev, self.defaults.get(op, {}), path)
         check_call(call, definition)
         inputs = self.inputs(stmt, scope, x, op, definition.arity)
+        before = len(self.diagnostics)
         out = definition.build(call, self.em, inputs)
+        if call.from_defaults:
+            self.diagnostics[before:] = call.blame_defaults(self.diagnostics[before:])
         if name is not None:
             self.define(scope, name, out, stmt)
         return out

@@ -6,10 +6,10 @@ against that before the op's small constructor runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-from archdsl.diagnostics import Label, did_you_mean, error
+from archdsl.diagnostics import Diagnostic, Label, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.semantics.emit import Emitter
 from archdsl.semantics.spelling import as_layer_type
@@ -17,6 +17,9 @@ from archdsl.semantics.values import COMMENT_HINT, Evaluator, Invalid, after_dou
 from archdsl.syntax import tree as T
 
 _REQUIRED = object()
+#: the options a problem found at a layer can come from (E0304: groups=2 that a default set)
+DEFAULT_BLAME = {"E0304": ("groups",), "E0303": ("in",), "E0306": ("stride", "pad", "dilation"),
+                 "E0307": ("stride",), "E0310": ("pad",)}
 
 
 class Call:
@@ -27,6 +30,8 @@ class Call:
         self.positional = [a for a in args if not isinstance(a, T.Stride)]
         self.stride_arg = next((a for a in args if isinstance(a, T.Stride)), None)
         self.options = {o.name: o for o in stmt.options}
+        #: the options this call took from `default` statements
+        self.from_defaults: dict[str, T.Option] = {}
 
     @property
     def span(self):
@@ -42,8 +47,20 @@ class Call:
 
     def opt(self, name: str, convert: Callable, default):
         """An option's value: given on the statement, else by a `default` statement, else `default`."""
-        option = self.options.get(name) or self.defaults.get(name)
+        option = self.options.get(name)
+        if option is None and name in self.defaults:
+            option = self.from_defaults[name] = self.defaults[name]
         return default if option is None else convert(option.value, name)
+
+    def blame_defaults(self, found: list[Diagnostic]) -> list[Diagnostic]:
+        """`found` (problems of this statement), each with a note at the `default` line that set
+        an option it is about: the line itself says nothing of `groups=2` or `in=3`."""
+        out = []
+        for d in found:
+            notes = tuple(Label(option.span, f"`{name}` comes from this default")
+                          for name, option in self.from_defaults.items() if name in DEFAULT_BLAME.get(d.code, ()))
+            out.append(replace(d, notes=d.notes + notes) if notes and d.span == self.span else d)
+        return out
 
     def stride(self, default) -> tuple[int, int]:
         if self.stride_arg is not None and "stride" in self.options:
