@@ -121,10 +121,10 @@ def load_for(args):
 
 def verdict(graph, seconds: float) -> str:
     """The one-line size report, from the same totals as `archdsl summary`."""
-    from compiler.summary.table import totals
+    from compiler.summary.table import macs_text, totals
 
     t = totals(graph)
-    return (f"ok: {graph.name}: {t.params:,} parameters, {t.macs / 1e9:.3f} GMACs "
+    return (f"ok: {graph.name}: {t.params:,} parameters, {macs_text(t.macs)} "
             f"at {graph.input_type} -> {graph.output_type} ({seconds:.2f}s)")
 
 

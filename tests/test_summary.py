@@ -201,6 +201,15 @@ def test_check_verdict_uses_the_summary_totals(capsys):
     assert f"{t.params:,} parameters, {t.macs / 1e9:.3f} GMACs" in verdict
 
 
+def test_a_small_network_s_verdict_reads_in_mega_or_plain_macs(tmp_path, capsys):
+    assert main(["compile", str(spec_path("seeds/keras_resnet18_cifar")), "--check"]) == 0
+    assert " parameters, 37.0 MMACs at 3x32x32 -> 10 " in capsys.readouterr().out
+    tiny = tmp_path / "tiny.arch"
+    tiny.write_text("network t\ninput 3x8x8\nconv 4 3x3\n")
+    assert main(["compile", str(tiny), "--check"]) == 0
+    assert ": 108 parameters, 3,888 MACs at 3x8x8 -> 4x6x6 " in capsys.readouterr().out  # 4x6x6 x 27
+
+
 def test_errors_in_the_spec_give_diagnostics_and_exit_1(tmp_path, capsys):
     spec = tmp_path / "bad.arch"
     spec.write_text("network t\ninput 3x32x32\nconv 8 3x3 gropus=2\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 from archdsl.api import analyse
 from archdsl.diagnostics import render_all
 from compiler.diagram.output import RenderError, write_diagram
-from compiler.summary.table import totals
+from compiler.summary.table import macs_text, totals
 
 ROOT = Path(__file__).resolve().parents[2]
 DPI = 96
@@ -65,7 +65,7 @@ def regenerate(root: Path = ROOT) -> int:
             return 1
         written.add(name)
         t = totals(graph)
-        facts = f"{t.params:,} parameters · {t.macs / 1e9:.3f} GMACs at {graph.input_type} → {graph.output_type}"
+        facts = f"{t.params:,} parameters · {macs_text(t.macs)} at {graph.input_type} → {graph.output_type}"
         index.append(f"| [{graph.name}](#{_anchor(graph.name)}) | `{shown}` | {t.params / 1e6:.2f} M | "
                      f"{t.macs / 1e9:.3f} | {graph.input_type} |")
         sections.append(f"## {graph.name}\n\n`{shown}` · {facts}\n\n![{graph.name} at block depth](gallery/{name})\n")

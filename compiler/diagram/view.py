@@ -197,7 +197,7 @@ def _op_title(node: NodeBase) -> str:
     """A layer's own name; for one named by position, with its parent's name (`downsample.0`),
     or at the top level its op (`conv 7x7/2`)."""
     parts = node.path.split(".")
-    if not parts[-1].isdigit():
+    if not parts[-1].removesuffix("_pad").isdigit():  # `3_pad`: the same-padding of unnamed conv 3
         return parts[-1]
     return ".".join(parts[-2:]) if len(parts) > 1 else describe(node)
 

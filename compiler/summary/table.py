@@ -158,7 +158,7 @@ def _variant(group: Group) -> str:
 
 
 def describe_op(node: NodeBase) -> str:
-    """An op and its geometry: `conv 7x7/2`, `conv 3x3 g32`, `maxpool 3x3/2`, `slice 0:64`."""
+    """An op and its geometry: `conv 7x7/2`, `conv 3x3 g32`, `maxpool 3x3/2`, `slice 0:64`, `zeropad 2+3`."""
     if node.op in ("conv", "maxpool", "avgpool"):
         text = f"{node.op} {node.kernel[0]}x{node.kernel[1]}"
         if node.stride != (1, 1):
@@ -170,7 +170,23 @@ def describe_op(node: NodeBase) -> str:
         return text
     if node.op == "slice":
         return f"slice {node.start}:{node.start + node.size}"
+    if node.op == "zeropad":
+        return "zeropad " + _sides(node.padding)
     return node.op
+
+
+def _sides(padding) -> str:
+    """`3`, or `2+3` (2 before, 3 after) where the two ends differ; height's then width's if they differ."""
+    top, bottom, left, right = padding
+    axes = [str(a) if a == b else f"{a}+{b}" for a, b in ((top, bottom), (left, right))]
+    return axes[0] if axes[0] == axes[1] else " x ".join(axes)
+
+
+def macs_text(macs: int) -> str:
+    """`4.089 GMACs`, `37.0 MMACs`, `3,888 MACs`: a small network never reads `0.000 GMACs`."""
+    if macs >= 1e9:
+        return f"{macs / 1e9:.3f} GMACs"
+    return f"{macs / 1e6:.1f} MMACs" if macs >= 1e6 else f"{macs:,} MACs"
 
 
 def human(n: float) -> str:
