@@ -99,16 +99,7 @@ class Builder:
     def statement(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         word = stmt.word
         if word not in STRUCTURE and stmt.body:
-            meant = word.lower() if word.lower() in STRUCTURE else did_you_mean(word, STRUCTURE)
-            if meant:
-                raise invalid("E0201", f"unknown block word `{word}`", stmt.word_span, "opens a block, but is "
-                              "not a block word", f"write `{meant}`" if meant in STRUCTURE else meant)
-            first = stmt.body[0].span
-            indent = first.source.line(first.line)[:first.col - 1] if first.source else ""
-            tabbed = f"a tab counts as 8 columns, so this line sits deeper than `{word}`; indent with spaces, " \
-                     "or tabs alone, the same on every line of a block" if "\t" in indent else ""
-            raise invalid("E0104", "unexpected indentation", first, f"indented under `{word}`, which does not "
-                          "open a block", tabbed or "only " + ", ".join(STRUCTURE) + " open an indented block")
+            raise not_a_block(stmt)
         if word in HEADER_WORDS:
             if scope.parent is not None:
                 raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span,
@@ -324,6 +315,23 @@ class Builder:
 
     def define(self, scope: Scope, name: str, node_id: int, stmt: T.Statement) -> None:
         scope.names.setdefault(name, (node_id, stmt.span))
+
+
+def not_a_block(stmt: T.Statement) -> Invalid:
+    """The error for lines indented under a statement that opens no block: a misspelt block word
+    (`residul`, `Residual`), a tab that counts 8 columns, or indentation that does not belong."""
+    word = stmt.word
+    meant = word.lower() if word.lower() in STRUCTURE else did_you_mean(word, STRUCTURE)
+    if meant:
+        return invalid("E0201", f"unknown block word `{word}`", stmt.word_span, "opens a block, but is not a block "
+                       "word", f"write `{meant}`" if meant in STRUCTURE else meant)
+    first = stmt.body[0].span
+    indent = first.source.line(first.line)[:first.col - 1] if first.source else ""
+    help = (f"a tab counts as 8 columns, so this line sits deeper than `{word}`; indent with spaces, or tabs "
+            "alone, the same on every line of a block") if "\t" in indent else \
+        "only " + ", ".join(STRUCTURE) + " open an indented block"
+    return invalid("E0104", "unexpected indentation", first, f"indented under `{word}`, which does not open a block",
+                   help)
 
 
 def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tuple]:
