@@ -101,10 +101,14 @@ def _groups_problem(node: N.Conv, in_channels: int) -> Problem:
                    f"{bad} channels in {g} groups", _nearest_multiples(bad, max(g, 1)))
 
 
-def _nearest_multiples(value: int, step: int) -> str:
+def nearest_multiples(value: int, step: int) -> str:
+    """`96, 128`: the multiples of `step` on either side of `value` (those above 0)."""
     below = value // step * step
-    options = [v for v in (below, below + step) if v > 0]
-    return f"{value} is not divisible by {step}; nearest: " + ", ".join(map(str, options))
+    return ", ".join(str(v) for v in (below, below + step) if v > 0)
+
+
+def _nearest_multiples(value: int, step: int) -> str:
+    return f"{value} is not divisible by {step}; nearest: " + nearest_multiples(value, step)
 
 
 def _bn(node: N.BatchNorm, inputs) -> Result:

@@ -102,13 +102,13 @@ def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
     attrs = dict(out_channels=out, kernel=kernel, stride=stride, dilation=dilation,
                  groups=call.opt("groups", ev.int_, 1), bias=call.opt("bias", ev.bool_, False),
                  in_channels=call.opt("in", ev.int_, None))
-    padding = _padding(call, em, xs[0], kernel, stride, dilation)
+    padding = _padding(call, em, xs[0], _pad_option(call), kernel, stride, dilation)
     x, padding = em.pad_unevenly(xs[0], call.path, call.span, padding)
     return em.emit(N.Conv, [x], call.path, call.span, padding=padding, **attrs)
 
 
-def _padding(call: Call, em: Emitter, x: int, kernel, stride, dilation=(1, 1)) -> tuple:
-    """The `pad` option as (height, width), or (top, bottom, left, right) where `same` splits unevenly."""
+def _pad_option(call: Call):
+    """The `pad` option as written: a (height, width) size, `same` or `valid`."""
     def convert(value, what):
         word = call.ev.word(value)
         if isinstance(word, str) and word not in ("same", "valid"):
@@ -116,10 +116,15 @@ def _padding(call: Call, em: Emitter, x: int, kernel, stride, dilation=(1, 1)) -
                           did_you_mean(word, ("same", "valid")) or "write pad=1, pad=1x1, pad=same or pad=valid")
         return word if word in ("same", "valid") else call.ev.pair(value, what, minimum=0)
 
-    padding = call.opt("pad", convert, (0, 0))
-    if padding == "valid":
+    return call.opt("pad", convert, (0, 0))
+
+
+def _padding(call: Call, em: Emitter, x: int, pad, kernel, stride, dilation=(1, 1)) -> tuple:
+    """The padding `pad` asks for, as (height, width), or (top, bottom, left, right) where `same`
+    splits unevenly."""
+    if pad == "valid":
         return (0, 0)
-    return em.same_padding(x, call.span, kernel, stride, dilation) if padding == "same" else padding
+    return em.same_padding(x, call.span, kernel, stride, dilation) if pad == "same" else pad
 
 
 def _bn(call: Call, em: Emitter, xs: list[int]) -> int:
@@ -133,13 +138,14 @@ def _pool(cls):
         ev = call.ev
         kernel = call.arg(0, "a kernel size", ev.pair, example=f"{call.op} 3x3 /2")
         stride = call.stride(kernel)
-        same = call.opt("pad", lambda value, _: ev.word(value), None) == "same"
+        pad = _pad_option(call)
+        same = pad == "same"
         ceil = call.opt("ceil", ev.bool_, False)
         if same and ceil:
             where = (call.options.get("ceil") or call.defaults["ceil"]).span
             raise invalid("E0202", "`ceil` and `pad=same` both set the output size", where,
                           "conflicts with pad=same", "pad=same gives ceil(size / stride); drop `ceil`")
-        attrs = dict(kernel=kernel, stride=stride, ceil_mode=ceil, padding=_padding(call, em, xs[0], kernel, stride))
+        attrs = dict(kernel=kernel, stride=stride, ceil_mode=ceil, padding=_padding(call, em, xs[0], pad, kernel, stride))
         if cls is N.AvgPool:  # TensorFlow's `same` leaves the padding out of the average
             attrs["count_include_pad"] = call.opt("count_pad", ev.bool_, not same)
         return em.emit(cls, xs, call.path, call.span, **attrs)

@@ -171,11 +171,11 @@ def describe_op(node: NodeBase) -> str:
     if node.op == "slice":
         return f"slice {node.start}:{node.start + node.size}"
     if node.op == "zeropad":
-        return "zeropad " + _sides(node.padding)
+        return "zeropad " + _padding_text(node.padding)
     return node.op
 
 
-def _sides(padding) -> str:
+def _padding_text(padding) -> str:
     """`3`, or `2+3` (2 before, 3 after) where the two ends differ; height's then width's if they differ."""
     top, bottom, left, right = padding
     axes = [str(a) if a == b else f"{a}+{b}" for a, b in ((top, bottom), (left, right))]

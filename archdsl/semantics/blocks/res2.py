@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from archdsl.diagnostics import Label, error
 from archdsl.ir import nodes as N
-from archdsl.ir.shapes import _nearest_multiples
+from archdsl.ir.shapes import _nearest_multiples, nearest_multiples
 from archdsl.semantics.blocks import BlockType, ConvEntry, Row, bool_option, int_option, norm
 from archdsl.semantics.blocks.residual import conv_pad, expand_stage, residual_options, shortcut_kind
 from archdsl.semantics.emit import Emitter, join
@@ -63,8 +63,7 @@ def check_table(row: Row) -> None:
         raise invalid("E0304", f"res2: groups={groups} does not divide a part's {part} channels "
                       f"({middle.channels} / {scales} scales)", middle.span, f"parts of {part} in {groups} groups",
                       f"conv1's and the 3x3 entry's channels must be a multiple of scales x groups = "
-                      f"{scales * groups}; "
-                      + _nearest_multiples(middle.channels, scales * groups).split("; ", 1)[1])
+                      f"{scales * groups}; nearest: {nearest_multiples(middle.channels, scales * groups)}")
     if first.channels != middle.channels:
         raise Invalid(error(
             "E0321", f"res2: the 3x3 entry lists {middle.channels} channels, but conv1 gives {first.channels}",
