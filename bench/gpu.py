@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from bench import warm
+from bench.budget import Budget, Estimates
 from bench.eager import pair
 from bench.frontend import spec_name
 from bench.timing import interleave, median, seconds
@@ -47,15 +49,18 @@ class GpuPlan:
 
 def settings(grid: str) -> tuple[Setting, ...]:
     """"full": every combination; "default": all eager ones and the compiled ones that matter;
-    "quick": eager and the default compile of the fast path."""
+    "quick": eager and the default compile of the fast path. In the order they run, which is the
+    order of importance, so that a run cut short by its time budget has measured the first ones."""
     if grid == "full":
         return tuple(Setting(m, p, l) for m in MODES for p in PRECISIONS for l in LAYOUTS)
-    eager = tuple(Setting("eager", p, l) for p in PRECISIONS for l in LAYOUTS)
     fast = ("bf16", "channels_last")
+    plain = ("tf32", "nchw")
     if grid == "quick":
-        return eager + (Setting("default", *fast),)
-    return eager + (Setting("default", "tf32", "nchw"), Setting("default", *fast),
-                    Setting("max-autotune", *fast), Setting("reduce-overhead", *fast))
+        return (Setting("eager", *plain), Setting("eager", *fast), Setting("default", *fast),
+                Setting("eager", "tf32", "channels_last"), Setting("eager", "bf16", "nchw"))
+    return (Setting("eager", *plain), Setting("eager", *fast), Setting("default", *fast), Setting("default", *plain),
+            Setting("reduce-overhead", *fast), Setting("eager", "tf32", "channels_last"),
+            Setting("eager", "bf16", "nchw"), Setting("max-autotune", *fast))
 
 
 def matmul_peak(device: str, n: int = 8192, repeats: int = 3) -> float:
@@ -69,38 +74,116 @@ def _sync(device: str):
     return torch.cuda.synchronize if device.startswith("cuda") else None
 
 
-def run_model(path: Path, plan: GpuPlan, peak: float) -> list[dict]:
-    """Every setting of `plan` for the spec model at `path` and its reference."""
+def jobs(plan: GpuPlan) -> list[tuple[Setting, int]]:
+    """(setting, batch) in the order they run: the plan's settings in order, each at the large batch and
+    then at batch 1, so that a run cut short by its budget has measured what matters most."""
+    return [(setting, batch) for setting in plan.settings for batch in (plan.batch, 1)]
+
+
+@dataclass
+class Prepared:
+    """A spec model and its reference, holding the same weights, on the plan's device."""
+
+    path: Path
+    spec: torch.nn.Module
+    reference: torch.nn.Module
+    origin: str
+    macs: int
+
+
+def prepare(path: Path, plan: GpuPlan) -> Prepared:
     from archdsl import load
     from compiler.summary.costs import total_macs
 
     macs = total_macs(load(path, input_size=(plan.image, plan.image)))
-    ours, ref, origin, difference = pair(path, plan.device)
+    ours, ref, origin, _ = pair(path, plan.device)
+    return Prepared(path, ours, ref, origin, macs)
+
+
+def run(paths: list[Path], plan: GpuPlan, peak: float, budget: Budget | None = None,
+        warm_workers: int = 0, on_rows=None) -> list[dict]:
+    """Every (setting, batch) of `plan` for every spec model in `paths` and its reference, setting by
+    setting. With `warm_workers`, the compiled settings are first compiled in that many parallel
+    processes to fill torch.compile's on-disk cache (their cold compile times are kept in the rows).
+    A job that no longer fits in `budget` gets a row saying so. `on_rows(rows)` follows every job."""
+    budget = budget or Budget(None)
+    prepared = [prepare(path, plan) for path in paths]
+    cold = warm.warm_cache(paths, jobs(plan), plan, warm_workers, budget)
+    estimates = Estimates(_first_guesses(cold))
     rows = []
-    for setting in plan.settings:
+    for setting, batch in jobs(plan):
         torch._dynamo.reset()
-        for batch in (plan.batch, 1):
-            row = {"spec": spec_name(path), "reference": origin, "batch": batch, **asdict(setting)}
-            try:
-                row.update(_measure(ours, ref, setting, batch, plan))
-                row["peak_fraction"] = {k: 2 * macs * row[f"{k}_img_s"] / peak for k in ("spec", "reference")}
-            except Exception as exc:  # keep going: one setting failing must not lose the rest
-                row["error"] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+        for model in prepared:
+            row = {"spec": spec_name(model.path), "reference": model.origin, "batch": batch, **asdict(setting)}
+            keys = [(k, row["spec"], setting, batch) for k in ("spec", "reference")]
+            kind = _kind(setting, all(key in cold for key in keys))
+            if not budget.allows(estimates[kind]):
+                row["skipped"] = f"time budget ({budget.left():.0f} s left, {estimates[kind]:.0f} s expected)"
+            else:
+                started = time.perf_counter()
+                row.update(_measured(model, setting, batch, plan, peak))
+                estimates.record(kind, time.perf_counter() - started)
+                row.update({f"{key[0]}_cold_compile_s": cold[key] for key in keys if key in cold})
             rows.append(row)
+            if on_rows is not None:
+                on_rows(rows)
     return rows
 
 
+def _kind(setting: Setting, warmed: bool) -> str:
+    """What a job's time is estimated from: jobs of the same kind run before it in this run."""
+    if setting.mode == "eager":
+        return "eager"
+    return f"{setting.mode}, {'warm' if warmed else 'cold'} cache"
+
+
+def _first_guesses(cold: dict) -> dict[str, float]:
+    """Expected seconds of a job before any of its kind has run: a compile finding the cache warm
+    took well under a third of the cold one in trials; a cold compile is guessed generously."""
+    warm_guess = 10 + 0.3 * max(cold.values(), default=60)
+    guesses = {"eager": 10.0}
+    for mode in MODES[1:]:
+        guesses[f"{mode}, warm cache"] = warm_guess
+        guesses[f"{mode}, cold cache"] = 240.0 if mode == "max-autotune" else 90.0
+    return guesses
+
+
+def run_model(path: Path, plan: GpuPlan, peak: float) -> list[dict]:
+    """Every setting of `plan` for the spec model at `path` and its reference."""
+    return run([path], plan, peak)
+
+
+def _measured(model: Prepared, setting: Setting, batch: int, plan: GpuPlan, peak: float) -> dict:
+    try:
+        row = _measure(model.spec, model.reference, setting, batch, plan)
+        row["peak_fraction"] = {k: 2 * model.macs * row[f"{k}_img_s"] / peak for k in ("spec", "reference")}
+        return row
+    except Exception as exc:  # keep going: one setting failing must not lose the rest
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return {"error": f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}"}
+
+
+def inputs(setting: Setting, batch: int, image: int, device: str):
+    """The input of a (setting, batch) job, in the setting's memory layout."""
+    return torch.randn(batch, 3, image, image, device=device).to(memory_format=memory_format(setting))
+
+
+def memory_format(setting: Setting):
+    """The torch memory format of the setting's layout."""
+    return torch.channels_last if setting.layout == "channels_last" else torch.contiguous_format
+
+
 def _measure(ours, ref, setting: Setting, batch: int, plan: GpuPlan) -> dict:
-    layout = torch.channels_last if setting.layout == "channels_last" else torch.contiguous_format
-    x = torch.randn(batch, 3, plan.image, plan.image, device=plan.device).to(memory_format=layout)
+    x = inputs(setting, batch, plan.image, plan.device)
+    layout = memory_format(setting)
     models = {"spec": ours.to(memory_format=layout), "reference": ref.to(memory_format=layout)}
-    with _precision(setting.precision, plan.device), torch.inference_mode():
-        eager_out = {k: m(x).float() for k, m in models.items()}
+    with precision(setting.precision, plan.device), torch.inference_mode():
         result = {}
         if setting.mode != "eager":
-            models, result = _compiled(models, setting.mode, x, eager_out, setting.precision)
+            for k in list(models):
+                models[k], result[f"{k}_compile_s"], result[f"{k}_error"] = compiled_checked(
+                    models[k], setting, x, label=k)
         calls = plan.throughput_calls if batch == plan.batch else plan.latency_calls
         run = {k: _runner(m, x, calls, setting.mode) for k, m in models.items()}
         for fn in run.values():
@@ -113,19 +196,18 @@ def _measure(ours, ref, setting: Setting, batch: int, plan: GpuPlan) -> dict:
     return result
 
 
-def _compiled(models: dict, mode: str, x, eager_out: dict, precision: str):
-    """The models compiled in `mode`, the first call's time, and their outputs' distance from eager."""
-    compiled, result = {}, {}
-    for k, m in models.items():
-        compiled[k] = torch.compile(m, mode=mode, dynamic=False)
-        start = time.perf_counter()
-        out = _call(compiled[k], x, mode).float()
-        result[f"{k}_compile_s"] = time.perf_counter() - start
-        error = float((out - eager_out[k]).norm() / eager_out[k].norm())
-        result[f"{k}_error"] = error
-        if not error <= TOLERANCE[precision]:
-            raise AssertionError(f"{k} compiled output differs from eager by {error:.1e} (relative)")
-    return compiled, result
+def compiled_checked(model, setting: Setting, x, label: str = "the"):
+    """(model compiled in the setting's mode, the first call's seconds, relative distance of its output
+    from eager). Call inside `precision(...)` and inference mode; raises if the outputs disagree."""
+    eager_out = model(x).float()
+    compiled = torch.compile(model, mode=setting.mode, dynamic=False)
+    start = time.perf_counter()
+    out = _call(compiled, x, setting.mode).float()
+    seconds_taken = time.perf_counter() - start
+    error = float((out - eager_out).norm() / eager_out.norm())
+    if not error <= TOLERANCE[setting.precision]:
+        raise AssertionError(f"{label} compiled output differs from eager by {error:.1e} (relative)")
+    return compiled, seconds_taken, error
 
 
 def _call(model, x, mode: str):
@@ -141,7 +223,7 @@ def _runner(model, x, calls: int, mode: str):
     return run
 
 
-def _precision(precision: str, device: str):
+def precision(precision: str, device: str):
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if precision == "bf16":
         return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)

@@ -7,6 +7,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CHECK_GOAL = 0.5  # `archdsl compile --check` of resnet152 under half the time of `import torch`
 EAGER_GOAL = 0.98
+COMPILED_GOAL = 1.0  # compiled spec model at least as fast as the compiled reference
 
 
 def table(header: list[str], rows: list[list]) -> str:
@@ -26,8 +27,14 @@ def control(r: dict, key: str) -> str:
 
 def machine(result: dict) -> str:
     env = result["environment"]
-    parts = [f"## Measured on {env['machine']}", "", table(["", ""], [[k, v] for k, v in env.items()]), "",
-             frontend(result["frontend"]), "", build(result["build"]), "", eager(result["eager"])]
+    parts = [f"## Measured on {env['machine']}", ""]
+    if result.get("complete") is False:
+        parts += ["**This run did not finish** (it was stopped, or its machine was taken back, before the end); "
+                  "what it measured up to then follows.", ""]
+    parts += [table(["", ""], [[k, v] for k, v in env.items()])]
+    for key, render in (("frontend", frontend), ("build", build), ("eager", eager)):
+        if key in result:
+            parts += ["", render(result[key])]
     if result.get("eager_tuned_malloc"):
         parts += ["", eager(result["eager_tuned_malloc"], tuned=True)]
     parts += ["", gpu(result.get("gpu"))]
@@ -64,8 +71,8 @@ def eager(section: dict, tuned: bool = False) -> str:
     s = section["settings"]
     rows = []
     for r in section["models"]:
-        if "error" in r:
-            rows.append([r["spec"], r.get("reference", ""), r["error"]] + [""] * 10)
+        if "error" in r or "skipped" in r:
+            rows.append([r["spec"], r.get("reference", ""), r.get("error") or f"not run: {r['skipped']}"] + [""] * 10)
             continue
         lat, thr = r["latency"], r["throughput"]
         rows.append([r["spec"], r["reference"], f"{r['difference']:.0e}",
@@ -113,27 +120,54 @@ def gpu(section: dict | None) -> str:
         reason = section["skipped"] if section else "not run"
         return f"### 4. GPU\n\n**Skipped: {reason}.** No GPU figures are given for this machine."
     header = ["spec", "mode", "precision", "layout", "batch", "spec img/s", "ref img/s", "spec/ref",
-              "spec ms", "spec % of bf16 peak", "ref % of bf16 peak", "compile s (spec)", "compiled vs eager"]
+              "spec ms", "spec % of bf16 peak", "ref % of bf16 peak", "compile s (spec, ref)", "compiled vs eager"]
     rows = []
     for r in section["rows"]:
         head = [r["spec"], r["mode"], r["precision"], r["layout"], r["batch"]]
-        if "error" in r:
-            rows.append(head + [r["error"]] + [""] * 7)
+        if "error" in r or "skipped" in r:
+            rows.append(head + [r.get("error") or f"not run: {r['skipped']}"] + [""] * 7)
             continue
         rows.append(head + [f"{r['spec_img_s']:.0f}", f"{r['reference_img_s']:.0f}", f"{r['ratio']:.3f}",
                             f"{r['spec_ms']:.2f}", f"{100 * r['peak_fraction']['spec']:.1f}",
-                            f"{100 * r['peak_fraction']['reference']:.1f}",
-                            f"{r['spec_compile_s']:.0f}" if "spec_compile_s" in r else "",
+                            f"{100 * r['peak_fraction']['reference']:.1f}", compile_seconds(r),
                             f"{r['spec_error']:.0e}" if "spec_error" in r else ""])
     p = section["plan"]
+    references = ", ".join(sorted(set(r["reference"] for r in section["rows"])))
     return "\n".join([
         f"### 4. GPU ({section['device_name']})", "",
         f"Measured bf16 matmul peak: **{section['peak_tflops']:.0f} TFLOP/s**. {p['image']}x{p['image']} images, "
         f"throughput at batch {p['batch']}, latency at batch 1; {p['rounds']} interleaved rounds, median. "
-        f"References: {', '.join(sorted(set(r['reference'] for r in section['rows'])))}. % of peak = "
-        f"2 x MACs x img/s / peak. `compiled vs eager` = relative L2 difference of the compiled model's output "
-        f"from its eager output at the same precision.", "",
-        table(header, rows)])
+        f"References: {references}. % of peak = 2 x MACs x img/s / peak. `compile s` = the first call of the "
+        f"compiled model, cold (in a worker filling the compile cache) where a worker compiled it, else as timed "
+        f"in the run. `compiled vs eager` = relative L2 difference of the compiled model's output from its eager "
+        f"output at the same precision.", "",
+        table(header, rows), "", gpu_verdict(section["rows"])])
+
+
+def compile_seconds(row: dict) -> str:
+    cold = [row.get(f"{k}_cold_compile_s", row.get(f"{k}_compile_s")) for k in ("spec", "reference")]
+    return "" if None in cold else f"{cold[0]:.0f}, {cold[1]:.0f}"
+
+
+def gpu_verdict(rows: list[dict]) -> str:
+    """The lowest spec/reference ratio among eager rows against the eager goal, and among compiled rows
+    against parity (the generated code compiled at least as fast as the reference compiled)."""
+    lines = []
+    for label, goal, chosen in (("eager", EAGER_GOAL, lambda r: r["mode"] == "eager"),
+                                ("compiled", COMPILED_GOAL, lambda r: r["mode"] != "eager")):
+        measured = [r for r in rows if chosen(r) and "ratio" in r]
+        if not measured:
+            continue
+        worst = min(measured, key=lambda r: r["ratio"])
+        below = [r for r in measured if r["ratio"] < goal]
+        verdict = "met" if not below else "NOT met; below it: " + ", ".join(
+            f"{r['spec']} {r['mode']} {r['precision']} {r['layout']} b{r['batch']} {r['ratio']:.3f}" for r in below)
+        lines.append(f"Lowest {label} spec/ref: **{worst['ratio']:.3f}** ({len(measured)} measurements; "
+                     f"goal ≥ {goal}: {verdict}).")
+    unmeasured = [r for r in rows if "ratio" not in r]
+    if unmeasured:
+        lines.append(f"{len(unmeasured)} of {len(rows)} rows have no measurement (failed or not run); see the table.")
+    return "\n\n".join(lines)
 
 
 def document(results: list[dict]) -> str:

@@ -23,10 +23,12 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from bench import building, eager, frontend, gpu, report  # noqa: E402
+from bench.budget import Budget  # noqa: E402
 from bench.references import has_reference  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121", "seresnet50")
+EAGER_SHARE = 0.4  # of a --budget: section 3 starts no model after this much of it is spent
 
 
 def main(argv=None) -> int:
@@ -36,29 +38,50 @@ def main(argv=None) -> int:
         return 0
     cuda = torch.cuda.is_available() and not args.gpu_dry_run
     device = "cuda" if cuda else "cpu"
+    budget = Budget(args.budget)
     specs = sorted((ROOT / "specs").rglob("*.arch"))
-    result = {"environment": environment(args, cuda)}
+    result = {"environment": environment(args, cuda), "complete": False}
+    save = Saver(args.results / f"{device}.json", result, enabled=not args.gpu_dry_run)
     if not args.gpu_dry_run:
         say("1. front end")
         result["frontend"] = {"repeats": args.repeats, "specs": frontend.parse_check(specs, args.repeats),
                               "process": frontend.processes(ROOT / "specs" / "resnet152.arch", args.process_repeats)}
+        save()
         say("2. build")
         result["build"] = {"repeats": args.repeats // 2 or 1, "specs": building.build_times(specs, args.repeats // 2 or 1)}
+        save()
         say("3. eager forward")
-        result["eager"] = eager_section(args, device, eager_specs(args, specs))
+        result["eager"] = eager_section(args, device, eager_specs(args, specs, cuda), budget)
+        save()
         if device == "cpu" and set_malloc_keeps_memory():
             say("3b. eager forward, malloc keeping freed memory")
-            result["eager_tuned_malloc"] = eager_section(args, device, eager_specs(args, specs))
-    result["gpu"] = gpu_section(args, cuda)
+            result["eager_tuned_malloc"] = eager_section(args, device, eager_specs(args, specs, cuda), budget)
+            save()
+    result["gpu"] = gpu_section(args, cuda, budget, save)
     if args.gpu_dry_run:
         print(report.gpu(result["gpu"]))
         return 0
+    result["complete"] = True
+    result["environment"]["wall time (s)"] = round(budget.spent())
+    save()
     print(report.machine(result))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{device}.json").write_text(json.dumps(result, indent=1) + "\n")
-    write_document(args.out)
-    say(f"wrote {(RESULTS / f'{device}.json').relative_to(ROOT)}")
+    if args.results == RESULTS:
+        write_document(args.out)
+    say(f"wrote {save.path}")
     return 0
+
+
+class Saver:
+    """Writes the results file after every section and GPU job, so that a run ended early (a lease
+    running out) leaves what it measured, marked incomplete."""
+
+    def __init__(self, path: Path, result: dict, enabled: bool = True):
+        self.path, self.result, self.enabled = path, result, enabled
+
+    def __call__(self, *_) -> None:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.result, indent=1) + "\n")
 
 
 def write_document(out: Path) -> None:
@@ -79,6 +102,14 @@ def parse_args(argv):
     p.add_argument("--render", action="store_true",
                    help="measure nothing: rewrite --out from bench/NOTES.md and the stored results")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    p.add_argument("--results", type=Path, default=RESULTS,
+                   help="folder for this run's results file (default bench/results; elsewhere, the page is not rewritten)")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="end within about this many seconds: section 3 starts no model after 40%% of it, and "
+                        "section 4 runs its settings in order while they fit, listing the rest as not run")
+    p.add_argument("--warm-workers", type=int, metavar="N",
+                   help="processes compiling section 4's compiled settings in parallel first, to fill "
+                        "torch.compile's cache (default: half the CPU cores on CUDA, none on a dry run)")
     args = p.parse_args(argv)
     args.repeats, args.process_repeats = (10, 7) if args.quick else (30, 15)
     args.grid = args.grid or ("quick" if args.quick else "default")
@@ -89,19 +120,25 @@ def say(text: str) -> None:
     print(f"[bench] {text}", file=sys.stderr, flush=True)
 
 
-def eager_specs(args, specs: list[Path]) -> list[Path]:
-    names = args.models.split(",") if args.models else QUICK_EAGER if args.quick else None
+def eager_specs(args, specs: list[Path], cuda: bool) -> list[Path]:
+    """Every spec with a reference, the five of QUICK_EAGER first (with --quick on a CPU, only those)."""
+    names = args.models.split(",") if args.models else QUICK_EAGER if args.quick and not cuda else None
     chosen = [p for p in specs if has_reference(frontend.spec_name(p))]
+    chosen.sort(key=lambda p: frontend.spec_name(p) not in QUICK_EAGER)
     return chosen if names is None else [p for p in chosen if frontend.spec_name(p) in names]
 
 
-def eager_section(args, device: str, specs: list[Path]) -> dict:
+def eager_section(args, device: str, specs: list[Path], budget: Budget) -> dict:
     if device == "cuda":
-        settings = eager.EagerSettings("cuda", 224, 64, 15, 10, latency_calls=20, throughput_calls=3)
+        settings = eager.EagerSettings("cuda", 224, 64, 11 if args.quick else 15, 7 if args.quick else 10,
+                                       latency_calls=10 if args.quick else 20, throughput_calls=3)
     else:
         settings = eager.EagerSettings("cpu", 224, 8, 12 if args.quick else 20, 6 if args.quick else 10, 1, 1)
     models = []
     for path in specs:
+        if budget.past_share(EAGER_SHARE):
+            models.append({"spec": frontend.spec_name(path), "skipped": "time budget"})
+            continue
         say(f"   {frontend.spec_name(path)}")
         models.append(eager.compare(path, settings))
     return {"settings": vars(settings), "models": models}
@@ -118,7 +155,7 @@ def set_malloc_keeps_memory() -> bool:
     return bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1) and libc.mallopt(m_mmap_threshold, 2 ** 25))
 
 
-def gpu_section(args, cuda: bool) -> dict:
+def gpu_section(args, cuda: bool, budget: Budget, save) -> dict:
     if not cuda and not args.gpu_dry_run:
         return {"skipped": "no CUDA device on this machine (torch.cuda.is_available() is False)"}
     names = args.models.split(",") if args.models else gpu.MODELS
@@ -130,12 +167,21 @@ def gpu_section(args, cuda: bool) -> dict:
         device_name = "CPU dry run: toy sizes, not a GPU measurement"
     say("4. GPU: bf16 matmul peak")
     peak = gpu.matmul_peak(plan.device, 8192 if cuda else 512)
-    rows = []
-    for name in names:
-        say(f"4. GPU: {name}")
-        rows += gpu.run_model(ROOT / "specs" / f"{name}.arch", plan, peak)
-    return {"device_name": device_name, "peak_tflops": peak / 1e12, "plan": {**vars(plan), "settings": [vars(s) for s in plan.settings]},
-            "rows": rows}
+    section = {"device_name": device_name, "peak_tflops": peak / 1e12,
+               "plan": {**vars(plan), "settings": [vars(s) for s in plan.settings]}, "rows": []}
+    save.result["gpu"] = section
+    workers = args.warm_workers if args.warm_workers is not None else (max(1, (os.cpu_count() or 1) // 2) if cuda else 0)
+    section["warm_workers"] = workers
+
+    def progress(rows: list[dict]) -> None:
+        section["rows"] = rows
+        say(f"4. GPU: {rows[-1]['spec']} {rows[-1]['mode']} {rows[-1]['precision']} {rows[-1]['layout']} "
+            f"b{rows[-1]['batch']}: {rows[-1].get('error') or rows[-1].get('skipped') or 'measured'}")
+        save()
+
+    say(f"4. GPU: {len(names)} models, {len(plan.settings)} settings, {workers} compile-cache workers")
+    gpu.run([ROOT / "specs" / f"{name}.arch" for name in names], plan, peak, budget, workers, progress)
+    return section
 
 
 def environment(args, cuda: bool) -> dict:
@@ -144,7 +190,8 @@ def environment(args, cuda: bool) -> dict:
         "cpu": cpu_model(), "cpu cores (os.cpu_count)": os.cpu_count(), "torch threads": torch.get_num_threads(),
         "python": platform.python_version(), "torch": torch.__version__, "os": platform.platform(),
         "archdsl commit": git_commit(), "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
-        "run": "python3 bench/run.py" + (" --quick" if args.quick else ""), "cuda": cuda,
+        "run": "python3 bench/run.py" + (" --quick" if args.quick else "") + (f" --budget {args.budget:g}" if args.budget else ""),
+        "cuda": cuda,
     }
     if cuda:
         env.update({"CUDA": torch.version.cuda, "cuDNN": torch.backends.cudnn.version(),
@@ -170,13 +217,16 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
-    """HEAD, marked when the code measured (archdsl, compiler, bench) differs from it."""
+    """HEAD, marked when the code measured (archdsl, compiler, bench) differs from it; where there is no
+    git checkout (a copy of the tree sent to a lent machine), $ARCHDSL_COMMIT as given by the sender."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         changed = subprocess.run(["git", "status", "--porcelain", "--", "archdsl", "compiler", "bench/*.py"],
                                  cwd=ROOT, capture_output=True, text=True)
     except OSError:
-        return "unknown"
+        head = changed = None
+    if head is None or head.returncode != 0:
+        return os.environ.get("ARCHDSL_COMMIT", "unknown") + " (no git checkout where it ran)"
     return head.stdout.strip() + (" with uncommitted changes" if changed.stdout.strip() else "")
 
 

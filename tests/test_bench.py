@@ -58,3 +58,74 @@ def test_the_eager_verdict_names_what_misses_the_goal_and_whether_the_machine_co
     assert "NOT met" in missed and "b batch 8: 0.960 (A/A 0.990)" in missed and "a batch" not in missed
     noisy = report.eager_verdict([_model("b", 1.0, 0.96, copy8=0.95)])
     assert "not resolved" in noisy and "NOT met" not in noisy
+
+
+def test_a_budget_counts_down_and_estimates_keep_the_longest_job():
+    from bench.budget import Budget, Estimates
+
+    now = [100.0]
+    budget = Budget(60, clock=lambda: now[0])
+    assert budget.allows(60) and not budget.allows(61) and not budget.past_share(0.5)
+    now[0] += 45
+    assert budget.left() == 15 and budget.past_share(0.5) and not budget.allows(20)
+    assert Budget(None).allows(1e9) and not Budget(None).past_share(0.0)
+    estimates = Estimates({"compiled": 90.0})
+    assert estimates["compiled"] == 90.0
+    estimates.record("compiled", 12.0)
+    estimates.record("compiled", 8.0)
+    assert estimates["compiled"] == 12.0
+    assert Estimates({"eager": 10.0, "compiled": 90.0})["a mode never seen"] == 90.0  # the largest guess
+
+
+def test_jobs_run_setting_by_setting_the_large_batch_first():
+    plan = gpu.GpuPlan("cpu", 32, 8, 1, 1, 1, gpu.settings("default"))
+    order = gpu.jobs(plan)
+    assert order[:2] == [(gpu.Setting("eager", "tf32", "nchw"), 8), (gpu.Setting("eager", "tf32", "nchw"), 1)]
+    fast = ("bf16", "channels_last")
+    assert order[2:6] == [(gpu.Setting("eager", *fast), 8), (gpu.Setting("eager", *fast), 1),
+                          (gpu.Setting("default", *fast), 8), (gpu.Setting("default", *fast), 1)]
+    assert order[-1] == (gpu.Setting("max-autotune", *fast), 1)  # the slowest to compile, last
+    assert len(order) == 2 * len(plan.settings) == 16 and len(set(order)) == 16
+
+
+def test_jobs_that_no_longer_fit_the_budget_are_listed_as_not_run():
+    from bench.budget import Budget
+
+    plan = gpu.GpuPlan("cpu", image=32, batch=2, rounds=1, throughput_calls=1, latency_calls=1,
+                       settings=(gpu.Setting("eager", "tf32", "nchw"), gpu.Setting("default", "bf16", "channels_last")))
+    rows = gpu.run([ROOT / "specs" / "resnet18.arch"], plan, 1e12, budget=Budget(30))
+    assert [("ratio" in r, r.get("skipped", "")[:11]) for r in rows] == [
+        (True, ""), (True, ""), (False, "time budget"), (False, "time budget")]
+    text = report.gpu({"device_name": "toy", "peak_tflops": 1.0, "rows": rows,
+                       "plan": {"image": 32, "batch": 2, "rounds": 1}})
+    assert text.count("not run: time budget") == 2
+    assert "Lowest eager spec/ref" in text and "Lowest compiled" not in text
+    assert "2 of 4 rows have no measurement" in text
+
+
+def test_a_compile_worker_reports_a_failure_as_a_result_line_and_warming_goes_on():
+    import subprocess
+    import sys
+
+    from bench import warm
+    from bench.budget import Budget
+
+    bad = gpu.Setting("no-such-mode", "bf16", "channels_last")
+    out = subprocess.run([sys.executable, "-m", "bench.warm", "specs/resnet18.arch", "spec", bad.mode, bad.precision,
+                          bad.layout, "1", "32", "cpu"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1])["error"].startswith("RuntimeError")
+    plan = gpu.GpuPlan("cpu", 32, 2, 1, 1, 1, (bad,))
+    assert warm.warm_cache([ROOT / "specs" / "resnet18.arch"], gpu.jobs(plan), plan, 2, Budget(None)) == {}
+    assert warm.warm_cache([ROOT / "specs" / "resnet18.arch"], gpu.jobs(plan), plan, 2, Budget(0)) == {}
+
+
+def test_an_unfinished_run_is_saved_and_rendered_as_such(tmp_path):
+    from bench.run import Saver
+
+    result = {"environment": {"machine": "toy", "cuda": True}, "complete": False}
+    save = Saver(tmp_path / "cuda.json", result)
+    save()
+    stored = json.loads((tmp_path / "cuda.json").read_text())
+    assert stored["complete"] is False
+    text = report.machine(stored)
+    assert "This run did not finish" in text and "### 4. GPU\n\n**Skipped: not run.**" in text
