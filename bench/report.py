@@ -170,8 +170,9 @@ def gpu_verdict(rows: list[dict]) -> str:
     return "\n\n".join(lines)
 
 
-def document(results: list[dict]) -> str:
-    """docs/performance.md: how to run, the notes, then every machine's results (CUDA first)."""
+def document(results: list[dict], compiled_graphs: dict | None = None) -> str:
+    """docs/performance.md: how to run, the notes, the stored graph comparison, then every machine's
+    results (CUDA first)."""
     intro = (HERE / "NOTES.md").read_text().rstrip()
     parts = [intro, ""]
     if not any(r["environment"].get("cuda") for r in results):
@@ -180,6 +181,31 @@ def document(results: list[dict]) -> str:
                   "anywhere in this document. Section 4 is written and will fill this in when "
                   "`python3 bench/run.py` runs on a machine with CUDA (torchvision and timm, where importable "
                   "there, become the references).", ""]
+    if compiled_graphs:
+        parts += [graphs_part(compiled_graphs), ""]
     for result in sorted(results, key=lambda r: not r["environment"].get("cuda")):
         parts += [machine(result), ""]
     return "\n".join(parts)
+
+
+def graphs(rows: list[dict]) -> str:
+    """Whether torch.compile is given the same graph for each spec model as for its reference."""
+    body = [[r["spec"], r["reference"], r["spec_ops"], r["reference_ops"], "yes" if r["same"] else "**no**",
+             ", ".join(f"{op} {a} vs {b}" for op, (a, b) in r["differences"].items())] for r in rows]
+    same = sum(r["same"] for r in rows)
+    return "\n".join([
+        "Each model's graph as inductor receives it (after AOTAutograd: functionalised, with inductor's "
+        "decompositions), traced at 2x3x64x64 on the CPU. `same` = the two graphs are one computation up to "
+        "node names and order and the way a view or a reduction is written (`bench/graphs.py`), setting aside "
+        "copies (`aten.clone`), which the last column counts where the two differ: a copy is one more pass "
+        "over memory for the side that makes it. Where the graphs are the same and the spec model makes no "
+        "more copies, torch.compile has no more work to do for it than for the reference, on any device.", "",
+        table(["spec", "reference", "ops (spec)", "ops (ref)", "same", "op counts that differ (spec vs ref)"], body),
+        "", f"Same graph: **{same} of {len(rows)}**."])
+
+
+def graphs_part(result: dict) -> str:
+    """The stored graph comparison (bench/results/graphs.json) as a part of the page."""
+    env = result["environment"]
+    return "\n".join([f"## What torch.compile is given, spec model against {', '.join(env['references'])}", "",
+                      table(["", ""], [[k, v] for k, v in env.items()]), "", graphs(result["rows"])])

@@ -27,6 +27,7 @@ from bench.budget import Budget  # noqa: E402
 from bench.references import has_reference  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+GRAPHS = RESULTS / "graphs.json"  # written by bench/graphs.py --save
 QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121", "seresnet50")
 EAGER_SHARE = 0.4  # of a --budget: section 3 starts no model after this much of it is spent
 
@@ -84,10 +85,15 @@ class Saver:
             self.path.write_text(json.dumps(self.result, indent=1) + "\n")
 
 
+def stored_results() -> tuple[list[dict], dict | None]:
+    """(every machine's results, the graph comparison) as stored in bench/results/."""
+    machines = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")) if p != GRAPHS]
+    return machines, json.loads(GRAPHS.read_text()) if GRAPHS.exists() else None
+
+
 def write_document(out: Path) -> None:
     """docs/performance.md from bench/NOTES.md and every results file in bench/results/."""
-    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
-    out.write_text(report.document(results) + "\n")
+    out.write_text(report.document(*stored_results()) + "\n")
     say(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
 
@@ -198,12 +204,18 @@ def environment(args, cuda: bool) -> dict:
                     "TF32 (matmul, cudnn) in sections 1-3": (torch.backends.cuda.matmul.allow_tf32,
                                                              torch.backends.cudnn.allow_tf32),
                     "TF32 in section 4": "on throughout (the fp32 rows are labelled tf32)"})
+    return env | reference_packages()
+
+
+def reference_packages() -> dict[str, str]:
+    """The versions of torchvision and timm, the references where importable."""
+    versions = {}
     for package in ("torchvision", "timm"):
         try:
-            env[package] = __import__(package).__version__
+            versions[package] = __import__(package).__version__
         except ImportError:
-            env[package] = "not importable"
-    return env
+            versions[package] = "not importable"
+    return versions
 
 
 def cpu_model() -> str:

@@ -41,10 +41,12 @@ def test_a_failing_setting_is_reported_in_its_row():
 
 
 def test_performance_page_is_what_the_results_render_to():
-    results = [json.loads(p.read_text()) for p in sorted((ROOT / "bench" / "results").glob("*.json"))]
-    assert results, "bench/results/ holds no measured results"
+    from bench.run import stored_results
+
+    machines, compiled_graphs = stored_results()
+    assert machines, "bench/results/ holds no measured results"
     page = (ROOT / "docs" / "performance.md").read_text()
-    assert page == report.document(results) + "\n", "rewrite it: python3 bench/run.py --render"
+    assert page == report.document(machines, compiled_graphs) + "\n", "rewrite it: python3 bench/run.py --render"
 
 
 def _model(spec, b1, b8, copy8=1.0):
@@ -129,3 +131,48 @@ def test_an_unfinished_run_is_saved_and_rendered_as_such(tmp_path):
     assert stored["complete"] is False
     text = report.machine(stored)
     assert "This run did not finish" in text and "### 4. GPU\n\n**Skipped: not run.**" in text
+
+
+class _TwoWays(torch.nn.Module):
+    """x's channels in two halves, summed: written with torch.split or with slices, either order."""
+
+    def __init__(self, use_split: bool, swap: bool, act=torch.relu, copy=False, dims=(2, 3)):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.use_split, self.swap, self.act, self.copy, self.dims = use_split, swap, act, copy, dims
+
+    def forward(self, x):
+        y = self.conv(x)
+        y = y.clone() if self.copy else y
+        a, b = torch.split(y, 2, 1) if self.use_split else (y[:, :2], y[:, 2:4])
+        out = self.act(b + a if self.swap else a + b)
+        return out * out.mean(self.dims, keepdim=True)
+
+
+def test_graph_fingerprints_see_through_how_a_computation_is_written_but_not_a_changed_op():
+    from bench.graphs import fingerprint, inference_graph
+
+    x = torch.randn(1, 4, 8, 8)
+
+    def fp(**kw):
+        return fingerprint(inference_graph(_TwoWays(**kw), x))
+
+    base, ops = fp(use_split=False, swap=False)
+    assert ops["aten.slice.Tensor"] == 2 and ops["aten.relu.default"] == 1
+    assert fp(use_split=True, swap=True)[0] == base
+    assert fp(use_split=True, swap=True)[1] == ops
+    assert fp(use_split=False, swap=False, dims=(-1, -2))[0] == base
+    copied, copied_ops = fp(use_split=False, swap=False, copy=True)
+    assert copied == base and copied_ops["aten.clone.default"] == 1 and ops["aten.clone.default"] == 0
+    assert fp(use_split=False, swap=False, act=torch.sigmoid)[0] != base
+    assert fp(use_split=False, swap=False, dims=(1, 2))[0] != base
+
+
+def test_the_spec_model_gives_torch_compile_the_references_graph():
+    from bench.graphs import compare
+
+    row = compare(ROOT / "specs" / "resnet18.arch", image=32, batch=1, hand_written=True)
+    assert row["same"], row["differences"]
+    assert row["spec_ops"] == row["reference_ops"] > 100
+    text = report.graphs([row])
+    assert "| resnet18 | hand-written | " in text and "| yes |" in text and "Same graph: **1 of 1**" in text
