@@ -60,9 +60,12 @@ def fingerprint(graph: torch.fx.GraphModule) -> tuple[str, Counter]:
     """(hash of the computation that reaches the output, count of each operator). Written-differently
     forms of one computation hash alike: a split's parts as the slices they view (`torch.split(x, 26,
     1)[1]` is `x[:, 26:52]`), a reduction's dimensions counted from the front and sorted (`mean((-1,
-    -2))` is `mean((2, 3))`), and a copy (clone) as the tensor copied; the copies are still counted."""
+    -2))` is `mean((2, 3))`), a concatenation of concatenations along one dimension as one
+    (`cat([cat([a, b]), c])` is `cat([a, b, c])`), and a copy (clone) as the tensor copied; the
+    copies are still counted."""
     hashes: dict[torch.fx.Node, str] = {}
     splits: dict[torch.fx.Node, tuple] = {}
+    concatenated: dict[torch.fx.Node, tuple] = {}  # a cat: (dimension, the hashes of what it joins)
     ops: Counter = Counter()
     output = ""
     for node in graph.graph.nodes:
@@ -86,6 +89,15 @@ def fingerprint(graph: torch.fx.GraphModule) -> tuple[str, Counter]:
             dims = sorted(d % rank for d in node.args[1])
             rest = [_argument(a, hashes) for a in node.args[2:]]
             hashes[node] = _digest((node.op, target, [hashes[node.args[0]], dims, *rest], _kwargs(node, hashes)))
+        elif target == "aten.cat.default":
+            ops[target] += 1
+            dim = (node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)) % node.meta["val"].dim()
+            parts = []
+            for part in node.args[0]:
+                inner = concatenated.get(part)
+                parts += inner[1] if inner and inner[0] == dim else [hashes[part]]
+            concatenated[node] = dim, parts
+            hashes[node] = _digest(("cat", dim, parts))
         elif target == "aten.slice.Tensor" and _is_plain_slice(node):
             ops[target] += 1
             source, dim, start, end = (list(node.args) + [0, None, None])[:4]

@@ -196,8 +196,9 @@ def graphs(rows: list[dict]) -> str:
     return "\n".join([
         "Each model's graph as inductor receives it (after AOTAutograd: functionalised, with inductor's "
         "decompositions), traced at 2x3x64x64 on the CPU. `same` = the two graphs are one computation up to "
-        "node names and order and the way a view or a reduction is written (`bench/graphs.py`), setting aside "
-        "copies (`aten.clone`), which the last column counts where the two differ: a copy is one more pass "
+        "node names and order and the way a view, a reduction or a concatenation is written "
+        "(`bench/graphs.py`), setting aside copies (`aten.clone`), which the last column counts where the "
+        "two differ: a copy is one more pass "
         "over memory for the side that makes it. Where the graphs are the same and the spec model makes no "
         "more copies, torch.compile has no more work to do for it than for the reference, on any device.", "",
         table(["spec", "reference", "ops (spec)", "ops (ref)", "same", "op counts that differ (spec vs ref)"], body),

@@ -133,20 +133,27 @@ def test_an_unfinished_run_is_saved_and_rendered_as_such(tmp_path):
     assert "This run did not finish" in text and "### 4. GPU\n\n**Skipped: not run.**" in text
 
 
-class _TwoWays(torch.nn.Module):
-    """x's channels in two halves, summed: written with torch.split or with slices, either order."""
+class _WrittenManyWays(torch.nn.Module):
+    """One computation written several ways (split or slices, a + b or b + a, a copy or none, mean over
+    (2, 3) or (-1, -2), one concatenation or two), and changed ones (another activation, other mean
+    dimensions, the concatenation's parts in another order)."""
 
-    def __init__(self, use_split: bool, swap: bool, act=torch.relu, copy=False, dims=(2, 3)):
+    def __init__(self, use_split: bool, swap: bool, act=torch.relu, copy=False, dims=(2, 3), nested=False,
+                 reordered=False):
         super().__init__()
         self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
         self.use_split, self.swap, self.act, self.copy, self.dims = use_split, swap, act, copy, dims
+        self.nested, self.reordered = nested, reordered
 
     def forward(self, x):
         y = self.conv(x)
         y = y.clone() if self.copy else y
         a, b = torch.split(y, 2, 1) if self.use_split else (y[:, :2], y[:, 2:4])
         out = self.act(b + a if self.swap else a + b)
-        return out * out.mean(self.dims, keepdim=True)
+        out = out * out.mean(self.dims, keepdim=True)
+        if self.reordered:
+            return torch.cat([out, b, a], 1)
+        return torch.cat([torch.cat([out, a], 1), b], 1) if self.nested else torch.cat([out, a, b], 1)
 
 
 def test_graph_fingerprints_see_through_how_a_computation_is_written_but_not_a_changed_op():
@@ -155,17 +162,19 @@ def test_graph_fingerprints_see_through_how_a_computation_is_written_but_not_a_c
     x = torch.randn(1, 4, 8, 8)
 
     def fp(**kw):
-        return fingerprint(inference_graph(_TwoWays(**kw), x))
+        return fingerprint(inference_graph(_WrittenManyWays(**kw), x))
 
     base, ops = fp(use_split=False, swap=False)
     assert ops["aten.slice.Tensor"] == 2 and ops["aten.relu.default"] == 1
     assert fp(use_split=True, swap=True)[0] == base
     assert fp(use_split=True, swap=True)[1] == ops
     assert fp(use_split=False, swap=False, dims=(-1, -2))[0] == base
+    assert fp(use_split=False, swap=False, nested=True)[0] == base
     copied, copied_ops = fp(use_split=False, swap=False, copy=True)
     assert copied == base and copied_ops["aten.clone.default"] == 1 and ops["aten.clone.default"] == 0
     assert fp(use_split=False, swap=False, act=torch.sigmoid)[0] != base
     assert fp(use_split=False, swap=False, dims=(1, 2))[0] != base
+    assert fp(use_split=False, swap=False, reordered=True)[0] != base
 
 
 def test_the_spec_model_gives_torch_compile_the_references_graph():
