@@ -180,7 +180,8 @@ def document(results: list[dict], compiled_graphs: dict | None = None) -> str:
                   "No CUDA machine has run this benchmark yet, so there is no GPU table and no GPU figure "
                   "anywhere in this document. Section 4 is written and will fill this in when "
                   "`python3 bench/run.py` runs on a machine with CUDA (torchvision and timm, where importable "
-                  "there, become the references).", ""]
+                  "there, become the references); on a machine lent for a few minutes, `bash bench/device.sh` "
+                  "(below).", ""]
     if compiled_graphs:
         parts += [graphs_part(compiled_graphs), ""]
     for result in sorted(results, key=lambda r: not r["environment"].get("cuda")):
@@ -209,4 +210,5 @@ def graphs_part(result: dict) -> str:
     """The stored graph comparison (bench/results/graphs.json) as a part of the page."""
     env = result["environment"]
     return "\n".join([f"## What torch.compile is given, spec model against {', '.join(env['references'])}", "",
-                      table(["", ""], [[k, v] for k, v in env.items()]), "", graphs(result["rows"])])
+                      table(["", ""], [[k, ", ".join(v) if isinstance(v, list) else v] for k, v in env.items()]), "",
+                      graphs(result["rows"])])
