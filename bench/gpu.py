@@ -10,6 +10,7 @@ its row and the run goes on.
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,11 +83,13 @@ def jobs(plan: GpuPlan) -> list[tuple[Setting, int]]:
 
 @dataclass
 class Prepared:
-    """A spec model and its reference, holding the same weights, on the plan's device."""
+    """A spec model, its reference and a copy of the reference (the A/A control), holding the same
+    weights, on the plan's device."""
 
     path: Path
     spec: torch.nn.Module
     reference: torch.nn.Module
+    copy: torch.nn.Module
     origin: str
     macs: int
 
@@ -97,7 +100,7 @@ def prepare(path: Path, plan: GpuPlan) -> Prepared:
 
     macs = total_macs(load(path, input_size=(plan.image, plan.image)))
     ours, ref, origin, _ = pair(path, plan.device)
-    return Prepared(path, ours, ref, origin, macs)
+    return Prepared(path, ours, ref, copy.deepcopy(ref), origin, macs)
 
 
 def run(paths: list[Path], plan: GpuPlan, peak: float, budget: Budget | None = None,
@@ -155,7 +158,7 @@ def run_model(path: Path, plan: GpuPlan, peak: float) -> list[dict]:
 
 def _measured(model: Prepared, setting: Setting, batch: int, plan: GpuPlan, peak: float) -> dict:
     try:
-        row = _measure(model.spec, model.reference, setting, batch, plan)
+        row = _measure(model, setting, batch, plan)
         row["peak_fraction"] = {k: 2 * model.macs * row[f"{k}_img_s"] / peak for k in ("spec", "reference")}
         return row
     except Exception as exc:  # keep going: one setting failing must not lose the rest
@@ -174,10 +177,12 @@ def memory_format(setting: Setting):
     return torch.channels_last if setting.layout == "channels_last" else torch.contiguous_format
 
 
-def _measure(ours, ref, setting: Setting, batch: int, plan: GpuPlan) -> dict:
+def _measure(model: Prepared, setting: Setting, batch: int, plan: GpuPlan) -> dict:
+    """Spec model, reference and the reference's copy timed in interleaved rounds (the copy compiles
+    from the reference's cache entries): img/s and ms of each, spec/ref and copy/ref."""
     x = inputs(setting, batch, plan.image, plan.device)
     layout = memory_format(setting)
-    models = {"spec": ours.to(memory_format=layout), "reference": ref.to(memory_format=layout)}
+    models = {k: getattr(model, k).to(memory_format=layout) for k in ("spec", "reference", "copy")}
     with precision(setting.precision, plan.device), torch.inference_mode():
         result = {}
         if setting.mode != "eager":
@@ -193,6 +198,7 @@ def _measure(ours, ref, setting: Setting, batch: int, plan: GpuPlan) -> dict:
         per_call = median(times[k]) / calls
         result[f"{k}_img_s"], result[f"{k}_ms"] = batch / per_call, 1e3 * per_call
     result["ratio"] = result["spec_img_s"] / result["reference_img_s"]
+    result["control"] = result["copy_img_s"] / result["reference_img_s"]
     return result
 
 

@@ -23,6 +23,7 @@ def test_the_gpu_section_measures_and_reports_on_a_cpu_at_toy_size():
         assert "error" not in row, row["error"]
         assert row["spec_img_s"] > 0 and row["reference_img_s"] > 0
         assert row["ratio"] == pytest.approx(row["spec_img_s"] / row["reference_img_s"])
+        assert row["control"] == pytest.approx(row["copy_img_s"] / row["reference_img_s"])
         assert 0 < row["peak_fraction"]["spec"] < 1
     section = {"device_name": "toy", "peak_tflops": 1.0, "rows": rows,
                "plan": {"image": 32, "batch": 2, "rounds": 2}}
@@ -185,3 +186,18 @@ def test_the_spec_model_gives_torch_compile_the_references_graph():
     assert row["spec_ops"] == row["reference_ops"] > 100
     text = report.graphs([row])
     assert "| resnet18 | hand-written | " in text and "| yes |" in text and "Same graph: **1 of 1**" in text
+
+
+def _gpu_row(mode, ratio, control):
+    return {"spec": "m", "mode": mode, "precision": "bf16", "layout": "channels_last", "batch": 256,
+            "ratio": ratio, "control": control}
+
+
+def test_the_gpu_verdict_weighs_a_shortfall_against_the_a_a_control():
+    met = report.gpu_verdict([_gpu_row("eager", 0.99, 1.0), _gpu_row("default", 1.01, 1.0)])
+    assert "Lowest eager spec/ref: **0.990**" in met and "goal ≥ 0.98: met)" in met and "goal ≥ 1.0: met)" in met
+    noisy = report.gpu_verdict([_gpu_row("default", 0.995, 1.008)])
+    assert "met within the A/A control's spread (m default bf16 channels_last b256 0.995 (A/A 1.008))" in noisy
+    missed = report.gpu_verdict([_gpu_row("default", 0.97, 1.01), _gpu_row("default", 0.995, 0.99)])
+    assert "NOT met; below it: m default bf16 channels_last b256 0.970 (A/A 1.010))" in missed
+    assert "0.995" not in missed.split("below it:")[1]
