@@ -3,7 +3,7 @@
 #
 #   bash bench/device.sh --fetch      here, with a registry: archdsl's own dependencies as wheels in .whl/
 #   bash bench/device.sh [SECONDS]    there: install those if missing, run bench/run.py within SECONDS
-#                                     (default 500), results in $OUT (else bench/results/device/)
+#                                     (default 540), results in $OUT (else bench/results/device/)
 #
 # There, torch, torchvision, timm and networkx come with the machine; lark and pydantic (with
 # pydantic-core, annotated-types, typing-inspection, typing-extensions) travel in .whl/, which git
@@ -30,7 +30,7 @@ EOF
   exit 0
 fi
 
-budget=${1:-500}
+budget=${1:-540}
 out=${OUT:-bench/results/device}
 mkdir -p "$out"
 if ! python3 -c "import lark, pydantic" 2>/dev/null; then

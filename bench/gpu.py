@@ -134,21 +134,17 @@ def run(paths: list[Path], plan: GpuPlan, peak: float, budget: Budget | None = N
 
 
 def _kind(setting: Setting, warmed: bool) -> str:
-    """What a job's time is estimated from: jobs of the same kind run before it in this run."""
-    if setting.mode == "eager":
-        return "eager"
-    return f"{setting.mode}, {'warm' if warmed else 'cold'} cache"
+    """What a job's time is estimated from: the jobs of the same kind run before it in this run."""
+    if setting.mode in ("eager", "max-autotune"):
+        return setting.mode
+    return "compile, warm cache" if warmed else "compile, cold cache"
 
 
 def _first_guesses(cold: dict) -> dict[str, float]:
     """Expected seconds of a job before any of its kind has run: a compile finding the cache warm
     took well under a third of the cold one in trials; a cold compile is guessed generously."""
-    warm_guess = 10 + 0.3 * max(cold.values(), default=60)
-    guesses = {"eager": 10.0}
-    for mode in MODES[1:]:
-        guesses[f"{mode}, warm cache"] = warm_guess
-        guesses[f"{mode}, cold cache"] = 240.0 if mode == "max-autotune" else 90.0
-    return guesses
+    return {"eager": 10.0, "compile, warm cache": 10 + 0.3 * max(cold.values(), default=60),
+            "compile, cold cache": 90.0, "max-autotune": 240.0}
 
 
 def run_model(path: Path, plan: GpuPlan, peak: float) -> list[dict]:
@@ -178,17 +174,19 @@ def memory_format(setting: Setting):
 
 
 def _measure(model: Prepared, setting: Setting, batch: int, plan: GpuPlan) -> dict:
-    """Spec model, reference and the reference's copy timed in interleaved rounds (the copy compiles
-    from the reference's cache entries): img/s and ms of each, spec/ref and copy/ref."""
+    """Spec model, reference and the A/A control timed in interleaved rounds: img/s and ms of each,
+    spec/ref and copy/ref. The control is a copy of the reference (its own memory) in eager mode and
+    the compiled reference itself in a compiled mode, which spares a third compile."""
     x = inputs(setting, batch, plan.image, plan.device)
     layout = memory_format(setting)
     models = {k: getattr(model, k).to(memory_format=layout) for k in ("spec", "reference", "copy")}
     with precision(setting.precision, plan.device), torch.inference_mode():
         result = {}
         if setting.mode != "eager":
-            for k in list(models):
+            for k in ("spec", "reference"):
                 models[k], result[f"{k}_compile_s"], result[f"{k}_error"] = compiled_checked(
                     models[k], setting, x, label=k)
+            models["copy"] = models["reference"]  # compiled, the control times the same code twice
         calls = plan.throughput_calls if batch == plan.batch else plan.latency_calls
         run = {k: _runner(m, x, calls, setting.mode) for k, m in models.items()}
         for fn in run.values():

@@ -29,7 +29,7 @@ from bench.references import has_reference  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 GRAPHS = RESULTS / "graphs.json"  # written by bench/graphs.py --save
 QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121", "seresnet50")
-EAGER_SHARE = 0.4  # of a --budget: section 3 starts no model after this much of it is spent
+EAGER_SHARE = 0.25  # of a --budget: section 3 starts no model after this much of it is spent
 
 
 def main(argv=None) -> int:
@@ -104,20 +104,22 @@ def parse_args(argv):
     p.add_argument("--grid", choices=("quick", "default", "full"), help="GPU settings to run (default: quick "
                    "with --quick, else default; full is every mode x precision x layout)")
     p.add_argument("--gpu-dry-run", action="store_true",
-                   help="run section 4's code on the CPU at toy sizes, to check it works; prints, writes nothing")
+                   help="run section 4's code on the CPU at toy sizes, to check it works (on the quick grid unless "
+                        "--grid is given); prints, writes nothing")
     p.add_argument("--render", action="store_true",
                    help="measure nothing: rewrite --out from bench/NOTES.md and the stored results")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     p.add_argument("--results", type=Path, default=RESULTS,
                    help="folder for this run's results file (default bench/results; elsewhere, the page is not rewritten)")
     p.add_argument("--budget", type=float, metavar="SECONDS",
-                   help="end within about this many seconds: section 3 starts no model after 40%% of it, and "
+                   help="end within about this many seconds: section 3 starts no model after 25%% of it, and "
                         "section 4 runs its settings in order while they fit, listing the rest as not run")
     p.add_argument("--warm-workers", type=int, metavar="N",
                    help="processes compiling section 4's compiled settings in parallel first, to fill "
                         "torch.compile's cache (default: half the CPU cores on CUDA, none on a dry run)")
     args = p.parse_args(argv)
     args.repeats, args.process_repeats = (10, 7) if args.quick else (30, 15)
+    args.grid_given = args.grid is not None
     args.grid = args.grid or ("quick" if args.quick else "default")
     return args
 
@@ -166,10 +168,11 @@ def gpu_section(args, cuda: bool, budget: Budget, save) -> dict:
         return {"skipped": "no CUDA device on this machine (torch.cuda.is_available() is False)"}
     names = args.models.split(",") if args.models else gpu.MODELS
     if cuda:
-        plan = gpu.GpuPlan("cuda", 224, 256, 5 if args.quick else 10, 3, 100, gpu.settings(args.grid))
+        plan = gpu.GpuPlan("cuda", 224, 256, 5 if args.quick else 10, 2 if args.quick else 3,
+                           30 if args.quick else 100, gpu.settings(args.grid))
         device_name = torch.cuda.get_device_name()
     else:
-        plan = gpu.GpuPlan("cpu", 64, 4, 2, 1, 1, gpu.settings("quick"))
+        plan = gpu.GpuPlan("cpu", 64, 4, 2, 1, 1, gpu.settings(args.grid if args.grid_given else "quick"))
         device_name = "CPU dry run: toy sizes, not a GPU measurement"
     say("4. GPU: bf16 matmul peak")
     peak = gpu.matmul_peak(plan.device, 8192 if cuda else 512)
