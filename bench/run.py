@@ -199,7 +199,8 @@ def environment(args, cuda: bool) -> dict:
         "cpu": cpu_model(), "cpu cores (os.cpu_count)": os.cpu_count(), "torch threads": torch.get_num_threads(),
         "python": platform.python_version(), "torch": torch.__version__, "os": platform.platform(),
         "archdsl commit": git_commit(), "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
-        "run": "python3 bench/run.py" + (" --quick" if args.quick else "") + (f" --budget {args.budget:g}" if args.budget else ""),
+        "run": "python3 bench/run.py" + (" --quick" if args.quick else "") + (f" --grid {args.grid}" if args.grid_given else "")
+               + (f" --budget {args.budget:g}" if args.budget else ""),
         "cuda": cuda,
     }
     if cuda:
