@@ -147,11 +147,6 @@ def _first_guesses(cold: dict) -> dict[str, float]:
             "compile, cold cache": 90.0, "max-autotune": 240.0}
 
 
-def run_model(path: Path, plan: GpuPlan, peak: float) -> list[dict]:
-    """Every setting of `plan` for the spec model at `path` and its reference."""
-    return run([path], plan, peak)
-
-
 def _measured(model: Prepared, setting: Setting, batch: int, plan: GpuPlan, peak: float) -> dict:
     try:
         row = _measure(model, setting, batch, plan)

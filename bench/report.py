@@ -21,6 +21,11 @@ def ratio(r: dict, key: str = "ratio") -> str:
     return f"{r[key]:.3f} ({low:.3f}–{high:.3f})"
 
 
+def unmeasured(r: dict) -> str:
+    """Why a row has no figures: its error, or what kept it from running."""
+    return r.get("error") or f"not run: {r['skipped']}"
+
+
 def control(r: dict, key: str) -> str:
     return f"{r[key]:.3f}" if key in r else "n/a"
 
@@ -72,7 +77,7 @@ def eager(section: dict, tuned: bool = False) -> str:
     rows = []
     for r in section["models"]:
         if "error" in r or "skipped" in r:
-            rows.append([r["spec"], r.get("reference", ""), r.get("error") or f"not run: {r['skipped']}"] + [""] * 10)
+            rows.append([r["spec"], r.get("reference", ""), unmeasured(r)] + [""] * 10)
             continue
         lat, thr = r["latency"], r["throughput"]
         rows.append([r["spec"], r["reference"], f"{r['difference']:.0e}",
@@ -125,7 +130,7 @@ def gpu(section: dict | None) -> str:
     for r in section["rows"]:
         head = [r["spec"], r["mode"], r["precision"], r["layout"], r["batch"]]
         if "error" in r or "skipped" in r:
-            rows.append(head + [r.get("error") or f"not run: {r['skipped']}"] + [""] * 8)
+            rows.append(head + [unmeasured(r)] + [""] * 8)
             continue
         rows.append(head + [f"{r['spec_img_s']:.0f}", f"{r['reference_img_s']:.0f}", f"{r['ratio']:.3f}",
                             control(r, "control"),

@@ -79,7 +79,7 @@ class Saver:
     def __init__(self, path: Path, result: dict, enabled: bool = True):
         self.path, self.result, self.enabled = path, result, enabled
 
-    def __call__(self, *_) -> None:
+    def __call__(self) -> None:
         if self.enabled:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.result, indent=1) + "\n")

@@ -44,16 +44,17 @@ def warm_cache(paths: list[Path], jobs: list, plan, workers: int, budget, share:
     running, done = [], {}
     while queue or running:
         while queue and len(running) < workers and budget.left() > stop_when_left:
-            path, which, setting, batch = job = queue.pop(0)
-            running.append((job, _start(path, which, setting, batch, plan, env)))
+            job = queue.pop(0)
+            running.append((job, *_start(*job, plan, env)))
         if budget.left() <= stop_when_left:
             queue.clear()
-            for _, worker in running:
+            for _, worker, _ in running:
                 worker.kill()
-        for job, worker in list(running):
+        for entry in list(running):
+            job, worker, output = entry
             if worker.poll() is not None:
-                running.remove((job, worker))
-                result = _result(worker)
+                running.remove(entry)
+                result = _result(worker, output)
                 if "compile_s" in result:
                     path, which, setting, batch = job
                     done[which, spec_name(path), setting, batch] = result["compile_s"]
@@ -63,19 +64,18 @@ def warm_cache(paths: list[Path], jobs: list, plan, workers: int, budget, share:
     return done
 
 
-def _start(path: Path, which: str, setting, batch: int, plan, env: dict) -> subprocess.Popen:
+def _start(path: Path, which: str, setting, batch: int, plan, env: dict):
+    """(the worker process for one job, the file its output goes to)."""
     command = [sys.executable, "-m", "bench.warm", str(path), which, setting.mode, setting.precision,
                setting.layout, str(batch), str(plan.image), plan.device]
-    out = tempfile.TemporaryFile(mode="w+")
-    worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
-    worker.output = out
-    return worker
+    output = tempfile.TemporaryFile(mode="w+")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.DEVNULL), output
 
 
-def _result(worker: subprocess.Popen) -> dict:
-    worker.output.seek(0)
-    lines = worker.output.read().strip().splitlines()
-    worker.output.close()
+def _result(worker: subprocess.Popen, output) -> dict:
+    output.seek(0)
+    lines = output.read().strip().splitlines()
+    output.close()
     try:
         return json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):

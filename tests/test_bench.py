@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_gpu_section_measures_and_reports_on_a_cpu_at_toy_size():
     plan = gpu.GpuPlan("cpu", image=32, batch=2, rounds=2, throughput_calls=1, latency_calls=1,
                        settings=(gpu.Setting("eager", "tf32", "nchw"), gpu.Setting("eager", "bf16", "channels_last")))
-    rows = gpu.run_model(ROOT / "specs" / "resnet18.arch", plan, peak=1e12)
+    rows = gpu.run([ROOT / "specs" / "resnet18.arch"], plan, peak=1e12)
     assert [(r["batch"], r["precision"], r["layout"]) for r in rows] == [
         (2, "tf32", "nchw"), (1, "tf32", "nchw"), (2, "bf16", "channels_last"), (1, "bf16", "channels_last")]
     for row in rows:
@@ -34,7 +34,7 @@ def test_the_gpu_section_measures_and_reports_on_a_cpu_at_toy_size():
 def test_a_failing_setting_is_reported_in_its_row():
     plan = gpu.GpuPlan("cpu", image=32, batch=2, rounds=1, throughput_calls=1, latency_calls=1,
                        settings=(gpu.Setting("no-such-mode", "tf32", "nchw"),))
-    rows = gpu.run_model(ROOT / "specs" / "resnet18.arch", plan, peak=1e12)
+    rows = gpu.run([ROOT / "specs" / "resnet18.arch"], plan, peak=1e12)
     assert all("error" in r for r in rows)
     text = report.gpu({"device_name": "toy", "peak_tflops": 1.0, "rows": rows,
                        "plan": {"image": 32, "batch": 2, "rounds": 1}})
