@@ -27,7 +27,7 @@ def unmeasured(r: dict) -> str:
 
 
 def control(r: dict, key: str) -> str:
-    return f"{r[key]:.3f}" if key in r else "n/a"
+    return "n/a" if r.get(key) is None else f"{r[key]:.3f}"
 
 
 def machine(result: dict) -> str:
@@ -102,22 +102,29 @@ def eager(section: dict, tuned: bool = False) -> str:
 
 
 def eager_verdict(models: list[dict]) -> str:
-    """The lowest ratio against the goal, naming every measurement below it with its A/A control:
-    where that control itself is off by more than the goal's margin, the machine was too noisy
-    to tell, and the verdict says so instead of a pass or a fail."""
-    measured = [r[key] | {"spec": r["spec"]} for r in models if "latency" in r for key in ("latency", "throughput")]
+    """Section 3's verdict: every model's batch-1 and batch-N ratio against the eager goal."""
+    measured = [{"name": f"{r['spec']} b{r[key]['batch']}", "ratio": r[key]["ratio"], "control": r[key].get("copy")}
+                for r in models if "latency" in r for key in ("latency", "throughput")]
+    return verdict("eager spec/ref", EAGER_GOAL, measured)
+
+
+def verdict(label: str, goal: float, measured: list[dict]) -> str:
+    """The lowest of `measured` ({name, ratio, control}) against `goal`. A ratio below the goal but no
+    further below 1 than its A/A control is from 1 is as close as the machine can tell two identical
+    models apart: it is listed as within the control's spread, not as a miss."""
     if not measured:
         return ""
     worst = min(m["ratio"] for m in measured)
-    below = [m for m in measured if m["ratio"] < EAGER_GOAL]
-    if not below:
-        return f"Lowest median ratio: **{worst:.3f}** (goal ≥ {EAGER_GOAL}: met)."
-    margin = 1 - EAGER_GOAL
-    noisy = all(abs(m.get("copy", 1) - 1) > margin for m in below)
-    verdict = (f"not resolved: the A/A control moved by more than {margin:.0%} in each" if noisy else "NOT met")
-    listed = ", ".join(f"{m['spec']} batch {m['batch']}: {m['ratio']:.3f} (A/A {m.get('copy', float('nan')):.3f})"
-                       for m in below)
-    return f"Lowest median ratio: **{worst:.3f}** (goal ≥ {EAGER_GOAL}: {verdict}). Below the goal: {listed}."
+    below = [m for m in measured if m["ratio"] < goal]
+    missed = [m for m in below if m["control"] is None or m["ratio"] < 1 - abs(1 - m["control"])]
+    outcome = ("met" if not below else
+               f"met within the A/A control's spread ({_listed(below)})" if not missed else
+               f"NOT met; below it: {_listed(missed)}")
+    return f"Lowest {label}: **{worst:.3f}** ({len(measured)} measurements; goal ≥ {goal}: {outcome})."
+
+
+def _listed(measured: list[dict]) -> str:
+    return ", ".join(f"{m['name']} {m['ratio']:.3f} (A/A {control(m, 'control')})" for m in measured)
 
 
 def gpu(section: dict | None) -> str:
@@ -158,33 +165,19 @@ def compile_seconds(row: dict) -> str:
 
 
 def gpu_verdict(rows: list[dict]) -> str:
-    """The lowest spec/reference ratio among eager rows against the eager goal, and among compiled rows
-    against parity (compiled spec model at least as fast as the compiled reference). A ratio below its
-    goal but no further below 1 than the row's A/A control is from 1 is as close as this machine can
-    tell two identical models apart: it is listed as within the control's spread, not as a miss."""
+    """Section 4's verdicts: eager rows against the eager goal, compiled rows against parity (compiled spec
+    model at least as fast as the compiled reference), and how many rows have no measurement."""
     lines = []
     for label, goal, chosen in (("eager", EAGER_GOAL, lambda r: r["mode"] == "eager"),
                                 ("compiled", COMPILED_GOAL, lambda r: r["mode"] != "eager")):
-        measured = [r for r in rows if chosen(r) and "ratio" in r]
-        if not measured:
-            continue
-        worst = min(measured, key=lambda r: r["ratio"])
-        below = [r for r in measured if r["ratio"] < goal]
-        missed = [r for r in below if r["ratio"] < 1 - abs(1 - r.get("control", 1))]
-        verdict = ("met" if not below else
-                   f"met within the A/A control's spread ({_listed(below)})" if not missed else
-                   f"NOT met; below it: {_listed(missed)}")
-        lines.append(f"Lowest {label} spec/ref: **{worst['ratio']:.3f}** ({len(measured)} measurements; "
-                     f"goal ≥ {goal}: {verdict}).")
+        measured = [{"name": f"{r['spec']} {r['mode']} {r['precision']} {r['layout']} b{r['batch']}",
+                     "ratio": r["ratio"], "control": r.get("control")} for r in rows if chosen(r) and "ratio" in r]
+        if measured:
+            lines.append(verdict(f"{label} spec/ref", goal, measured))
     unmeasured = [r for r in rows if "ratio" not in r]
     if unmeasured:
         lines.append(f"{len(unmeasured)} of {len(rows)} rows have no measurement (failed or not run); see the table.")
     return "\n\n".join(lines)
-
-
-def _listed(rows: list[dict]) -> str:
-    return ", ".join(f"{r['spec']} {r['mode']} {r['precision']} {r['layout']} b{r['batch']} {r['ratio']:.3f} "
-                     f"(A/A {r.get('control', float('nan')):.3f})" for r in rows)
 
 
 def document(results: list[dict], compiled_graphs: dict | None = None) -> str:

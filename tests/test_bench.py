@@ -55,12 +55,16 @@ def _model(spec, b1, b8, copy8=1.0):
             "throughput": {"batch": 8, "ratio": b8, "copy": copy8}}
 
 
-def test_the_eager_verdict_names_what_misses_the_goal_and_whether_the_machine_could_tell():
-    assert report.eager_verdict([_model("a", 1.01, 0.99)]) == "Lowest median ratio: **0.990** (goal ≥ 0.98: met)."
+def test_the_eager_verdict_names_what_misses_the_goal_and_weighs_it_against_the_a_a_control():
+    met = report.eager_verdict([_model("a", 1.01, 0.99)])
+    assert met == "Lowest eager spec/ref: **0.990** (2 measurements; goal ≥ 0.98: met)."
     missed = report.eager_verdict([_model("a", 1.01, 0.99), _model("b", 1.0, 0.96, copy8=0.99)])
-    assert "NOT met" in missed and "b batch 8: 0.960 (A/A 0.990)" in missed and "a batch" not in missed
+    assert "NOT met; below it: b b8 0.960 (A/A 0.990))" in missed and "a b" not in missed
     noisy = report.eager_verdict([_model("b", 1.0, 0.96, copy8=0.95)])
-    assert "not resolved" in noisy and "NOT met" not in noisy
+    assert "met within the A/A control's spread (b b8 0.960 (A/A 0.950))" in noisy and "NOT" not in noisy
+    uncontrolled = report.eager_verdict([{"spec": "c", "latency": {"batch": 1, "ratio": 0.9},
+                                          "throughput": {"batch": 8, "ratio": 1.0}}])
+    assert "NOT met; below it: c b1 0.900 (A/A n/a))" in uncontrolled
 
 
 def test_a_budget_counts_down_and_estimates_keep_the_longest_job():
