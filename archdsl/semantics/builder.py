@@ -22,6 +22,7 @@ from archdsl.semantics.rows import read_row
 from archdsl.semantics.spelling import layer_type_hint
 from archdsl.semantics.values import Evaluator, Invalid, invalid
 from archdsl.syntax import tree as T
+from archdsl.syntax.parser import NEGATIVE
 
 HEADER_WORDS = ("network", "input", "param", "default")
 SECTIONS = ("stem", "head", "body")
@@ -254,6 +255,9 @@ class Builder:
               index: int) -> int:
         op = op_name.name
         if op not in OPS:
+            negated = negated_layer_argument(args)
+            if negated is not None:
+                raise invalid("E0102", NEGATIVE[0], minus_sign(negated), NEGATIVE[1], NEGATIVE[2])
             hint = layer_type_hint(op, (*self.known_words(), *HEADER_WORDS)) or \
                 "see docs/language.md for the list of layers"
             raise invalid("E0201", f"unknown layer type `{op}`", op_name.span, "not a layer type", hint)
@@ -354,3 +358,20 @@ def make_input(graph: Graph, em: Emitter, span: Span | None) -> int:
     graph.add(node)
     em.budget.add(node, graph)
     return node.id
+
+
+def negated_layer_argument(args) -> T.BinOp | None:
+    """`c conv -5 3x3` parses as a layer of type `c` whose first argument is `conv - 5`: the
+    subtraction, where its left side is a layer type, as a misread negative number."""
+    first = args[0] if args else None
+    if isinstance(first, T.BinOp) and first.op == "sub" and isinstance(first.left, T.Name) and first.left.name in OPS:
+        return first
+    return None
+
+
+def minus_sign(subtraction: T.BinOp) -> Span:
+    """Where the `-` of a one-line subtraction stands."""
+    left = subtraction.left.span
+    text = left.source.line(left.end_line) if left.source else ""
+    col = text.find("-", left.end_col - 1) + 1 or left.end_col
+    return Span(left.source, left.end_line, col, left.end_line, col + 1)

@@ -72,6 +72,9 @@ _TOKEN_WORDS = {
 _LINE_ENDS = ("_NL", "_DEDENT", "$END")
 _VALUE_STARTS = {"INT", "FLOAT", "NAME", "DIMS", "LSQB", "LPAR"}
 _GENERIC_HELP = "see the statement forms in docs/language.md"
+#: (message, label, help) for a `-` where a value starts: the language has no negative numbers
+NEGATIVE = ("a number in a spec cannot be negative", "a minus sign before a value",
+            "the language has no negative numbers: remove the `-`")
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -181,6 +184,8 @@ def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
         if last == ",":
             return ("the line ends after a `,`", "nothing follows", "remove the `,` or add what it separates")
         return ("the line ends in the middle of a statement", "expected more here", _GENERIC_HELP)
+    if token.type == "MINUS":
+        return NEGATIVE
     if token.type == "EQUAL":
         return ("`=` must follow an option name", "no option name before it",
                 "options are written NAME=VALUE, like `pad=1`")
