@@ -87,6 +87,29 @@ def test_a_parameter_computed_from_another_follows_its_override():
     assert graph.params["wide"] == 24 and conv_of(graph).out_channels == 24
 
 
+def test_an_error_at_a_value_set_from_outside_notes_at_the_declaration_where_it_came_from():
+    found = only_error(eps=-1.0)
+    assert (found.code, found.message) == ("E0209", "eps must be a non-negative number")
+    (note,) = found.notes
+    assert note.span.line == declared_line("eps")
+    assert note.message == "`eps` is -1.0: set from outside the spec (-D or a keyword argument)"
+
+
+def test_an_error_at_a_value_computed_from_one_set_from_outside_names_both():
+    with pytest.raises(archdsl.ArchError) as caught:
+        archdsl.load(SWITCHES, width=0)
+    wide, width = caught.value.diagnostics
+    assert [n.message for n in wide.notes] == ["`wide` is 0: computed from `width`, set from outside the spec"]
+    assert [n.span.line for n in wide.notes] == [declared_line("wide")]
+    assert [n.message for n in width.notes] == ["`width` is 0: set from outside the spec (-D or a keyword argument)"]
+
+
+def test_the_same_error_from_the_specs_own_value_has_no_such_note():
+    with pytest.raises(archdsl.ArchError) as caught:
+        archdsl.load(SWITCHES.replace("param width = 8", "param width = 0"))
+    assert len(caught.value.diagnostics) == 2 and all(not d.notes for d in caught.value.diagnostics)
+
+
 def test_a_rebuilt_graph_keeps_the_values_given_and_recomputes_the_rest():
     graph = archdsl.load(SWITCHES, width=12)
     assert archdsl.build(graph, k=(1, 1)).get_submodule("0").out_channels == 24

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import partial
 
@@ -15,10 +16,12 @@ from archdsl.semantics.budget import Budget, OverBudget
 from archdsl.semantics.builder import Builder, Scope, make_input
 from archdsl.semantics.emit import shown_name
 from archdsl.semantics.ops import OPS
-from archdsl.semantics.values import Evaluator, Invalid, invalid, is_whole, override, param_kind, show
+from archdsl.semantics.values import (Evaluator, Invalid, invalid, is_whole, names_in, override, param_kind,
+                                      show)
 from archdsl.syntax import tree as T
 
 MAX_INPUT_SIZE = 65536
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: the arguments of archdsl.build (and load, check) besides the spec's parameters: a parameter
 #: so named could never be set through build(), whose own argument takes the value (E0214)
 RESERVED_PARAMS = ("spec", "input_size", "limits", "compile", "init", "dtype", "channels_last", "device")
@@ -35,6 +38,7 @@ class Header:
         self.params: dict[str, object] = {}
         self.param_spans: dict[str, Span] = {}
         self.defaults: dict[str, dict[str, T.Option]] = {}
+        self.outside: dict[str, str] = {}  # parameter -> how its value came from outside the spec
 
 
 def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_size=None,
@@ -58,11 +62,11 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
     try:
         _build(spec, header, graph, budget, diagnostics)
     except OverBudget as stop:  # the network cannot fit: no point building the rest
-        return None, merge_repeats(diagnostics + stop.diagnostics)
+        return None, blame_outside(merge_repeats(diagnostics + stop.diagnostics), header)
     diagnostics += budget.final()
     if not any(d.is_error for d in diagnostics):  # after an error, unused values are mostly its echo
         diagnostics += unused_values(graph)
-    diagnostics = merge_repeats(diagnostics)
+    diagnostics = blame_outside(merge_repeats(diagnostics), header)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     verify(graph)
@@ -169,8 +173,46 @@ def _params(stmt: T.Statement, header: Header, diagnostics: list[Diagnostic]) ->
         value = Evaluator(header.params).eval(option.value)
         if option.name in header.overrides:
             value = _overridden(option, value, header.overrides[option.name], diagnostics)
+        _note_outside(option, value, header)
         header.params[option.name] = value
         header.param_spans[option.name] = option.span
+
+
+def _note_outside(option: T.Option, value, header: Header) -> None:
+    """Remember a parameter whose value is not the spec's own: set from outside, or computed from
+    one that is."""
+    name = option.name
+    if name in header.overrides and override(header.overrides[name], value) is not None:
+        header.outside[name] = f"`{name}` is {show(value)}: set from outside the spec (-D or a keyword argument)"
+        return
+    sources = sorted(names_in(option.value) & header.outside.keys())
+    if sources:
+        header.outside[name] = (f"`{name}` is {show(value)}: computed from "
+                                f"{', '.join(f'`{source}`' for source in sources)}, set from outside the spec")
+
+
+def blame_outside(diagnostics: list[Diagnostic], header: Header) -> list[Diagnostic]:
+    """Add to each error whose marked text names a parameter set from outside the spec a note at
+    that parameter's declaration, saying where its value came from: the line an error points
+    at is then not the whole story."""
+    if not header.outside:
+        return diagnostics
+    return [_with_outside_notes(d, header) if d.is_error and d.span is not None else d for d in diagnostics]
+
+
+def _with_outside_notes(d: Diagnostic, header: Header) -> Diagnostic:
+    notes = tuple(Label(header.param_spans[name], header.outside[name])
+                  for name in dict.fromkeys(IDENTIFIER.findall(_marked_text(d.span))) if name in header.outside)
+    return replace(d, notes=d.notes + notes) if notes else d
+
+
+def _marked_text(span: Span) -> str:
+    if span.source is None:
+        return ""
+    lines = [span.source.line(n) for n in range(span.line, span.end_line + 1)]
+    if len(lines) == 1:
+        return lines[0][span.col - 1:span.end_col - 1]
+    return "\n".join([lines[0][span.col - 1:], *lines[1:-1], lines[-1][:span.end_col - 1]])
 
 
 def _overridden(option: T.Option, default, value, diagnostics: list[Diagnostic]):

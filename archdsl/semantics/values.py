@@ -270,3 +270,14 @@ def _text_before(line: str, col: int) -> str:
     while start > 0 and (head[start - 1].isalnum() or head[start - 1] == "_"):
         start -= 1
     return head[start:]
+
+
+def names_in(value) -> set[str]:
+    """The names a syntax value reads: `width * 2` -> {"width"}."""
+    if isinstance(value, T.Name):
+        return {value.name}
+    if isinstance(value, T.BinOp):
+        return names_in(value.left) | names_in(value.right)
+    if isinstance(value, (T.ListValue, T.TupleValue)):
+        return set().union(*map(names_in, value.items))
+    return set()
