@@ -3,7 +3,12 @@ model by hand: nn.Module classes with a Python forward, in-place ReLUs and adds.
 
 The module structure follows the torchvision / timm layouts, so a spec-built model's
 state_dict loads into these with strict=True. They are the "equivalent hand-written
-nn.Module" the generated code is timed against where torchvision / timm are absent.
+nn.Module" the generated code is timed against where torchvision / timm are absent, so
+each forward makes its calls in the order torchvision's or timm's does, one call a
+statement where theirs does (`out = self.conv1(x)`, `out = self.bn1(out)`, ...) and
+nested where theirs is (DenseNet's layers): the statement form decides how long each
+intermediate tensor lives, which on a CPU with glibc's malloc decides how many pages a
+forward faults in afresh (bench/NOTES.md).
 """
 
 from __future__ import annotations
@@ -57,8 +62,11 @@ class BasicBlock(ResidualBlock):
         self.downsample = downsample
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
         return self.join(out, x)
 
 
@@ -81,9 +89,14 @@ class Bottleneck(ResidualBlock):
         self.downsample = downsample
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
         return self.join(out, x)
 
 
@@ -109,15 +122,21 @@ class Res2Bottleneck(ResidualBlock):
         self.downsample = downsample
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
         parts = torch.split(out, self.width, 1)
         outs = []
         for i, (conv_i, bn_i) in enumerate(zip(self.convs, self.bns)):
             part = parts[i] if i == 0 or self.is_first else part + parts[i]
-            part = self.relu(bn_i(conv_i(part)))
+            part = conv_i(part)
+            part = bn_i(part)
+            part = self.relu(part)
             outs.append(part)
         outs.append(self.pool(parts[-1]) if self.pool is not None else parts[-1])
-        out = self.bn3(self.conv3(torch.cat(outs, 1)))
+        out = torch.cat(outs, 1)
+        out = self.conv3(out)
+        out = self.bn3(out)
         return self.join(out, x)
 
 
@@ -161,9 +180,17 @@ class ResNet(nn.Module):
         return nn.Sequential(pool, conv(cin, cout, 1), nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
 
 
 class DenseLayer(nn.Module):
