@@ -104,6 +104,14 @@ def test_an_error_at_a_value_computed_from_one_set_from_outside_names_both():
     assert [n.message for n in width.notes] == ["`width` is 0: set from outside the spec (-D or a keyword argument)"]
 
 
+def test_an_option_spelt_like_a_parameter_set_from_outside_is_not_blamed():
+    spec = "network t\ninput 3x32x32\nparam pad = 1\nparam width = 8\nconv width 3x3 pad=1\nconv 8 3x3 pad=pad\n"
+    with pytest.raises(archdsl.ArchError) as caught:
+        archdsl.load(spec, width=0, pad=2)
+    (found,) = caught.value.diagnostics
+    assert [n.message for n in found.notes] == ["`width` is 0: set from outside the spec (-D or a keyword argument)"]
+
+
 def test_the_same_error_from_the_specs_own_value_has_no_such_note():
     with pytest.raises(archdsl.ArchError) as caught:
         archdsl.load(SWITCHES.replace("param width = 8", "param width = 0"))

@@ -21,7 +21,8 @@ from archdsl.semantics.values import (Evaluator, Invalid, invalid, is_whole, nam
 from archdsl.syntax import tree as T
 
 MAX_INPUT_SIZE = 65536
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: a name that reads a value: not an option's own name (`pad` in `pad=1`)
+VALUE_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*=)")
 #: the arguments of archdsl.build (and load, check) besides the spec's parameters: a parameter
 #: so named could never be set through build(), whose own argument takes the value (E0214)
 RESERVED_PARAMS = ("spec", "input_size", "limits", "compile", "init", "dtype", "channels_last", "device")
@@ -202,7 +203,7 @@ def blame_outside(diagnostics: list[Diagnostic], header: Header) -> list[Diagnos
 
 def _with_outside_notes(d: Diagnostic, header: Header) -> Diagnostic:
     notes = tuple(Label(header.param_spans[name], header.outside[name])
-                  for name in dict.fromkeys(IDENTIFIER.findall(_marked_text(d.span))) if name in header.outside)
+                  for name in dict.fromkeys(VALUE_NAME.findall(_marked_text(d.span))) if name in header.outside)
     return replace(d, notes=d.notes + notes) if notes else d
 
 
