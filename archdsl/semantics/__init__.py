@@ -172,18 +172,19 @@ def _params(stmt: T.Statement, header: Header, diagnostics: list[Diagnostic]) ->
                 f"build({option.name}=...) would set archdsl's own argument, never this parameter; "
                 f"choose another name, like `{option.name}_value`"))
         value = Evaluator(header.params).eval(option.value)
-        if option.name in header.overrides:
-            value = _overridden(option, value, header.overrides[option.name], diagnostics)
-        _note_outside(option, value, header)
+        given = (_overridden(option, value, header.overrides[option.name], diagnostics)
+                 if option.name in header.overrides else None)
+        value = value if given is None else given
+        _note_outside(option, value, header, given is not None)
         header.params[option.name] = value
         header.param_spans[option.name] = option.span
 
 
-def _note_outside(option: T.Option, value, header: Header) -> None:
-    """Remember a parameter whose value is not the spec's own: set from outside, or computed from
-    one that is."""
+def _note_outside(option: T.Option, value, header: Header, given: bool) -> None:
+    """Remember a parameter whose value is not the spec's own: `given` from outside, or computed
+    from one that is."""
     name = option.name
-    if name in header.overrides and override(header.overrides[name], value) is not None:
+    if given:
         header.outside[name] = f"`{name}` is {show(value)}: set from outside the spec (-D or a keyword argument)"
         return
     sources = sorted(names_in(option.value) & header.outside.keys())
@@ -218,16 +219,15 @@ def _marked_text(span: Span) -> str:
 
 def _overridden(option: T.Option, default, value, diagnostics: list[Diagnostic]):
     """The value set from outside for the parameter `option` declares, if it is of the default's
-    kind; otherwise E0208, and the default."""
+    kind; otherwise E0208, and None (the default stands)."""
     accepted = override(value, default)
-    if accepted is not None:
-        return accepted
-    kind, name = param_kind(default), option.name
-    fix = ("a list parameter is changed in the spec itself" if kind == "a list"
-           else f"pass {kind}, like `{name}={show(default)}`")
-    diagnostics.append(error("E0208", f"parameter `{name}` takes {kind}, not {value!r}", option.span,
-                             "declared here", fix))
-    return default
+    if accepted is None:
+        kind, name = param_kind(default), option.name
+        fix = ("a list parameter is changed in the spec itself" if kind == "a list"
+               else f"pass {kind}, like `{name}={show(default)}`")
+        diagnostics.append(error("E0208", f"parameter `{name}` takes {kind}, not {value!r}", option.span,
+                                 "declared here", fix))
+    return accepted
 
 
 def _default(stmt: T.Statement, header: Header) -> None:
