@@ -98,7 +98,7 @@ def _groups_problem(node: N.Conv, in_channels: int) -> Problem:
     bad = in_channels if g < 1 or in_channels % g else node.out_channels
     side = "input" if bad == in_channels and (g < 1 or in_channels % g) else "output"
     return Problem("E0304", f"groups={g} does not divide the {side} channels ({bad})",
-                   f"{bad} channels in {g} groups", _nearest_multiples(bad, max(g, 1)))
+                   f"{bad} channels in {g} groups", not_divisible_help(bad, max(g, 1)))
 
 
 def nearest_multiples(value: int, step: int) -> str:
@@ -107,7 +107,8 @@ def nearest_multiples(value: int, step: int) -> str:
     return ", ".join(str(v) for v in (below, below + step) if v > 0)
 
 
-def _nearest_multiples(value: int, step: int) -> str:
+def not_divisible_help(value: int, step: int) -> str:
+    """The help line for `value` not divisible by `step`, naming the nearest multiples."""
     return f"{value} is not divisible by {step}; nearest: " + nearest_multiples(value, step)
 
 

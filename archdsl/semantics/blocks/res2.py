@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from archdsl.diagnostics import Label, error
 from archdsl.ir import nodes as N
-from archdsl.ir.shapes import _nearest_multiples, nearest_multiples
+from archdsl.ir.shapes import nearest_multiples, not_divisible_help
 from archdsl.semantics.blocks import BlockType, ConvEntry, Row, bool_option, int_option, norm
 from archdsl.semantics.blocks.residual import conv_pad, expand_stage, residual_options, shortcut_kind
 from archdsl.semantics.emit import Emitter, join
@@ -56,7 +56,7 @@ def check_table(row: Row) -> None:
     if middle.channels % scales:
         raise invalid("E0320", f"res2: {scales} scales do not divide the 3x3 entry's {middle.channels} channels",
                       middle.span, f"{middle.channels} channels in {scales} parts",
-                      _nearest_multiples(middle.channels, scales))
+                      not_divisible_help(middle.channels, scales))
     groups = row.options["groups"]
     if middle.channels // scales % groups:
         part = middle.channels // scales
