@@ -13,7 +13,10 @@ from archdsl.ir.nodes import TensorType
 from archdsl.ir.verify import verify
 from archdsl.limits import Limits
 from archdsl.semantics.budget import Budget, OverBudget
-from archdsl.semantics.builder import Builder, Scope, make_input
+from archdsl.semantics.blocks import registry
+from archdsl.semantics.builder import HEADER_WORDS, STRUCTURE, Builder, Scope, make_input
+from archdsl.semantics.control import CONTROL
+from archdsl.semantics.userblocks import Library, spec_folder, unused_blocks, unused_parameters
 from archdsl.semantics.emit import shown_name
 from archdsl.semantics.ops import OPS
 from archdsl.semantics.values import (Evaluator, Invalid, invalid, is_whole, names_in, override, param_kind,
@@ -61,12 +64,12 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
                   overrides={key: header.params[key] for key in header.overrides if key in header.params})
     budget = Budget(limits or Limits())
     try:
-        _build(spec, header, graph, budget, diagnostics)
+        block_warnings = _build(spec, header, graph, budget, diagnostics)
     except OverBudget as stop:  # the network cannot fit: no point building the rest
         return None, blame_outside(merge_repeats(diagnostics + stop.diagnostics), header)
     diagnostics += budget.final()
     if not any(d.is_error for d in diagnostics):  # after an error, unused values are mostly its echo
-        diagnostics += unused_values(graph)
+        diagnostics += unused_values(graph) + block_warnings
     diagnostics = blame_outside(merge_repeats(diagnostics), header)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
@@ -74,12 +77,17 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
     return graph, diagnostics
 
 
-def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnostics: list[Diagnostic]) -> None:
-    """Walk the statements from the input to the output node."""
-    builder = Builder(graph, Evaluator(header.params), header.defaults, diagnostics, budget)
+def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Walk the statements from the input to the output node; returns the warnings about block
+    definitions (unused ones and unused parameters), which wait until the spec has no errors."""
+    evaluator = Evaluator(header.params)
+    library = Library(evaluator, (*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), diagnostics)
+    library.collect(spec.statements, spec_folder(spec.source), True)
+    builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     x = make_input(graph, builder.em, header.input_span)
     x = builder.sequence(spec.statements, Scope("", x), x)
     builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
+    return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used for w in unused_parameters(b)]
 
 
 def _stem(filename: str) -> str:

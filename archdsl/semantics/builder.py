@@ -8,19 +8,21 @@ and the walk goes on, so that one run reports everything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.semantics.blocks import BlockType, registry
 from archdsl.semantics.budget import Budget
+from archdsl.semantics.control import CONDITIONS, CONTROL, Control
 from archdsl.semantics.emit import Emitter, join
+from archdsl.semantics.instances import BlockUses
 from archdsl.semantics.ops import OPS, Call, check_call
 from archdsl.semantics.reserved import why_reserved
 from archdsl.semantics.rows import read_row
 from archdsl.semantics.spelling import layer_type_hint
-from archdsl.semantics.values import Evaluator, Invalid, invalid
+from archdsl.semantics.values import Evaluator, Invalid, Unknown, invalid
 from archdsl.syntax import tree as T
 from archdsl.syntax.parser import NEGATIVE
 
@@ -62,27 +64,44 @@ class Scope:
         return names
 
 
-class Builder:
+class Builder(BlockUses, Control):
     def __init__(self, graph: Graph, evaluator: Evaluator, defaults: dict[str, dict[str, T.Option]],
-                 diagnostics: list[Diagnostic], budget: Budget):
+                 diagnostics: list[Diagnostic], budget: Budget, user_blocks: dict | None = None):
         self.graph = graph
         self.ev = evaluator
         self.defaults = defaults
         self.diagnostics = diagnostics
         self.em = Emitter(graph, diagnostics, budget)
         self.blocks = registry()
+        self.user_blocks = user_blocks or {}
+        self.root_params = evaluator.params
+        evaluator.properties = self.property_of
+        self.uses: list = []  # the user-block instances being built, outermost first, with their uses
+        self.stage_count = None
+        self.lets: set[str] = set()
+        self.current_scope: Scope | None = None
 
     # --- walking ---------------------------------------------------------
 
     def sequence(self, statements, scope: Scope, x: int, stage: T.Statement | None = None) -> int:
         """Run statements one after another; each takes the previous one's value by default."""
+        chain = None  # within an if/elif/else chain: whether one of its branches ran
         for stmt in statements:
+            self.current_scope = scope
             try:
+                if stmt.word in CONDITIONS:
+                    x, chain = self.condition(stmt, scope, x, stage, chain)
+                    continue
+                chain = None
                 x = self.statement(stmt, scope, x, stage)
-            except Invalid as exc:
-                self.diagnostics.append(exc.diagnostic)
-                if stmt.word not in HEADER_WORDS:
+            except (Invalid, Unknown) as exc:
+                if isinstance(exc, Invalid):
+                    self.diagnostics.append(exc.diagnostic)
+                if stmt.word in CONDITIONS:
+                    chain = True  # the chain's other branches would only echo the error
+                elif stmt.word not in HEADER_WORDS + CONTROL:
                     x = self.untyped_stand_in(stmt, scope, x)
+            self.current_scope = scope
         return x
 
     def untyped_stand_in(self, stmt: T.Statement, scope: Scope, x: int) -> int:
@@ -99,7 +118,7 @@ class Builder:
 
     def statement(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         word = stmt.word
-        if word not in STRUCTURE and stmt.body:
+        if word not in STRUCTURE and word != "block" and stmt.body:
             raise not_a_block(stmt)
         if word in HEADER_WORDS:
             if scope.parent is not None:
@@ -111,18 +130,76 @@ class Builder:
             return x
         if word in SECTIONS or word == "stages":
             return self.section(stmt, scope, x, stage)
+        if word in CONTROL:
+            return self.control(stmt, scope, x)
+        stmt = self.substitute(stmt)
+        if stmt is None:  # an activation parameter set to `none`: no layer
+            return x
+        word = stmt.word
         index = scope.next_index()
+        if word.isdigit():
+            index = self.position(stmt, scope, index)
         if word in STRUCTURE:
             return self.structure(stmt, scope, x, index, stage)
         name, op, args = split_name(stmt, self.known_words())
+        if op is not None and op.name == "split":
+            scope.count -= 1  # a split makes views, not a module: it takes no position
+            return self.split(stmt, scope, x, name, args)
         if name is not None:
             self.check_new_name(scope, name, stmt)
+        if op is not None and op.name in self.user_blocks:
+            return self.use_block(stmt, scope, x, name, self.user_blocks[op.name], args, index)
         if op is None or op.name in self.blocks or any(isinstance(a, T.ListValue) for a in args):
             return self.row(stmt, scope, x, name or str(index), op, args, stage)
         return self.layer(stmt, scope, x, name, op, args, index)
 
     def known_words(self):
-        return (*OPS, *self.blocks, *STRUCTURE)
+        return (*OPS, *self.blocks, *self.user_blocks, *STRUCTURE, "split")
+
+    def control(self, stmt: T.Statement, scope: Scope, x: int) -> int:
+        """`let`, `require`; `block` and `use`, read before the walk, at the top level only."""
+        word = stmt.word
+        if word in ("block", "use"):
+            if scope.parent is not None or self.uses:
+                raise invalid("E0210", f"`{word}` belongs at the top of the spec", stmt.word_span, "not allowed here",
+                              f"move `{word}` to the top level; a block cannot be defined inside another")
+            return x
+        if stmt.body:
+            raise not_a_block(stmt)
+        if word == "let":
+            self.let(stmt)
+        else:
+            self.require(stmt)
+        return x
+
+    def substitute(self, stmt: T.Statement) -> T.Statement | None:
+        """A statement whose layer type is a word-valued parameter (`act` in a block taking
+        `act=relu6`), with the word in its place; None where the word is `none`."""
+        def word_of(name: str):
+            value = self.ev.params.get(name) if name not in self.known_words() else None
+            return value if isinstance(value, str) and value not in ("true", "false") else None
+
+        if stmt.body:
+            return stmt
+        if word_of(stmt.word) is not None:
+            value = word_of(stmt.word)
+            return None if value == "none" else replace(stmt, word=value)
+        head = stmt.args[0] if stmt.args and isinstance(stmt.args[0], T.Name) else None
+        if head is not None and word_of(head.name) is not None:
+            value = word_of(head.name)
+            return None if value == "none" else replace(stmt, args=(T.Name(value, head.span), *stmt.args[1:]))
+        return stmt
+
+    def position(self, stmt: T.Statement, scope: Scope, index: int) -> int:
+        """A statement named by a number takes that position (as in nn.Sequential); the unnamed
+        statements after it continue from there. Positions only go forward."""
+        wanted = int(stmt.word)
+        if wanted < index:
+            raise invalid("E0225", f"position {wanted} comes before this statement's place ({index})", stmt.word_span,
+                          "already passed", f"positions only go forward: name it {index} or more, or leave it "
+                          "unnamed to take the next one")
+        scope.count = wanted + 1
+        return wanted
 
     def structure(self, stmt: T.Statement, scope: Scope, x: int, index: int, stage) -> int:
         word = stmt.word
@@ -226,11 +303,16 @@ class Builder:
             raise invalid("E0206", "`stages` takes no `from`", stmt.inputs[0].span, "unexpected",
                           "give the first row its input: `layer1 [...] from NAME`")
         kinds = [a for a in stmt.args if isinstance(a, T.Name)]
-        if len(kinds) != 1 or len(stmt.args) != 1:
+        if len(kinds) != len(stmt.args) or len(kinds) > 1:
             raise invalid("E0207", "`stages` needs a block type", stmt.span, "which block type?",
                           "write `stages bottleneck` (block types: " + ", ".join(self.blocks) + ")")
-        self.block_type(kinds[0].name, kinds[0].span)
-        return self.sequence(stmt.body, scope, x, stage=stmt)
+        if kinds and kinds[0].name not in self.user_blocks:
+            self.block_type(kinds[0].name, kinds[0].span)
+        outer, self.stage_count = self.stage_count, self.count_stage(stmt.body)
+        try:
+            return self.sequence(stmt.body, scope, x, stage=stmt if kinds else None)
+        finally:
+            self.stage_count = outer
 
     def block_type(self, name: str, span: Span) -> BlockType:
         if name not in self.blocks:
@@ -244,6 +326,10 @@ class Builder:
         if op is None and stage is None:
             raise invalid("E0207", "a stage row needs a block type", stmt.span, "which block type?",
                           f"write `{name} bottleneck [...]`, or put the row under `stages bottleneck`")
+        if op is None and stage.args[0].name in self.user_blocks:
+            index = int(name) if name.isdigit() else 0
+            named = None if name.isdigit() else name
+            return self.use_block(stmt, scope, x, named, self.user_blocks[stage.args[0].name], args, index)
         block = self.block_type(*((op.name, op.span) if op else (stage.args[0].name, stage.args[0].span)))
         inherited = stage.options if stage is not None else ()
         row = read_row(stmt, name, join(scope.prefix, name), block, args, inherited, self.ev, self.defaults)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import re
+from typing import Callable
 
 from archdsl.diagnostics import Diagnostic, Span, did_you_mean, error
+from archdsl.semantics.functions import FUNCTIONS
+from archdsl.semantics.values_base import is_number
 from archdsl.syntax import tree as T
 
 MAX_VALUE = 10**9
+LOGIC = ("and", "or")
+COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+               ">=": operator.ge}
 SWITCH = ("true", "false")
 WORDS = (*SWITCH, "same", "valid", "none", "first", "auto", "identity", "proj", "avgdown", "relu")
 
@@ -26,15 +33,31 @@ class Invalid(Exception):
         self.diagnostic = diagnostic
 
 
+class Unknown(Exception):
+    """A value that cannot be worked out because of an error already reported (a size left
+    unknown, a `let` that failed): the statement that needs it is skipped without a word."""
+
+
+#: the value of a name whose definition failed
+UNKNOWN = object()
+
+
 def invalid(code: str, message: str, span: Span, label: str = "", help: str = "", notes=()) -> Invalid:
     return Invalid(error(code, message, span, label, help, notes))
 
 
 class Evaluator:
-    """Evaluates syntax values against the spec's parameters."""
+    """Evaluates syntax values against the spec's parameters (and, in a block, its arguments and
+    `let` values). `properties` answers `x.channels`-style names: (value name, property, span) ->
+    the number, raising Invalid when there is none."""
 
-    def __init__(self, params: dict[str, object]):
+    def __init__(self, params: dict[str, object], properties: Callable | None = None):
         self.params = params
+        self.properties = properties
+
+    def child(self, params: dict[str, object]) -> "Evaluator":
+        """An evaluator over `params` that reads properties as this one does."""
+        return Evaluator(params, self.properties)
 
     def eval(self, value):
         if isinstance(value, (T.Int, T.Float)):
@@ -42,7 +65,15 @@ class Evaluator:
         if isinstance(value, T.Name):
             return self._name(value)
         if isinstance(value, T.BinOp):
+            if value.op in LOGIC:
+                return self._logic(value)
+            if value.op in COMPARISONS:
+                return self._compare(value)
             return self._binop(value)
+        if isinstance(value, T.Not):
+            return not self.truth(value.operand, "`not`")
+        if isinstance(value, T.Call):
+            return self._call(value)
         if isinstance(value, T.Dims):
             return value.values
         if isinstance(value, (T.ListValue, T.TupleValue)):
@@ -52,7 +83,11 @@ class Evaluator:
         raise AssertionError(f"unknown syntax value {value!r}")
 
     def _name(self, value: T.Name):
+        if "." in value.name and value.name not in self.params:
+            return self._property(value)
         if value.name in self.params:
+            if self.params[value.name] is UNKNOWN:
+                raise Unknown()
             return self.params[value.name]
         if value.name in WORDS:
             return value.name
@@ -69,9 +104,69 @@ class Evaluator:
         if value.op == "floordiv" and right == 0:
             raise invalid("E0209", "division by zero", value.span, "divides by 0",
                           "check the value of the divisor's parameter")
+        if value.op == "mod" and right == 0:
+            raise invalid("E0209", "remainder of a division by zero", value.span, "divides by 0",
+                          "check the value of the divisor's parameter")
         result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
-                  "floordiv": lambda: left // right}[value.op]()
+                  "floordiv": lambda: left // right, "mod": lambda: left % right}[value.op]()
         return _finite(result, value.span, MAX_VALUE)
+
+    def truth(self, value, what: str) -> bool:
+        """`value` as a condition: true or false (a comparison, `and`, `or`, `not`, or a true/false
+        parameter); E0221 for anything else."""
+        result = self.word(value)
+        if isinstance(result, bool):
+            return result
+        if result in SWITCH:
+            return result == "true"
+        raise invalid("E0221", f"{what} needs true or false", value.span, f"got {show(result)}",
+                      "compare values to make a condition, like `stride == 1` or `expand != 1`")
+
+    def _logic(self, value: T.BinOp) -> bool:
+        left = self.truth(value.left, f"`{value.op}`")
+        if left == (value.op == "or"):  # decided by the left side, as Python does
+            return left
+        return self.truth(value.right, f"`{value.op}`")
+
+    def _compare(self, value: T.BinOp) -> bool:
+        left, right = self.word(value.left), self.word(value.right)
+        if value.op in ("==", "!="):
+            same = show(left) == show(right) if isinstance(left, str) or isinstance(right, str) else left == right
+            return same if value.op == "==" else not same
+        if not all(is_number(v) for v in (left, right)):
+            raise invalid("E0209", f"`{value.op}` compares numbers", value.span, "not numbers",
+                          "words and sizes are compared with == and != only")
+        return COMPARISONS[value.op](left, right)
+
+    def _call(self, value: T.Call):
+        entry = FUNCTIONS.get(value.function)
+        if entry is None:
+            hint = did_you_mean(value.function, FUNCTIONS) or "functions: " + ", ".join(FUNCTIONS)
+            raise invalid("E0220", f"unknown function `{value.function}`", value.function_span,
+                          "not a function", hint)
+        function, fewest, most, _ = entry
+        if not fewest <= len(value.args) <= most:
+            count = str(fewest) if fewest == most else f"{fewest} to {most}"
+            raise invalid("E0220", f"`{value.function}` takes {count} argument{'s' * (most > 1)}, "
+                          f"not {len(value.args)}", value.span, "wrong number of arguments", _usage(value.function))
+        args = [self.eval(a) for a in value.args]
+        bad = next((a for a, v in zip(value.args, args) if not (is_number(v) or isinstance(v, list))), None)
+        if bad is not None:
+            raise invalid("E0209", f"`{value.function}` needs numbers", bad.span, "not a number",
+                          _usage(value.function))
+        try:
+            result = function(*args)
+        except (ValueError, TypeError) as exc:
+            raise invalid("E0209", f"`{value.function}`: {exc}", value.span, "cannot be worked out",
+                          _usage(value.function)) from None
+        return _finite(result, value.span, MAX_VALUE)
+
+    def _property(self, value: T.Name):
+        owner, _, prop = value.name.partition(".")
+        if self.properties is None:
+            raise invalid("E0205", f"unknown parameter `{value.name}`", value.span, "not defined",
+                          "`NAME.channels`, `.height` and `.width` read a value's size inside a block")
+        return self.properties(owner, prop, value.span)
 
     # --- conversions -------------------------------------------------------
 
@@ -98,7 +193,7 @@ class Evaluator:
     def word(self, value):
         """The value of an option that takes a word: a name that is not a parameter reads as
         itself, so `shortcut=avgpool` is reported as a bad choice, not an unknown parameter."""
-        if isinstance(value, T.Name) and value.name not in self.params:
+        if isinstance(value, T.Name) and value.name not in self.params and "." not in value.name:
             return value.name
         return self.eval(value)
 
@@ -273,11 +368,18 @@ def _text_before(line: str, col: int) -> str:
 
 
 def names_in(value) -> set[str]:
-    """The names a syntax value reads: `width * 2` -> {"width"}."""
+    """The names a syntax value reads: `width * 2` -> {"width"}; `input.channels` -> {"input"}."""
     if isinstance(value, T.Name):
-        return {value.name}
+        return {value.name.split(".", 1)[0]}
     if isinstance(value, T.BinOp):
         return names_in(value.left) | names_in(value.right)
-    if isinstance(value, (T.ListValue, T.TupleValue)):
-        return set().union(*map(names_in, value.items))
+    if isinstance(value, T.Not):
+        return names_in(value.operand)
+    if isinstance(value, (T.ListValue, T.TupleValue, T.Call)):
+        items = value.args if isinstance(value, T.Call) else value.items
+        return set().union(*map(names_in, items))
     return set()
+
+
+def _usage(function: str) -> str:
+    return f"`{function}`: {FUNCTIONS[function][3]}"

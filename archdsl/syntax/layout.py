@@ -37,7 +37,7 @@ class Indenter:
                     yield token
                     yield from self._indentation(token, levels)
                 continue
-            depth += {"LSQB": 1, "LPAR": 1, "RSQB": -1, "RPAR": -1}.get(token.type, 0)
+            depth += {"LSQB": 1, "LPAR": 1, "FUNC": 1, "RSQB": -1, "RPAR": -1}.get(token.type, 0)
             yield token
         for _ in levels[1:]:
             yield Token("_DEDENT", "")

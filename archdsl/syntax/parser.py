@@ -64,13 +64,14 @@ def _blank_line(text: str, line: int) -> str:
 
 _TOKEN_WORDS = {
     "NAME": "a name", "INT": "a number", "FLOAT": "a number", "DIMS": "a size like 3x3",
-    "STRIDE": "a stride like /2", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`",
+    "STRIDE": "a stride like /2", "DASHED": "a name", "DOTTED": "a name", "FUNC": "a function",
+    "COMPARE": "a comparison", "AND": "`and`", "OR": "`or`", "NOT": "`not`", "PERCENT": "`%`", "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`",
     "COMMA": "`,`", "EQUAL": "`=`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`",
     "SLASH": "`//`", "__ANON_0": "`//`", "FROM": "`from`", "_NL": "the end of the line",
     "_INDENT": "an indented line", "_DEDENT": "the end of the block", "$END": "the end of the file",
 }
 _LINE_ENDS = ("_NL", "_DEDENT", "$END")
-_VALUE_STARTS = {"INT", "FLOAT", "NAME", "DIMS", "LSQB", "LPAR"}
+_VALUE_STARTS = {"INT", "FLOAT", "NAME", "DIMS", "LSQB", "LPAR", "DOTTED", "FUNC", "NOT"}
 _GENERIC_HELP = "see the statement forms in docs/language.md"
 #: (message, label, help) for a `-` where a value starts: the language has no negative numbers
 NEGATIVE = ("a number in a spec cannot be negative", "a minus sign before a value",
@@ -201,7 +202,7 @@ def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
                 "layer's sizes or a row's table")
     if token.type == "COMMA" and last in "[(,":
         return ("a list item is missing before this `,`", "nothing before it", "remove the extra `,`")
-    if line_start and depth == 0 and token.type != "NAME":
+    if line_start and depth == 0 and token.type not in ("NAME", "DASHED", "INT"):
         return (f"a statement starts with a word, not {_describe_token(token)}", "expected a name or a layer type",
                 "begin the line with a layer type or a name and a type, like `conv1 conv 64 7x7`")
     return None
@@ -263,7 +264,16 @@ class _Builder:
         kind = item.data
         if kind in ("int", "float", "name", "dims", "stride"):
             return self.token_value(item.children[0], kind)
+        if kind == "call":
+            function, *args = item.children
+            return T.Call(str(function)[:-1], tuple(self.value(a) for a in args if a is not None),
+                          self.span(item), self.span(function))
+        if kind == "compare":
+            left, op, right = item.children
+            return T.BinOp(str(op), self.value(left), self.value(right), self.span(item))
         items = tuple(self.value(c) for c in item.children)
+        if kind == "not":
+            return T.Not(items[0], self.span(item))
         if kind == "list":
             return T.ListValue(items, self.span(item))
         if kind == "tuple":

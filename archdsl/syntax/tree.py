@@ -31,10 +31,31 @@ class Name:
 
 @dataclass(frozen=True)
 class BinOp:
+    """An arithmetic, comparison or logical operation; `op` is add, sub, mul, floordiv, mod, and, or,
+    or a comparison written as itself (==, !=, <, <=, >, >=)."""
+
     op: str
     left: "Value"
     right: "Value"
     span: Span
+
+
+@dataclass(frozen=True)
+class Not:
+    """`not value`."""
+
+    operand: "Value"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """`round(x)`, `max(a, b)`: a built-in function applied to values."""
+
+    function: str
+    args: tuple["Value", ...]
+    span: Span
+    function_span: Span
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ class Stride:
     span: Span
 
 
-Value = Union[Int, Float, Name, BinOp, Dims, ListValue, TupleValue]
+Value = Union[Int, Float, Name, BinOp, Not, Call, Dims, ListValue, TupleValue]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,195 @@
+"""Using a block defined in the language: binding a use's arguments, and instantiating the body.
+
+A use is a statement (`inverted_residual 24 expand=6 /2`) or a stage row of the block's type.
+With `repeat=N` it is a row of N units: the first takes the row's stride, the rest stride 1,
+and `names=` says where they live (`nested`: `row.0`, `row.1`; `flat`: the next positions of the
+enclosing scope, as torchvision's MobileNets number `features`; `prefixed`: `row.row-0`, as its
+RegNets do). The body sees only its own names, `input`, its parameters, the spec's parameters
+and `unit`, `units`, `stage_unit`, `stage_units`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from archdsl.diagnostics import Label, did_you_mean, error
+from archdsl.semantics.emit import join
+from archdsl.semantics.userblocks import NAMINGS, ROW_OPTIONS, BlockDef
+from archdsl.semantics.values import Invalid, invalid, show
+from archdsl.syntax import tree as T
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A use's evaluated arguments: the block's parameter values, and the row it asks for."""
+
+    values: dict
+    repeat: int | None
+    naming: str
+    stride_given: bool
+
+
+@dataclass
+class StageCount:
+    """Where the units of one `stages` section have got to, and how many it has."""
+
+    total: int
+    done: int = 0
+
+
+class BlockUses:
+    """The Builder's part that instantiates user blocks (mixed into Builder)."""
+
+    def use_block(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, args,
+                  index: int) -> int:
+        binding = self.bind(stmt, block, args)
+        x = self.block_input(stmt, scope, x)
+        block.used = True
+        if binding.repeat is None:
+            out = self.unit(block, stmt, join(scope.prefix, name or str(index)), x, binding, 0, 1)
+            if name is not None:
+                self.define(scope, name, out, stmt)
+            return out
+        if binding.naming == "flat":
+            if name is not None:
+                raise invalid("E0206", "a row with names=flat has no name of its own", stmt.word_span,
+                              "named here", "its units take the next positions of the enclosing scope: "
+                              "remove the name, or use names=nested")
+            for i in self.em.budget.repeats(binding.repeat, stmt.span, block.name):
+                position = index if i == 0 else scope.next_index()
+                x = self.unit(block, stmt, join(scope.prefix, str(position)), x, binding, i, binding.repeat)
+            return x
+        row = name or str(index)
+        path = join(scope.prefix, row)
+        for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
+            unit_name = f"{row}-{i}" if binding.naming == "prefixed" else str(i)
+            x = self.unit(block, stmt, join(path, unit_name), x, binding, i, binding.repeat)
+        self.define(scope, row, x, stmt)
+        return x
+
+    def bind(self, stmt: T.Statement, block: BlockDef, args) -> Binding:
+        """The use's arguments matched to the block's parameters; E0203/E0206/E0207 for a mismatch."""
+        values, given = {}, {}
+        positional = [a for a in args if not isinstance(a, T.Stride)]
+        stride = next((a for a in args if isinstance(a, T.Stride)), None)
+        if len(positional) > len(block.params):
+            raise invalid("E0206", f"too many arguments for `{block.name}`", positional[len(block.params)].span,
+                          "unexpected", f"it reads `{block.usage()}`")
+        for param, arg in zip(block.params, positional):
+            values[param.name], given[param.name] = self.ev.word(arg), arg.span
+        options = {o.name: o for o in stmt.options}
+        for option in stmt.options:
+            if option.name in ROW_OPTIONS:
+                continue
+            if block.param(option.name) is None:
+                hint = did_you_mean(option.name, [p.name for p in block.params] + list(ROW_OPTIONS)) or \
+                    f"it reads `{block.usage()}`"
+                raise invalid("E0203", f"`{block.name}` has no parameter `{option.name}`", option.name_span,
+                              "unknown parameter", hint, (Label(block.name_span, "defined here"),))
+            if option.name in given:
+                raise invalid("E0202", f"`{option.name}` is given twice", option.span, "given again",
+                              "keep one: by position or by name", (Label(given[option.name], "first given here"),))
+            values[option.name], given[option.name] = self.ev.word(option.value), option.span
+        if stride is not None:
+            if block.param("stride") is None:
+                raise invalid("E0206", f"`{block.name}` has no stride", stride.span, "unexpected stride",
+                              f"give the block a `stride` parameter to take `/N`; it reads `{block.usage()}`",
+                              (Label(block.name_span, "defined here"),))
+            if "stride" in given:
+                raise invalid("E0202", "the stride is given twice", stride.span, "given again",
+                              "keep one", (Label(given["stride"], "first given here"),))
+            values["stride"] = stride.value
+        missing = [p.name for p in block.params if p.required and p.name not in values]
+        if missing:
+            raise invalid("E0207", f"`{block.name}` needs `{missing[0]}`", stmt.span, f"{missing[0]} missing",
+                          f"it reads `{block.usage()}`", (Label(block.name_span, "defined here"),))
+        for param in block.params:
+            values.setdefault(param.name, param.default)
+        repeat = self.ev.int_(options["repeat"].value, "repeat", 0) if "repeat" in options else None
+        naming = self.ev.choice(options["names"].value, "names", NAMINGS) if "names" in options else "nested"
+        if "names" in options and repeat is None:
+            raise invalid("E0206", "`names=` names the units of a row", options["names"].span, "no row here",
+                          "add repeat=N to make a row of N units")
+        return Binding(values, repeat, naming, stride is not None or "stride" in given)
+
+    def unit(self, block: BlockDef, use: T.Statement, path: str, x: int, binding: Binding, unit: int,
+             units: int) -> int:
+        """One instance of `block` at `path` from `x`: the body walked with its own names and values."""
+        if block.name in (b.name for b, _ in self.uses):
+            chain = " -> ".join([*(b.name for b, _ in self.uses), block.name])
+            raise invalid("E0223", f"block `{block.name}` uses itself", use.span, "used again inside itself",
+                          f"{chain}: a block cannot contain itself", (Label(block.name_span, "defined here"),))
+        values = dict(binding.values)
+        if unit > 0 and binding.stride_given:
+            values["stride"] = 1
+        stage = self.stage_count
+        values.update(unit=unit, units=units, stage_unit=stage.done if stage else unit,
+                      stage_units=stage.total if stage else units)
+        if stage:
+            stage.done += 1
+        saved, before = self.ev, len(self.diagnostics)
+        self.ev = self.ev.child({**self.root_params, **values})
+        self.uses.append((block, use))
+        try:
+            from archdsl.semantics.builder import Scope
+
+            return self.sequence(block.body, Scope(path, x), x)
+        finally:
+            self.ev = saved
+            self.uses.pop()
+            self.diagnostics[before:] = [_noted(d, block, use, path) for d in self.diagnostics[before:]]
+
+    def count_stage(self, statements) -> StageCount:
+        """The units a `stages` section's rows make, counted before the first is built (the
+        stochastic-depth schedule of EfficientNet and ConvNeXt needs the total)."""
+        total = 0
+        for stmt in statements:
+            block = self.user_blocks.get(stmt.word) or next(
+                (self.user_blocks.get(a.name) for a in stmt.args[:1] if isinstance(a, T.Name)), None)
+            if block is None:
+                continue
+            repeat = stmt.option("repeat")
+            try:
+                total += self.ev.int_(repeat.value, "repeat", 0) if repeat else 1
+            except Invalid:
+                total += 1  # the walk reports it
+        return StageCount(total)
+
+    def require(self, stmt: T.Statement) -> None:
+        """`require CONDITION`: a block's own rule, reported at the use that breaks it."""
+        if len(stmt.args) != 1 or stmt.options or stmt.inputs or stmt.body:
+            raise invalid("E0206", "`require` takes one condition", stmt.span, "expected `require CONDITION`",
+                          "write it like `require out % groups == 0`")
+        condition = stmt.args[0]
+        if self.ev.truth(condition, "`require`"):
+            return
+        text = _text(condition)
+        values = ", ".join(f"{n}={show(self.ev.params[n])}" for n in sorted(_names(condition))
+                           if n in self.ev.params)
+        if not self.uses:
+            raise invalid("E0224", f"requirement not met: `{text}`", condition.span, values or "false",
+                          "change the values it reads")
+        block, use = self.uses[-1]
+        raise Invalid(error("E0224", f"`{block.name}` requires `{text}`", use.span, values or "not met",
+                            "change the arguments of this use", (Label(stmt.span, "required here"),)))
+
+
+def _noted(d, block: BlockDef, use: T.Statement, path: str):
+    """A problem found inside an instance, with a note at the use that made it (as a compiler notes
+    the expansion a macro's error came from); the use's own problems need none."""
+    if d.span is None or d.span == use.span or any(n.span == use.span for n in d.notes):
+        return d
+    return replace(d, notes=d.notes + (Label(use.span, f"in `{path}`, a `{block.name}` made here"),))
+
+
+def _names(value) -> set[str]:
+    from archdsl.semantics.values import names_in
+
+    return names_in(value)
+
+
+def _text(value) -> str:
+    span = value.span
+    if span.source is None or span.line != span.end_line:
+        return "..."
+    return span.source.line(span.line)[span.col - 1:span.end_col - 1]

@@ -1,0 +1,209 @@
+"""Blocks defined in the language: `block NAME params...` with an indented body, and `use LIBRARY`.
+
+A definition is read once (its parameters and their defaults); each use instantiates its body
+like a sequence of statements under the instance's module path (see instances.py). A library
+is another spec file beside the spec, holding only definitions: `use mobile_blocks` reads
+`mobile_blocks.arch` from the spec's own folder. A library's name is a plain name, so it can
+name no other folder, no absolute path and no way out of the spec's folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archdsl.diagnostics import Diagnostic, Label, Span, warning
+from archdsl.semantics.reserved import why_reserved
+from archdsl.semantics.values import Evaluator, Invalid, invalid, names_in
+from archdsl.syntax import tree as T
+
+#: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named
+ROW_OPTIONS = ("repeat", "names")
+NAMINGS = ("nested", "flat", "prefixed")
+#: names a block's body can read besides its parameters: its unit's place in its row and its stages
+UNIT_NAMES = ("unit", "units", "stage_unit", "stage_units")
+#: the most library files one spec may read, in all
+MAX_LIBRARIES = 16
+#: statements a library may hold
+LIBRARY_WORDS = ("block", "use")
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: object
+    span: Span
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+@dataclass
+class BlockDef:
+    """One block definition: its parameters in order, its body, and where it is written."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[T.Statement, ...]
+    span: Span
+    name_span: Span
+    #: written in the spec itself (not in a library it uses): an unused one is worth a warning
+    local: bool = True
+    used: bool = field(default=False, compare=False)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def usage(self) -> str:
+        """`inverted_residual out [expand=6] [stride=1]`: how a use is written."""
+        parts = [p.name if p.required else f"[{p.name}={_shown(p.default)}]" for p in self.params]
+        return " ".join([self.name, *parts])
+
+
+def _shown(value) -> str:
+    from archdsl.semantics.values import show
+
+    return show(value)
+
+
+def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
+    """The definition a `block` statement writes; `taken` holds the words a block cannot be named."""
+    if not stmt.args or not isinstance(stmt.args[0], T.Name):
+        raise invalid("E0206", "`block` needs a name", stmt.span, "expected `block NAME params...`",
+                      "write it like `block inverted_residual out expand=6 stride=1`, with its body indented")
+    head, *rest = stmt.args
+    name = head.name
+    reason = why_reserved(name) or (f"`{name}` is already a layer type or a word of the language"
+                                    if name in taken else None)
+    if reason is not None or "." in name:
+        raise invalid("E0213", f"`{name}` cannot name a block", head.span, "reserved name",
+                      f"{reason or 'a block name has no dots'}; choose another, like `{name.split('.')[0]}_block`")
+    if stmt.inputs:
+        raise invalid("E0206", "a block definition takes no `from`", stmt.inputs[0].span, "unexpected",
+                      "a block starts from the value its use gives it; `from` goes on the use")
+    if not stmt.body:
+        raise invalid("E0210", f"block `{name}` has no body", stmt.span, "empty",
+                      "indent the block's statements under its `block` line")
+    params = []
+    for arg in rest:
+        if not isinstance(arg, T.Name) or "." in arg.name:
+            raise invalid("E0206", "a block's parameters are names, with defaults as NAME=VALUE", arg.span,
+                          "not a parameter name", "write it like `block conv_bn out kernel=3 stride=1`")
+        params.append(Param(arg.name, _REQUIRED, arg.span))
+    params += [Param(o.name, ev.word(o.value), o.span) for o in stmt.options]
+    _check_params(params)
+    return BlockDef(name, tuple(params), stmt.body, stmt.span, head.span)
+
+
+def _check_params(params: list[Param]) -> None:
+    seen: dict[str, Param] = {}
+    for p in params:
+        if p.name in seen:
+            raise invalid("E0202", f"parameter `{p.name}` is declared twice", p.span, "declared again",
+                          "give each parameter its own name", (Label(seen[p.name].span, "first declared here"),))
+        if p.name in (*ROW_OPTIONS, *UNIT_NAMES, "input"):
+            raise invalid("E0213", f"`{p.name}` cannot name a block parameter", p.span, "reserved name",
+                          f"`{p.name}` is the language's own inside a block; choose another, like `{p.name}_value`")
+        seen[p.name] = p
+
+
+def unused_parameters(block: BlockDef) -> list[Diagnostic]:
+    """W0410 for each parameter the body never reads."""
+    read = _names_read(block.body)
+    return [warning("W0410", f"block `{block.name}` never uses its parameter `{p.name}`", p.span,
+                    "never used", "remove the parameter, or use it in the block's body")
+            for p in block.params if p.name not in read]
+
+
+def _names_read(statements) -> set[str]:
+    found: set[str] = set()
+    for stmt in statements:
+        found.add(stmt.word)
+        for arg in stmt.args:
+            found |= names_in(arg) if not isinstance(arg, T.Stride) else set()
+        for option in stmt.options:
+            found |= names_in(option.value)
+        found |= _names_read(stmt.body)
+    return found
+
+
+def unused_blocks(blocks: dict[str, BlockDef]) -> list[Diagnostic]:
+    """W0411 for each block the spec defines and never uses (a library's are there to pick from)."""
+    return [warning("W0411", f"block `{b.name}` is defined but never used", b.name_span, "never used",
+                    "use it as a statement or a stage row's block type, or remove it")
+            for b in blocks.values() if b.local and not b.used]
+
+
+class Library:
+    """Reads the definitions of a spec and of the libraries it uses, each file once."""
+
+    def __init__(self, ev: Evaluator, taken, diagnostics: list[Diagnostic]):
+        self.ev, self.taken, self.diagnostics = ev, taken, diagnostics
+        self.blocks: dict[str, BlockDef] = {}
+        self.read: set[Path] = set()
+
+    def collect(self, statements, folder: Path | None, local: bool, chain: tuple[Path, ...] = ()) -> None:
+        """Every `block` and `use` among the top-level `statements`."""
+        for stmt in statements:
+            try:
+                if stmt.word == "block":
+                    self.add(read_definition(stmt, self.ev, self.taken), local)
+                elif stmt.word == "use":
+                    self.use(stmt, folder, chain)
+                elif not local:
+                    raise invalid("E0222", f"a block library holds only `block` and `use`, not `{stmt.word}`",
+                                  stmt.word_span, "not a definition",
+                                  "move layers into the spec that uses the library")
+            except Invalid as exc:
+                self.diagnostics.append(exc.diagnostic)
+
+    def add(self, block: BlockDef, local: bool) -> None:
+        block.local = local
+        first = self.blocks.get(block.name)
+        if first is not None:
+            raise invalid("E0202", f"block `{block.name}` is defined twice", block.name_span, "defined again",
+                          "give each block its own name", (Label(first.name_span, "first defined here"),))
+        self.blocks[block.name] = block
+
+    def use(self, stmt: T.Statement, folder: Path | None, chain: tuple[Path, ...]) -> None:
+        name = stmt.args[0] if len(stmt.args) == 1 and isinstance(stmt.args[0], T.Name) else None
+        if name is None or stmt.options or stmt.inputs or stmt.body or "." in name.name:
+            raise invalid("E0222", "`use` names one library: a file beside the spec, without `.arch`", stmt.span,
+                          "expected `use NAME`", "write it like `use mobile_blocks` to read mobile_blocks.arch")
+        path = (folder or Path(".")) / f"{name.name}.arch"
+        resolved = path.resolve()
+        if resolved in chain:
+            raise invalid("E0222", f"library `{name.name}` uses itself", name.span, "a cycle of `use`",
+                          " -> ".join(p.stem for p in (*chain, resolved)) + ": remove one of the `use` lines")
+        if resolved in self.read:
+            return
+        if len(self.read) >= MAX_LIBRARIES:
+            raise invalid("E0222", f"more than {MAX_LIBRARIES} libraries", name.span, "one too many",
+                          "gather the blocks into fewer library files")
+        self.read.add(resolved)
+        tree = self.parse(path, name)
+        if tree is not None:
+            self.collect(tree.statements, path.parent, False, (*chain, resolved))
+
+    def parse(self, path: Path, name: T.Name) -> T.Spec | None:
+        from archdsl.api import read_file  # the one reader of spec files: size, kind and encoding checks
+        from archdsl.syntax.parser import parse
+
+        source, found = read_file(path)
+        if source is not None:
+            tree, found = parse(source)
+            if tree is not None:
+                return tree
+        why = found[0].message if found else "cannot be read"
+        self.diagnostics += [d for d in found if d.span is not None]
+        raise invalid("E0222", f"library `{name.name}` cannot be used: {why}", name.span, "used here",
+                      f"`use {name.name}` reads {path}, beside the spec")
+
+
+def spec_folder(source) -> Path | None:
+    """The folder a spec's libraries are read from: its own, or the current one for a spec given as text."""
+    name = getattr(source, "name", "")
+    return None if not name or name.startswith("<") else Path(name).parent
+
