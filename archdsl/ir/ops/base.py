@@ -125,6 +125,14 @@ class NodeBase(BaseModel):
         raise MissingRule(f"{type(self).__name__} has no flop count")
 
 
+RULES = ("infer", "state", "macs", "other_flops")
+
+
+def missing_rules(cls: type[NodeBase]) -> list[str]:
+    """The rules `cls` leaves undefined (inherits NodeBase's MissingRule for)."""
+    return [rule for rule in RULES if getattr(cls, rule) is getattr(NodeBase, rule)]
+
+
 class Stateless:
     """Mixin: an op that owns no state_dict entries."""
 
