@@ -1,4 +1,5 @@
-"""The parameters and buffers each stateful op owns, derived from the IR alone.
+"""The parameters and buffers each stateful op owns, derived from the IR alone (each op
+class's `state`, archdsl.ir.ops).
 
 This is the contract the torch lowering fulfils: the same keys and shapes.
 """
@@ -32,18 +33,8 @@ def node_state(node: NodeBase, graph: Graph) -> list[StateEntry]:
     in_type = graph[node.inputs[0]].type
     if in_type is None:
         return []
-    p = node.path
-    if node.op == "conv":
-        kh, kw = node.kernel
-        entries = [StateEntry(f"{p}.weight", (node.out_channels, in_type.channels // node.groups, kh, kw), True)]
-        return entries + ([StateEntry(f"{p}.bias", (node.out_channels,), True)] if node.bias else [])
-    if node.op == "linear":
-        entries = [StateEntry(f"{p}.weight", (node.out_features, in_type.channels), True)]
-        return entries + ([StateEntry(f"{p}.bias", (node.out_features,), True)] if node.bias else [])
-    c = (in_type.channels,)
-    return [StateEntry(f"{p}.weight", c, True), StateEntry(f"{p}.bias", c, True),
-            StateEntry(f"{p}.running_mean", c, False), StateEntry(f"{p}.running_var", c, False),
-            StateEntry(f"{p}.num_batches_tracked", (), False)]
+    return [StateEntry(f"{node.path}.{e.suffix}" if e.suffix else node.path, e.shape, e.trainable)
+            for e in node.state(in_type)]
 
 
 def state_entries(graph: Graph) -> list[StateEntry]:

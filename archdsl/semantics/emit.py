@@ -11,7 +11,7 @@ from typing import Iterator
 from archdsl.diagnostics import Diagnostic, Label, Span, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
-from archdsl.ir.shapes import Problem, infer
+from archdsl.ir.shapes import Problem, infer, nearest_divisors
 from archdsl.limits import Limits
 from archdsl.semantics.budget import Budget
 
@@ -109,6 +109,42 @@ class Emitter:
 
     def concat(self, inputs: list[int], path: str, span) -> int:
         return self.emit(N.Concat, inputs, path, span)
+
+    def split(self, x: int, path: str, span, sizes: int | list[int]) -> list[int]:
+        """`x`'s channels in consecutive parts, as one slice node (a view) each, at `path.0`,
+        `path.1`, ...: `sizes` a number of equal parts, or the parts' channel counts. Where the
+        parts do not cover the channels exactly, an E0309 diagnostic and no nodes ([])."""
+        t = self.type_of(x)
+        if t is None:
+            return []
+        parts = _split_sizes(t.channels, sizes)
+        if isinstance(parts, str):
+            self.diagnostics.append(error("E0309", parts, span, f"splits {t.channels} channels",
+                                          _split_help(t.channels, sizes)))
+            return []
+        starts = [sum(parts[:i]) for i in range(len(parts))]
+        return [self.emit(N.ChannelSlice, [x], join(path, str(i)), span, start=start, size=size)
+                for i, (start, size) in enumerate(zip(starts, parts))]
+
+
+def _split_sizes(channels: int, sizes: int | list[int]) -> list[int] | str:
+    """The channel count of each part, or what is wrong with `sizes`."""
+    if isinstance(sizes, int):
+        if sizes < 1 or channels % sizes:
+            return f"{channels} channels do not split into {sizes} equal parts"
+        return [channels // sizes] * sizes
+    if not sizes or min(sizes) < 1:
+        return "each part of a split needs at least 1 channel"
+    if sum(sizes) != channels:
+        return f"the parts ({' + '.join(map(str, sizes))} = {sum(sizes)}) do not cover the input's {channels} channels"
+    return list(sizes)
+
+
+def _split_help(channels: int, sizes: int | list[int]) -> str:
+    if isinstance(sizes, int):
+        return f"{channels} is not divisible by {sizes}; part counts that divide it: " + \
+            nearest_divisors(channels, max(sizes, 1))
+    return "the parts' channels must add up to the input's exactly"
 
 
 def shown_name(node: N.NodeBase) -> str:

@@ -176,12 +176,118 @@ def _plain(cls):
     return lambda call, em, xs: em.emit(cls, xs, call.path, call.span)
 
 
+def _activation(name: str):
+    """The builder of an activation from its table line: each option read as its default's kind."""
+    definition = N.ACTIVATIONS[name]
+
+    def build(call: Call, em: Emitter, xs: list[int]) -> int:
+        attrs = {key: call.opt(key, _option_reader(call.ev, option), option.default)
+                 for key, option in definition.options.items()}
+        return em.emit(N.ACTIVATION_NODES[name], xs, call.path, call.span, **attrs)
+    return build
+
+
+def _option_reader(ev: Evaluator, option: N.Option) -> Callable:
+    if option.choices:
+        return lambda value, what: ev.choice(value, what, option.choices)
+    return ev.float_
+
+
+def _deconv(call: Call, em: Emitter, xs: list[int]) -> int:
+    ev = call.ev
+    out = call.arg(0, "output channels", ev.int_, example="deconv 64 2x2 /2")
+    kernel = call.arg(1, "a kernel size", ev.pair, example=f"deconv {out} 2x2 /2")
+    return em.emit(N.Deconv, xs, call.path, call.span, out_channels=out, kernel=kernel,
+                   stride=call.stride((1, 1)), padding=call.opt("pad", _size(ev, 0), (0, 0)),
+                   output_padding=call.opt("output_pad", _size(ev, 0), (0, 0)),
+                   dilation=call.opt("dilation", ev.pair, (1, 1)), groups=call.opt("groups", ev.int_, 1),
+                   bias=call.opt("bias", ev.bool_, False))
+
+
+def _size(ev: Evaluator, minimum: int):
+    return lambda value, what: ev.pair(value, what, minimum=minimum)
+
+
+def _layernorm(call: Call, em: Emitter, xs: list[int]) -> int:
+    return em.emit(N.LayerNorm, xs, call.path, call.span, eps=call.opt("eps", call.ev.float_, 1e-5))
+
+
+def _groupnorm(call: Call, em: Emitter, xs: list[int]) -> int:
+    groups = call.arg(0, "a number of groups", call.ev.int_, example="groupnorm 32")
+    return em.emit(N.GroupNorm, xs, call.path, call.span, groups=groups, eps=call.opt("eps", call.ev.float_, 1e-5))
+
+
+def _position_linear(call: Call, em: Emitter, xs: list[int]) -> int:
+    out = call.arg(0, "output features", call.ev.int_, example="position_linear 384")
+    return em.emit(N.PositionLinear, xs, call.path, call.span, out_features=out,
+                   bias=call.opt("bias", call.ev.bool_, True))
+
+
+def _layer_scale(call: Call, em: Emitter, xs: list[int]) -> int:
+    return em.emit(N.LayerScale, xs, call.path, call.span, init=call.opt("init", call.ev.float_, 1e-6))
+
+
+def _stochastic_depth(call: Call, em: Emitter, xs: list[int]) -> int:
+    p = call.arg(0, "a drop probability", call.ev.float_, example="stochastic_depth 0.1")
+    if p > 1:
+        raise invalid("E0209", "stochastic depth probability must be at most 1", call.positional[0].span,
+                      f"got {p}", "the probability of dropping a block's branch, from 0 to 1, like 0.1")
+    mode = call.opt("mode", lambda v, what: call.ev.choice(v, what, ("row", "batch")), "row")
+    return em.emit(N.StochasticDepth, xs, call.path, call.span, p=p, mode=mode)
+
+
+def _adaptive(cls):
+    def build(call: Call, em: Emitter, xs: list[int]) -> int:
+        size = call.arg(0, "an output size", call.ev.pair, example=f"{call.op} 7x7")
+        return em.emit(cls, xs, call.path, call.span, size=size)
+    return build
+
+
+def _upsample(call: Call, em: Emitter, xs: list[int]) -> int:
+    ev = call.ev
+    scale = call.opt("scale", ev.float_, None)
+    size = call.opt("size", ev.pair, None)
+    mode = call.opt("mode", lambda v, what: ev.choice(v, what, ("nearest", "bilinear")), "nearest")
+    align = call.opt("align_corners", ev.bool_, None)
+    if scale is not None and size is not None:
+        raise invalid("E0202", "`scale` and `size` both set the output size", _option_span(call, "size"),
+                      "conflicts with scale", "keep one: scale=2, or size=HxW")
+    if scale is None and size is None:
+        raise invalid("E0207", "upsample needs a scale or a size", call.span, "scale or size missing",
+                      "write it like `upsample scale=2` or `upsample size=56x56`")
+    if scale is not None and scale <= 0:
+        raise invalid("E0209", "upsample scale must be above 0", _option_span(call, "scale"), f"got {scale}",
+                      "a factor like 2 (twice the height and width)")
+    if align is not None and mode != "bilinear":
+        raise invalid("E0202", "`align_corners` applies only to mode=bilinear", _option_span(call, "align_corners"),
+                      f"mode is {mode}", "drop align_corners, or write mode=bilinear")
+    return em.emit(N.Upsample, xs, call.path, call.span, scale=scale, size=size, mode=mode, align_corners=align)
+
+
+def _option_span(call: Call, name: str):
+    option = call.options.get(name) or call.from_defaults.get(name)
+    return option.span if option is not None else call.span
+
+
+def _shuffle(call: Call, em: Emitter, xs: list[int]) -> int:
+    groups = call.arg(0, "a number of groups", call.ev.int_, example="shuffle 2")
+    return em.emit(N.Shuffle, xs, call.path, call.span, groups=groups)
+
+
 OPS: dict[str, OpDef] = {
     "conv": OpDef(_conv, ("channels", "kernel"), ("stride", "pad", "groups", "bias", "dilation", "in")),
     "bn": OpDef(_bn, ("channels",), ("eps", "momentum")),
-    "relu": OpDef(_plain(N.Relu)),
-    "sigmoid": OpDef(_plain(N.Sigmoid)),
-    "softmax": OpDef(_plain(N.Softmax)),
+    **{name: OpDef(_activation(name), (), tuple(a.options)) for name, a in N.ACTIVATIONS.items()},
+    "deconv": OpDef(_deconv, ("channels", "kernel"), ("stride", "pad", "output_pad", "groups", "bias", "dilation")),
+    "layernorm": OpDef(_layernorm, (), ("eps",)),
+    "groupnorm": OpDef(_groupnorm, ("groups",), ("eps",)),
+    "position_linear": OpDef(_position_linear, ("features",), ("bias",)),
+    "layer_scale": OpDef(_layer_scale, (), ("init",)),
+    "stochastic_depth": OpDef(_stochastic_depth, ("p",), ("mode",)),
+    "adaptive_avgpool": OpDef(_adaptive(N.AdaptiveAvgPool), ("size",)),
+    "adaptive_maxpool": OpDef(_adaptive(N.AdaptiveMaxPool), ("size",)),
+    "upsample": OpDef(_upsample, (), ("scale", "size", "mode", "align_corners")),
+    "shuffle": OpDef(_shuffle, ("groups",)),
     "identity": OpDef(_plain(N.Identity)),
     "flatten": OpDef(_plain(N.Flatten)),
     "global_avgpool": OpDef(_plain(N.GlobalAvgPool)),
@@ -217,4 +323,4 @@ def check_call(call: Call, definition: OpDef) -> None:
         check_stride_place(call.stmt, call.stride_arg, call.positional, f"{call.op} 64 3x3 /2")
     if call.stride_arg is not None and "stride" not in definition.options:
         raise invalid("E0206", f"{call.op} has no stride", call.stride_arg.span, "unexpected stride",
-                      f"only conv, maxpool and avgpool take a stride; {call.op} keeps the size")
+                      f"only conv, deconv, maxpool and avgpool take a stride; {call.op} keeps the size")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import zlib
 
-#: op -> the family it is coloured as (and named in the legend)
-FAMILY = {
-    "conv": "conv", "bn": "norm", "relu": "activation", "sigmoid": "activation", "softmax": "activation",
-    "maxpool": "pool", "avgpool": "pool", "global_avgpool": "pool", "linear": "linear",
-    "add": "merge", "mul": "merge", "concat": "merge",
-    "flatten": "reshape", "identity": "reshape", "slice": "reshape", "zeropad": "reshape", "dropout": "reshape",
-    "endpoint": "endpoint",
-}
+from archdsl.ir.nodes import NODE_TYPES
+
+#: op -> the family it is coloured as (and named in the legend): each op's FAMILY (archdsl.ir.ops)
+FAMILY = {op: cls.FAMILY for op, cls in NODE_TYPES.items() if cls.FAMILY is not None}
+FAMILY["endpoint"] = "endpoint"
 
 #: family or block type -> (fill, border)
 COLOURS = {

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from archdsl.ir.graph import Graph
-from archdsl.ir.memory import BYTES_PER_FP32, VIEW_OPS
+from archdsl.ir.memory import BYTES_PER_FP32
 from archdsl.ir.nodes import NodeBase
 
 
 def node_macs(node: NodeBase, graph: Graph) -> int:
-    """Multiply-accumulates of a conv or linear node (the convention torchvision publishes); 0 otherwise."""
-    if node.op == "conv":
-        in_channels = graph[node.inputs[0]].type.channels
-        kh, kw = node.kernel
-        return node.type.numel * (in_channels // node.groups) * kh * kw
-    if node.op == "linear":
-        return graph[node.inputs[0]].type.channels * node.out_features
-    return 0
+    """Multiply-accumulates of a conv- or linear-like node (the convention torchvision publishes); 0 otherwise.
+
+    Each op counts its own (`macs` on its class in archdsl.ir.ops)."""
+    return node.macs([graph[i].type for i in node.inputs])
 
 
 def total_macs(graph: Graph) -> int:
@@ -25,26 +21,17 @@ def total_macs(graph: Graph) -> int:
 def node_other_flops(node: NodeBase, graph: Graph) -> int:
     """Floating-point operations other than conv/linear MACs: norms, activations, adds, pools, biases.
 
-    A stated convention, one image, inference: bn 2 per element (scale and shift), relu, sigmoid
-    and mul 1, softmax 3 (exp, sum, divide), add one per extra operand, a pool one per window
-    element read, a conv or linear bias 1 per output. Data movement (concat, pad, views) is free.
+    A stated convention, one image, inference, each op counting its own (`other_flops`): bn 2 per
+    element (scale and shift), layernorm and groupnorm 5, an activation its table's figure (relu,
+    sigmoid 1, softmax 3; archdsl.ir.ops.act), mul and layer_scale 1, add one per extra operand, a
+    pool one per window element read (an adaptive or global pool one per input element), bilinear
+    upsampling 7 per output, a conv or linear bias 1 per output. Data movement (concat, pad, views,
+    shuffles, nearest upsampling) and what is the identity at inference (dropout, stochastic depth)
+    is free.
     """
     if node.type is None:
         return 0
-    out = node.type.numel
-    per_element = {"bn": 2, "relu": 1, "sigmoid": 1, "mul": 1, "softmax": 3}
-    if node.op in per_element:
-        return per_element[node.op] * out
-    if node.op == "add":
-        return (len(node.inputs) - 1) * out
-    if node.op in ("maxpool", "avgpool"):
-        kh, kw = node.kernel
-        return out * kh * kw
-    if node.op == "global_avgpool":
-        return graph[node.inputs[0]].type.numel
-    if node.op in ("conv", "linear") and node.bias:
-        return out
-    return 0
+    return node.other_flops([graph[i].type for i in node.inputs])
 
 
 def peak_activation_bytes(graph: Graph) -> int:
@@ -56,7 +43,7 @@ def peak_activation_bytes(graph: Graph) -> int:
     last_use: dict[int, int] = {}
     order = list(graph.nodes())
     for position, node in enumerate(order):
-        owner[node.id] = owner[node.inputs[0]] if node.op in VIEW_OPS and node.inputs else node.id
+        owner[node.id] = owner[node.inputs[0]] if node.VIEW and node.inputs else node.id
         last_use[owner[node.id]] = position
         for i in node.inputs:
             last_use[owner[i]] = position

@@ -32,6 +32,14 @@ class _Context:
             _install(self.root, path, module)
         return self.graph.call_module(path, tuple(xs))
 
+    def get_parameter(self, path: str, parameter: nn.Parameter):
+        """An fx value reading the parameter at dotted `path` (its state_dict key), installed once."""
+        *parents, leaf = path.split(".")
+        owner = _owner(self.root, parents)
+        if leaf not in owner._parameters:
+            owner.register_parameter(leaf, parameter)
+        return self.graph.get_attr(path)
+
 
 def _has_module(root: nn.Module, path: str) -> bool:
     try:
@@ -43,12 +51,17 @@ def _has_module(root: nn.Module, path: str) -> bool:
 
 def _install(root: nn.Module, path: str, module: nn.Module) -> None:
     *parents, leaf = path.split(".")
+    _owner(root, parents).add_module(leaf, module)
+
+
+def _owner(root: nn.Module, parents: list[str]) -> nn.Module:
+    """The module at `parents` under `root`, made (as plain modules) where missing."""
     owner = root
     for part in parents:
         if part not in owner._modules:
             owner.add_module(part, nn.Module())
         owner = owner._modules[part]
-    owner.add_module(leaf, module)
+    return owner
 
 
 def lower(graph: Graph, init: bool = True) -> fx.GraphModule:

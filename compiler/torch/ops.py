@@ -1,14 +1,18 @@
 """One small lowering per IR op. Each takes the node, its inputs (fx values) and a
 context, and returns the fx value of its output. The table is checked for
-completeness against the IR's op set by the tests."""
+completeness against the IR's op set by the tests. Activations are lowered from
+their table (archdsl.ir.ops.act): the torch function it names, with its keywords."""
 
 from __future__ import annotations
 
 import operator
+from functools import reduce
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from archdsl.ir.nodes import ACTIVATIONS
 
 
 def _conv(node, xs, ctx):
@@ -97,6 +101,107 @@ def _input(node, xs, ctx):
     return x
 
 
+def _deconv(node, xs, ctx):
+    module = nn.ConvTranspose2d(ctx.in_type(node).channels, node.out_channels, node.kernel, node.stride,
+                                node.padding, node.output_padding, node.groups, node.bias, node.dilation)
+    return ctx.call_module(node.path, module, xs)
+
+
+def _channels_last(ctx, x):
+    return ctx.graph.call_method("permute", (x, 0, 2, 3, 1))
+
+
+def _channels_first(ctx, x):
+    return ctx.graph.call_method("permute", (x, 0, 3, 1, 2))
+
+
+def _per_position(ctx, node, module, xs):
+    """`module` applied over the channels at each position of an image, as torchvision's
+    ConvNeXt does: permute to NHWC, apply, permute back. On a flat vector, applied directly."""
+    if ctx.in_type(node).is_flat:
+        return ctx.call_module(node.path, module, xs)
+    inner = ctx.call_module(node.path, module, [_channels_last(ctx, xs[0])])
+    return _channels_first(ctx, inner)
+
+
+def _layernorm(node, xs, ctx):
+    return _per_position(ctx, node, nn.LayerNorm(ctx.in_type(node).channels, node.eps), xs)
+
+
+def _groupnorm(node, xs, ctx):
+    return ctx.call_module(node.path, nn.GroupNorm(node.groups, ctx.in_type(node).channels, node.eps), xs)
+
+
+def _position_linear(node, xs, ctx):
+    return _per_position(ctx, node, nn.Linear(ctx.in_type(node).channels, node.out_features, node.bias), xs)
+
+
+def _layer_scale(node, xs, ctx):
+    channels = ctx.in_type(node).channels
+    scale = ctx.get_parameter(node.path, nn.Parameter(torch.full((channels, 1, 1), node.init)))
+    return ctx.graph.call_function(operator.mul, (scale, xs[0]))
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.stochastic_depth as a module (it reads `self.training`): in training, keep
+    each sample (`row`) or the whole batch (`batch`) with probability 1-p, scaled by 1/(1-p)."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+def _stochastic_depth(node, xs, ctx):
+    return ctx.call_module(node.path, StochasticDepth(node.p, node.mode), xs)
+
+
+def _adaptive(fn):
+    return lambda node, xs, ctx: ctx.graph.call_function(fn, (xs[0], node.size))
+
+
+def _upsample(node, xs, ctx):
+    size = {"size": node.size} if node.size is not None else {"scale_factor": node.scale}
+    return ctx.graph.call_function(F.interpolate, (xs[0],), {**size, "mode": node.mode,
+                                                             "align_corners": node.align_corners})
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle: channels as groups x C/groups, transposed, flattened back."""
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    return torch.transpose(x, 1, 2).contiguous().view(batch, channels, height, width)
+
+
+def _shuffle(node, xs, ctx):
+    return ctx.graph.call_function(channel_shuffle, (xs[0], node.groups))
+
+
+def torch_function(dotted: str):
+    """The torch function a dotted name (`torch.nn.functional.gelu`) names."""
+    first, *rest = dotted.split(".")
+    assert first == "torch", dotted
+    return reduce(getattr, rest, torch)
+
+
+def _activation(name: str):
+    definition = ACTIVATIONS[name]
+    fn = torch_function(definition.torch)
+    return lambda node, xs, ctx: ctx.graph.call_function(fn, tuple(xs), definition.keywords(node))
+
+
 LOWERINGS = {
     "input": _input,
     "output": lambda node, xs, ctx: ctx.graph.output(xs[0]),
@@ -105,9 +210,17 @@ LOWERINGS = {
     "bn": _bn,
     "linear": _linear,
     "dropout": _dropout,
-    "relu": _function(torch.relu),
-    "sigmoid": _function(torch.sigmoid),
-    "softmax": _function(torch.softmax, dim=1),
+    **{name: _activation(name) for name in ACTIVATIONS},
+    "deconv": _deconv,
+    "layernorm": _layernorm,
+    "groupnorm": _groupnorm,
+    "position_linear": _position_linear,
+    "layer_scale": _layer_scale,
+    "stochastic_depth": _stochastic_depth,
+    "adaptive_avgpool": _adaptive(F.adaptive_avg_pool2d),
+    "adaptive_maxpool": _adaptive(F.adaptive_max_pool2d),
+    "upsample": _upsample,
+    "shuffle": _shuffle,
     "maxpool": _maxpool,
     "avgpool": _avgpool,
     "global_avgpool": _function(F.adaptive_avg_pool2d, output_size=1),

@@ -1,0 +1,109 @@
+"""Normalisations and learned per-channel scales."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from archdsl.ir.ops.base import (Entry, NodeBase, NoMacs, Problem, Result, TensorType, declared, groups_problem,
+                                 need_spatial)
+
+
+def _eps_problem(node, strict: bool) -> list[Problem]:
+    """E0311 for an eps torch refuses: negative, or for BatchNorm also 0 (it fails in training)."""
+    if node.eps > 0 or (node.eps == 0 and not strict):
+        return []
+    need = "positive" if strict else "0 or more"
+    why = "torch's batch_norm refuses eps=0 in training" if strict else "a negative eps can divide by zero"
+    return [Problem("E0311", f"{node.op} eps must be {need}, got {node.eps}", f"eps={node.eps}",
+                    f"{why}; the usual value is 1e-5 (TensorFlow's models use 1e-3)")]
+
+
+class _Norm(NoMacs, NodeBase):
+    has_state: bool = Field(default=True, exclude=True)
+    FAMILY = "norm"
+    #: flops per element at inference
+    FLOPS: ClassVar[int] = 2
+
+    def other_flops(self, inputs) -> int:
+        return self.FLOPS * self.type.numel
+
+
+class BatchNorm(_Norm):
+    op: Literal["bn"] = "bn"
+    eps: float = 1e-5
+    momentum: float = 0.1
+    channels: int | None = None
+
+    def infer(self, inputs) -> Result:
+        (t,) = inputs
+        problems = need_spatial(self, t) + declared(self, "channels", self.channels, t.channels)
+        return t, problems + _eps_problem(self, strict=True)
+
+    def state(self, in_type) -> list[Entry]:
+        c = (in_type.channels,)
+        return [Entry("weight", c), Entry("bias", c), Entry("running_mean", c, False),
+                Entry("running_var", c, False), Entry("num_batches_tracked", (), False)]
+
+
+class LayerNorm(_Norm):
+    """Layer norm over the channels at each position (torchvision ConvNeXt's LayerNorm2d), or
+    over a flat vector's features."""
+
+    op: Literal["layernorm"] = "layernorm"
+    eps: float = 1e-5
+    #: mean, variance (square and sum), normalise, scale and shift
+    FLOPS: ClassVar[int] = 5
+
+    def infer(self, inputs) -> Result:
+        return inputs[0], _eps_problem(self, strict=False)
+
+    def state(self, in_type) -> list[Entry]:
+        c = (in_type.channels,)
+        return [Entry("weight", c), Entry("bias", c)]
+
+
+class GroupNorm(_Norm):
+    """Group norm (torch's GroupNorm): the channels in `groups` groups, each normalised over itself."""
+
+    op: Literal["groupnorm"] = "groupnorm"
+    groups: int
+    eps: float = 1e-5
+    FLOPS: ClassVar[int] = 5
+
+    def infer(self, inputs) -> Result:
+        (t,) = inputs
+        problems = _eps_problem(self, strict=False)
+        if self.groups < 1 or t.channels % self.groups:
+            problems.append(groups_problem(self, self.groups, t.channels))
+        return t, problems
+
+    def state(self, in_type) -> list[Entry]:
+        c = (in_type.channels,)
+        return [Entry("weight", c), Entry("bias", c)]
+
+
+class LayerScale(NoMacs, NodeBase):
+    """A learned per-channel scale (torchvision ConvNeXt's `layer_scale`): one parameter of shape
+    (C, 1, 1) whose state_dict key is the node's path itself."""
+
+    op: Literal["layer_scale"] = "layer_scale"
+    has_state: bool = Field(default=True, exclude=True)
+    init: float = 1e-6
+
+    FAMILY = "norm"
+
+    def infer(self, inputs) -> Result:
+        (t,) = inputs
+        problems = need_spatial(self, t)
+        return (None if problems else t), problems
+
+    def state(self, in_type) -> list[Entry]:
+        return [Entry("", (in_type.channels, 1, 1))]
+
+    def other_flops(self, inputs) -> int:
+        return self.type.numel
+
+
+__all__ = ["BatchNorm", "LayerNorm", "GroupNorm", "LayerScale", "TensorType"]
