@@ -13,12 +13,9 @@ from pathlib import Path
 from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, did_you_mean, error
 from archdsl.ir.graph import Graph
 from archdsl.limits import Limits
+from archdsl.options import COMPILE_MODES, DTYPE_NAMES  # noqa: F401  (re-exported for the CLI)
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
-#: the dtype names `build(dtype=...)` and `archdsl compile --dtype` take, besides torch dtypes
-DTYPE_NAMES = ("fp32", "bf16", "fp16")
-#: the modes `build(compile=...)` and `archdsl compile --torch-compile` take
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
