@@ -52,7 +52,10 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
         with path.open("rb") as file:
             data = file.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        return None, [error("E0001", f"no such file: `{name}`", None, "", _missing_file_hint(path))]
+        from archdsl.zoo import is_name
+
+        what = "no such file or bundled network" if is_name(name) else "no such file"
+        return None, [error("E0001", f"{what}: `{name}`", None, "", _missing_file_hint(path))]
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [error("E0001", f"cannot read `{name}`: {reason}", None, "", "check the path and its permissions")]
@@ -65,6 +68,10 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
 def _missing_file_hint(path: Path, most: int = 2000) -> str:
     """A near name beside a missing spec (`resnet5.arch` -> `resnet50.arch`), or the same name under
     ./specs; listing at most `most` entries of a folder, so a huge one cannot stall the answer."""
+    from archdsl.zoo import is_name, near_name
+
+    if is_name(str(path)):
+        return near_name(str(path)) or "`archdsl list` shows the bundled networks; or give the path of a .arch file"
     folder = path.parent
     if not folder.is_dir():
         return f"there is no folder `{folder}`"
@@ -121,8 +128,11 @@ def analyse(spec, params: dict | None = None, input_size=None,
     from archdsl.semantics import elaborate
     from archdsl.syntax.parser import parse
 
+    from archdsl.zoo import resolve
+
     limits = limits_arg(limits)
     check_input_size_type(input_size)
+    spec, params, input_size = resolve(spec, params, input_size)
     source, diagnostics = read_source(spec)
     graph = None
     if source is not None:
@@ -161,8 +171,10 @@ def check(spec, input_size=None, *, limits: Limits | None = None, **params) -> l
 def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Graph:
     """The verified IR of `spec`. Raises ArchError carrying every diagnostic if it has errors.
 
-    - `spec`: the path of a .arch file (str or os.PathLike), the spec's text (a string with a
-      newline in it), or a Source.
+    - `spec`: the path of a .arch file (str or os.PathLike), the name of a bundled network
+      (`archdsl.list_models()`; a path that exists wins), the spec's text (a string with a
+      newline in it), or a Source. A name may set parameters and an input size of its own
+      (a variant of a family spec); those given here take precedence.
     - `input_size`: a new height and width for the spec's input, as `--input` takes it:
       (height, width), (channels, height, width) with the spec's own channels, a whole number
       for a square, or the same as text ("160x160", "3x160x160"); each side 1 to 65536.
