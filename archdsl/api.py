@@ -208,7 +208,7 @@ NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -
 
 
 def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,
-          device=None, limits: Limits | None = None, **params):
+          device=None, limits: Limits | None = None, weights=None, **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
 
     Keyword arguments set the spec's parameters (`num_classes=5`); they, `input_size` and
@@ -216,6 +216,12 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     build's own arguments: E0214). The network must fit
     `limits` (default `Limits()`: 2 billion parameters, 8 GiB of activations for one image);
     that is checked on the IR, before torch allocates anything, and raises ArchError.
+
+    `weights`: a checkpoint to load (a .pth/.pt state_dict, read with weights_only=True, or a
+    .safetensors file), with `state_dict`/`model` wrapper dicts and `module.` prefixes taken off.
+    Every key and shape must match the spec (ArchError otherwise, as `archdsl check-weights`
+    reports it), except a classifier head of another size: with `num_classes` changed, all but
+    the head is loaded and a warning (W0403) says so.
     The fast path is one argument each, applied in this order:
 
     - `dtype` (a torch.dtype, or "fp32", "bf16", "fp16"): parameters are cast to it, and the
@@ -241,4 +247,20 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     if over:
         raise ArchError(over)
     module = lower(graph, init=init)
+    if weights is not None:
+        _load_weights(module, graph, weights)
     return prepare(module, dtype=dtype, channels_last=channels_last, device=device, compile=compile)
+
+
+def _load_weights(module, graph: Graph, path) -> None:
+    """The checkpoint at `path` into `module`; its warnings (another head) as Python warnings."""
+    import warnings
+
+    from archdsl.diagnostics import render_all
+    from archdsl.weights import load_weights
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"weights must be the path of a checkpoint file, not {type(path).__name__}")
+    found = load_weights(module, graph, path)
+    if found:
+        warnings.warn(render_all(found), UserWarning, stacklevel=3)
