@@ -44,19 +44,19 @@ def test_res2net_with_a_dynamic_size_runs_at_the_cards_odd_size(tmp_path):
     torch.save(card_state("res2net50_26w_4s"), tmp_path / "w.pth")
     out = tmp_path / "r2.onnx"
     assert main(["export", "res2net50_26w_4s", "-o", str(out), "--dynamic-size", "--weights",
-                 str(tmp_path / "w.pth")]) == 0
-    odd = run_onnx(out, card_input(card["odd_input_shape"], 1))  # 97x97, exported at 224x224
+                 str(tmp_path / "w.pth"), "--input", "64"]) == 0
+    odd = run_onnx(out, card_input(card["odd_input_shape"], 1))  # 97x97, exported at 64x64
     assert relative_error(odd, card["odd_logits"]) < 1e-4
 
 
 def test_densenet121_from_python_at_an_asked_opset(tmp_path):
-    graph = archdsl.load("densenet121")
+    graph = archdsl.load("densenet121", input_size=64)
     report = export_onnx(archdsl.build(graph), graph, tmp_path / "d.onnx", opset=18)
     assert report.ok and report.opset == 18 and report.error <= 1e-4 and report.batch == 1
     model = onnx.load(str(tmp_path / "d.onnx"))
     assert [o.version for o in model.opset_import if o.domain == ""] == [18]
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    assert [d.dim_value for d in dims] == [1, 3, 224, 224]
+    assert [d.dim_value for d in dims] == [1, 3, 64, 64]
 
 
 def test_a_size_fixed_network_refuses_a_dynamic_size_at_its_line(tmp_path, capsys):
