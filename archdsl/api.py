@@ -13,12 +13,9 @@ from pathlib import Path
 from archdsl.diagnostics import ArchError, Diagnostic, Source, Span, did_you_mean, error
 from archdsl.ir.graph import Graph
 from archdsl.limits import Limits
+from archdsl.options import COMPILE_MODES, DTYPE_NAMES  # noqa: F401  (re-exported for the CLI)
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
-#: the dtype names `build(dtype=...)` and `archdsl compile --dtype` take, besides torch dtypes
-DTYPE_NAMES = ("fp32", "bf16", "fp16")
-#: the modes `build(compile=...)` and `archdsl compile --torch-compile` take
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
@@ -55,7 +52,10 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
         with path.open("rb") as file:
             data = file.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        return None, [error("E0001", f"no such file: `{name}`", None, "", _missing_file_hint(path))]
+        from archdsl.zoo import is_name
+
+        what = "no such file or bundled network" if is_name(name) else "no such file"
+        return None, [error("E0001", f"{what}: `{name}`", None, "", _missing_file_hint(path))]
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [error("E0001", f"cannot read `{name}`: {reason}", None, "", "check the path and its permissions")]
@@ -68,6 +68,10 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
 def _missing_file_hint(path: Path, most: int = 2000) -> str:
     """A near name beside a missing spec (`resnet5.arch` -> `resnet50.arch`), or the same name under
     ./specs; listing at most `most` entries of a folder, so a huge one cannot stall the answer."""
+    from archdsl.zoo import is_name, near_name
+
+    if is_name(str(path)):
+        return near_name(str(path)) or "`archdsl list` shows the bundled networks; or give the path of a .arch file"
     folder = path.parent
     if not folder.is_dir():
         return f"there is no folder `{folder}`"
@@ -124,8 +128,11 @@ def analyse(spec, params: dict | None = None, input_size=None,
     from archdsl.semantics import elaborate
     from archdsl.syntax.parser import parse
 
+    from archdsl.zoo import resolve
+
     limits = limits_arg(limits)
     check_input_size_type(input_size)
+    spec, params, input_size = resolve(spec, params, input_size)
     source, diagnostics = read_source(spec)
     graph = None
     if source is not None:
@@ -164,8 +171,10 @@ def check(spec, input_size=None, *, limits: Limits | None = None, **params) -> l
 def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Graph:
     """The verified IR of `spec`. Raises ArchError carrying every diagnostic if it has errors.
 
-    - `spec`: the path of a .arch file (str or os.PathLike), the spec's text (a string with a
-      newline in it), or a Source.
+    - `spec`: the path of a .arch file (str or os.PathLike), the name of a bundled network
+      (`archdsl.list_models()`; a path that exists wins), the spec's text (a string with a
+      newline in it), or a Source. A name may set parameters and an input size of its own
+      (a variant of a family spec); those given here take precedence.
     - `input_size`: a new height and width for the spec's input, as `--input` takes it:
       (height, width), (channels, height, width) with the spec's own channels, a whole number
       for a square, or the same as text ("160x160", "3x160x160"); each side 1 to 65536.
@@ -199,7 +208,7 @@ NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -
 
 
 def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,
-          device=None, limits: Limits | None = None, **params):
+          device=None, limits: Limits | None = None, weights=None, **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
 
     Keyword arguments set the spec's parameters (`num_classes=5`); they, `input_size` and
@@ -207,6 +216,12 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     build's own arguments: E0214). The network must fit
     `limits` (default `Limits()`: 2 billion parameters, 8 GiB of activations for one image);
     that is checked on the IR, before torch allocates anything, and raises ArchError.
+
+    `weights`: a checkpoint to load (a .pth/.pt state_dict, read with weights_only=True, or a
+    .safetensors file), with `state_dict`/`model` wrapper dicts and `module.` prefixes taken off.
+    Every key and shape must match the spec (ArchError otherwise, as `archdsl check-weights`
+    reports it), except a classifier head of another size: with `num_classes` changed, all but
+    the head is loaded and a warning (W0403) says so.
     The fast path is one argument each, applied in this order:
 
     - `dtype` (a torch.dtype, or "fp32", "bf16", "fp16"): parameters are cast to it, and the
@@ -232,4 +247,20 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     if over:
         raise ArchError(over)
     module = lower(graph, init=init)
+    if weights is not None:
+        _load_weights(module, graph, weights)
     return prepare(module, dtype=dtype, channels_last=channels_last, device=device, compile=compile)
+
+
+def _load_weights(module, graph: Graph, path) -> None:
+    """The checkpoint at `path` into `module`; its warnings (another head) as Python warnings."""
+    import warnings
+
+    from archdsl.diagnostics import render_all
+    from archdsl.weights import load_weights
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"weights must be the path of a checkpoint file, not {type(path).__name__}")
+    found = load_weights(module, graph, path)
+    if found:
+        warnings.warn(render_all(found), UserWarning, stacklevel=3)

@@ -50,7 +50,7 @@ def parse_size(text: str) -> tuple[int, ...]:
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every command that reads a spec takes."""
-    parser.add_argument("spec", help="path of a .arch file")
+    parser.add_argument("spec", help="path of a .arch file, or a bundled network's name (archdsl list)")
     parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
                         metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
@@ -224,9 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import explain, render, summary
+    from archdsl.commands import explain, export, render, summary, weights, zoo
 
-    return [summary.register, render.register, explain.register]
+    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register]
 
 
 def main(argv: list[str] | None = None) -> int:

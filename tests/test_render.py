@@ -10,7 +10,7 @@ import pytest
 import archdsl
 from archdsl.cli import main
 from compiler.diagram.dot import to_dot
-from compiler.diagram.gallery import image_name, regenerate
+from tools.gallery import image_name, regenerate
 from compiler.diagram.mermaid import to_mermaid
 from compiler.diagram.style import COLOURS
 from compiler.diagram.view import Box, Cluster, build_view
@@ -154,10 +154,10 @@ def test_render_to_text_does_not_import_torch_or_graphviz(tmp_path):
 
 def test_gallery_shows_every_bundled_spec():
     page = (ROOT / "docs" / "gallery.md").read_text()
-    assert "python3 -m compiler.diagram.gallery" in page
+    assert "python3 -m tools.gallery" in page
     for path in ALL:
         name = image_name(path, SPECS)
-        assert f"(gallery/{name})" in page, f"{name} missing: run python3 -m compiler.diagram.gallery"
+        assert f"(gallery/{name})" in page, f"{name} missing: run python3 -m tools.gallery"
         assert (ROOT / "docs" / "gallery" / name).stat().st_size < 400_000
 
 

@@ -50,7 +50,7 @@ def draw(dot_text: str, fmt: str) -> bytes:
         import graphviz
     except ImportError:
         raise RenderError("E0005", f"drawing {fmt.upper()} needs the `graphviz` Python package",
-                          "install it: `python3 -m pip install graphviz` (or `pip install 'archdsl[render]'`); "
+                          "archdsl depends on it, so this install lacks it: `python3 -m pip install graphviz`; "
                           "or write .dot or .mmd, which need neither") from None
     try:
         return graphviz.Source(dot_text).pipe(format=fmt)

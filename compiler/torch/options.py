@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import fx, nn
 
-from archdsl.api import COMPILE_MODES, DTYPE_NAMES
+from archdsl.options import COMPILE_MODES, DTYPE_NAMES
 
 DTYPES = {**dict(zip(DTYPE_NAMES, (torch.float32, torch.bfloat16, torch.float16))),
           "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "half": torch.float16}

@@ -1,7 +1,8 @@
 """Regenerate docs/gallery.md and its images: every spec under specs/, drawn at block depth.
 
-    python3 -m compiler.diagram.gallery
+    python3 -m tools.gallery        (from the repository root)
 
+A development tool: it writes into the checkout's docs/, so it is not part of the package.
 Images go to docs/gallery/ (one PNG per spec; stale ones are removed). Needs Graphviz's `dot`.
 """
 
@@ -16,7 +17,7 @@ from archdsl.diagnostics import render_all
 from compiler.diagram.output import RenderError, write_diagram
 from compiler.summary.table import macs_text, totals
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DPI = 96
 
 INTRO = """\
@@ -33,7 +34,7 @@ multiply-accumulates of conv and linear layers, the convention torchvision publi
 Regenerate this page and its images (after adding or changing a spec; needs Graphviz's `dot`):
 
 ```sh
-python3 -m compiler.diagram.gallery
+python3 -m tools.gallery
 ```
 """
 

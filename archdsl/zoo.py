@@ -1,0 +1,162 @@
+"""Networks by name: the bundled specs, and the user's own folders named in ARCHDSL_PATH.
+
+Each folder on the search path may hold a `models.txt` registry, one network a line:
+
+    NAME  SPEC  SOURCE  [PARAM=VALUE ...]  [input=CxHxW]
+
+so a name maps to a spec file plus parameter overrides (a family spec serves several
+names). A .arch file that no line names is known by its file name, with no source.
+Folders in ARCHDSL_PATH (os.pathsep-separated) come first; the first folder holding a
+name wins. Reading the registry parses no spec and imports no torch.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REGISTRY = "models.txt"
+ENV = "ARCHDSL_PATH"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+@dataclass(frozen=True)
+class Model:
+    """One network that can be named: its spec file, and the values it is loaded with."""
+
+    name: str
+    path: Path
+    source: str = "-"
+    params: dict[str, str] = field(default_factory=dict)
+    input: str | None = None
+
+    def arguments(self) -> str:
+        """The command-line form of the values this name sets: `-D variant=b3 --input 3x300x300`."""
+        words = [f"-D {k}={v}" for k, v in self.params.items()]
+        return " ".join(words + ([f"--input {self.input}"] if self.input else []))
+
+
+def bundled_folder() -> Path:
+    """The bundled specs: archdsl/specs in an installed wheel, specs/ in a source checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "specs"
+    if installed.is_dir():
+        return installed
+    return here.parent / "specs"
+
+
+def search_path() -> list[Path]:
+    """The folders searched for names: those in ARCHDSL_PATH, in order, then the bundled specs."""
+    given = [Path(p).expanduser() for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
+    return [*given, bundled_folder()]
+
+
+def models() -> dict[str, Model]:
+    """Every network that can be named, by name (the first folder on the search path wins)."""
+    found: dict[str, Model] = {}
+    for folder in search_path():
+        for model in folder_models(folder)[0]:
+            found.setdefault(model.name, model)
+    return found
+
+
+def problems() -> list[str]:
+    """The registry lines on the search path that could not be read, as `file:line: why`."""
+    return [problem for folder in search_path() for problem in folder_models(folder)[1]]
+
+
+def folder_models(folder: Path) -> tuple[list[Model], list[str]]:
+    """The networks one folder names: its registry's lines, then each .arch file left unnamed;
+    and the registry lines that could not be read."""
+    listed, problems = read_registry(folder / REGISTRY)
+    named = {model.path.resolve() for model in listed}
+    try:
+        files = sorted(folder.rglob("*.arch")) if folder.is_dir() else []
+    except OSError:
+        files = []
+    unnamed = [Model(path.stem, path) for path in files if path.resolve() not in named]
+    return listed + unnamed, problems
+
+
+def read_registry(path: Path) -> tuple[list[Model], list[str]]:
+    """The lines of one models.txt; a missing file names nothing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [], []
+    listed, problems = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        model, why = registry_line(path.parent, words)
+        if model is None:
+            problems.append(f"{path}:{number}: {why}")
+        else:
+            listed.append(model)
+    return listed, problems
+
+
+def registry_line(folder: Path, words: list[str]) -> tuple[Model | None, str]:
+    """One registry line as a Model, or None and why it cannot be one."""
+    if len(words) < 3:
+        return None, "expected NAME SPEC SOURCE [PARAM=VALUE ...] [input=CxHxW]"
+    name, spec, source, *values = words
+    if not _NAME.fullmatch(name):
+        return None, f"`{name}` is not a name"
+    path = folder / spec
+    if not path.is_file():
+        return None, f"{name}: no spec `{spec}` in {folder}"
+    params, size = {}, None
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.isidentifier() or not text:
+            return None, f"{name}: expected PARAM=VALUE, got `{value}`"
+        if key == "input":
+            size = text
+        else:
+            params[key] = text
+    return Model(name, path, source, params, size), ""
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """The names of the networks that can be built by name, sorted; `pattern` is a shell-style
+    wildcard as in timm's `list_models('resnet*')` (`*`, `?`, `[seq]`)."""
+    return sorted((name for name in models() if fnmatch.fnmatchcase(name, pattern)), key=_natural)
+
+
+def _natural(name: str) -> list:
+    """resnet18 before resnet101: numbers in names compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def find(name: str) -> Model | None:
+    """The network called `name`, or None."""
+    return models().get(name)
+
+
+def is_name(text) -> bool:
+    """Whether a spec argument could be a network's name rather than a path or a spec's text."""
+    return isinstance(text, str) and _NAME.fullmatch(text) is not None and not text.endswith(".arch")
+
+
+def resolve(spec, params: dict | None, input_size):
+    """A bundled or ARCHDSL_PATH name as (its spec file, its parameters under the caller's, the
+    caller's input size or its own); anything else, and a path that exists, as it came."""
+    if not is_name(spec) or Path(spec).exists():
+        return spec, params, input_size
+    model = find(spec)
+    if model is None:
+        return spec, params, input_size
+    merged = {**model.params, **(params or {})}
+    return model.path, merged, input_size if input_size is not None else model.input
+
+
+def near_name(text: str) -> str:
+    """A 'did you mean' hint for a misspelt network name, or the empty string."""
+    from archdsl.diagnostics import did_you_mean
+
+    return did_you_mean(text, models()) if is_name(text) else ""
