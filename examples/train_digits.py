@@ -44,9 +44,20 @@ def make_model(seed: int = 0, **params) -> torch.nn.Module:
     return archdsl.build(SPEC, **params)
 
 
+def cross_entropy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The mean cross-entropy loss of `model` on one batch."""
+    return F.cross_entropy(model(x), y)
+
+
 def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int = 64,
-          lr: float = 0.1, seed: int = 0) -> list[float]:
-    """SGD with momentum and a cosine schedule, shuffled by `seed`; returns each epoch's mean loss."""
+          lr: float = 0.1, seed: int = 0, rank: int = 0, world_size: int = 1,
+          loss_fn=cross_entropy) -> list[float]:
+    """SGD with momentum and a cosine schedule, shuffled by `seed`; returns each epoch's mean loss.
+
+    Every process draws the same shuffled batches of `batch_size` images; process `rank` of
+    `world_size` trains on its share of each, `batch[rank::world_size]` (what torch's
+    DistributedSampler does), so with one process it is the whole batch. Under
+    DistributedDataParallel the losses returned are this process's share's."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
     steps = epochs * -(-len(x) // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
@@ -55,16 +66,16 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     model.train()
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)
-        total = 0.0
+        total, seen = 0.0, 0
         for start in range(0, len(x), batch_size):
-            batch = order[start:start + batch_size]
-            loss = F.cross_entropy(model(x[batch]), y[batch])
+            batch = order[start:start + batch_size][rank::world_size]
+            loss = loss_fn(model, x[batch], y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += loss.item() * len(batch)
-        losses.append(total / len(x))
+            total, seen = total + loss.item() * len(batch), seen + len(batch)
+        losses.append(total / seen)
     return losses
 
 
@@ -82,7 +93,10 @@ def main(argv=None) -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--width", type=int, default=32, help="the spec's `width` parameter")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch's CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     x_train, y_train, x_test, y_test = load_digits_split(args.seed)
     model = make_model(args.seed, width=args.width)
