@@ -53,3 +53,12 @@ def test_the_documented_command_runs(capsys):
     assert len(re.findall(r"^epoch +\d+ +train loss \d", printed, re.M)) == 3, printed
     found = re.search(r"held-out accuracy (\d\.\d+) on 360 images", printed)
     assert found and float(found.group(1)) > 6 * CHANCE, printed
+
+
+def test_docs_show_the_spec_that_trains():
+    """docs/training.md's first code block is examples/digits.arch, less its comments."""
+    doc = (ROOT / "docs" / "training.md").read_text()
+    shown = re.search(r"```\n(network .*?)```", doc, re.S).group(1)
+    spec = "".join(line for line in train_digits.SPEC.read_text().splitlines(keepends=True)
+                   if not line.startswith("#"))
+    assert shown == spec
