@@ -36,7 +36,7 @@ def free_port() -> int:
 
 def worker(rank: int, world_size: int, port: int, runs: list[dict], out_dir: str, threads: int = 1) -> None:
     """One process of `world_size`: joins the gloo group, then for each run in `runs` (keyword
-    arguments: `spec`, `params`, `images`, `epochs`, `batch_size`, `lr`, `seed`) builds the
+    arguments: `spec`, `params`, `data`, `images`, `epochs`, `batch_size`, `lr`, `seed`) builds the
     model, wraps it in DistributedDataParallel, trains its share of every batch and saves
     `{"losses", "state_dict"}` to OUT_DIR/RUN-rankRANK.pt (RUN: the run's position)."""
     torch.set_num_threads(threads)
@@ -46,7 +46,8 @@ def worker(rank: int, world_size: int, port: int, runs: list[dict], out_dir: str
     dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60))
     try:
         for index, run in enumerate(runs):
-            x, y, _, _ = train_digits.load_digits_split(run.get("seed", 0))
+            # the training images and labels, as given or loaded here (given: no scikit-learn import)
+            x, y = run["data"] if "data" in run else train_digits.load_digits_split(run.get("seed", 0))[:2]
             images = run.get("images", len(x))
             torch.manual_seed(run.get("seed", 0))
             model = DistributedDataParallel(train_digits.archdsl.build(run["spec"], **run.get("params", {})))

@@ -50,7 +50,9 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 def ranks(tmp_path_factory):
     """Each run's saved results, one per rank: [[rank0, rank1] for the BN run, ... for the plain run]."""
     out = tmp_path_factory.mktemp("ddp")
-    runs = [BN_RUN, PLAIN_RUN]
+    x, y, _, _ = train_digits.load_digits_split(RUN["seed"])
+    data = (x[:RUN["images"]], y[:RUN["images"]])  # so the ranks need not import scikit-learn
+    runs = [{**BN_RUN, "data": data}, {**PLAIN_RUN, "data": data}]
     train_digits_ddp.spawn(train_digits_ddp.worker, (WORLD, train_digits_ddp.free_port(), runs, str(out)),
                            WORLD, timeout=120)
     return [[torch.load(out / f"{index}-rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
