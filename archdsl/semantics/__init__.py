@@ -85,6 +85,7 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     library = Library(evaluator, (*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
+    builder.library_failed = library.failed
     x = make_input(graph, builder.em, header.input_span)
     x = builder.sequence(spec.statements, Scope("", x), x)
     builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
@@ -180,7 +181,7 @@ def _params(stmt: T.Statement, header: Header, diagnostics: list[Diagnostic]) ->
                 option.name_span, "reserved by archdsl",
                 f"build({option.name}=...) would set archdsl's own argument, never this parameter; "
                 f"choose another name, like `{option.name}_value`"))
-        value = Evaluator(header.params).eval(option.value)
+        value = Evaluator(header.params).word(option.value)
         given = (_overridden(option, value, header.overrides[option.name], diagnostics)
                  if option.name in header.overrides else None)
         value = value if given is None else given

@@ -80,6 +80,7 @@ class Builder(BlockUses, Control):
         self.stage_count = None
         self.lets: set[str] = set()
         self.current_scope: Scope | None = None
+        self.library_failed = False  # a `use` failed: unknown layer types may be its blocks
 
     # --- walking ---------------------------------------------------------
 
@@ -139,7 +140,7 @@ class Builder(BlockUses, Control):
         index = scope.next_index()
         if word.isdigit():
             index = self.position(stmt, scope, index)
-        if word in STRUCTURE:
+        if word in STRUCTURE and not (word == "concat" and stmt.inputs and not stmt.body):
             return self.structure(stmt, scope, x, index, stage)
         name, op, args = split_name(stmt, self.known_words())
         if op is not None and op.name == "split":
@@ -303,9 +304,10 @@ class Builder(BlockUses, Control):
             raise invalid("E0206", "`stages` takes no `from`", stmt.inputs[0].span, "unexpected",
                           "give the first row its input: `layer1 [...] from NAME`")
         kinds = [a for a in stmt.args if isinstance(a, T.Name)]
-        if len(kinds) != len(stmt.args) or len(kinds) > 1:
+        if len(kinds) != len(stmt.args) or len(kinds) > 1 or (not kinds and stmt.options):
             raise invalid("E0207", "`stages` needs a block type", stmt.span, "which block type?",
-                          "write `stages bottleneck` (block types: " + ", ".join(self.blocks) + ")")
+                          "write `stages bottleneck` (block types: " + ", ".join((*self.blocks, *self.user_blocks))
+                          + ")")
         if kinds and kinds[0].name not in self.user_blocks:
             self.block_type(kinds[0].name, kinds[0].span)
         outer, self.stage_count = self.stage_count, self.count_stage(stmt.body)
@@ -344,6 +346,8 @@ class Builder(BlockUses, Control):
             negated = negated_layer_argument(args)
             if negated is not None:
                 raise invalid("E0102", NEGATIVE[0], minus_sign(negated), NEGATIVE[1], NEGATIVE[2])
+            if self.library_failed:
+                raise Unknown()  # most likely a block of the library that could not be read
             hint = layer_type_hint(op, (*self.known_words(), *HEADER_WORDS)) or \
                 "see docs/language.md for the list of layers"
             raise invalid("E0201", f"unknown layer type `{op}`", op_name.span, "not a layer type", hint)
@@ -387,6 +391,9 @@ class Builder(BlockUses, Control):
 
     def resolve(self, ref: T.Name, scope: Scope) -> int:
         found = scope.lookup(ref.name)
+        base = scope.lookup(ref.name.split(".", 1)[0]) if found is None and "." in ref.name else None
+        if base is not None and self.graph[base].type is None:
+            return base  # a part of a split that failed: reported already
         if found is None:
             hint = did_you_mean(ref.name, scope.visible()) or "refer to a layer defined above, or `input`"
             raise invalid("E0204", f"unknown value `{ref.name}`", ref.span, "not defined before this point", hint)

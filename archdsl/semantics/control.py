@@ -3,7 +3,7 @@
 `if CONDITION` includes its indented statements where the condition holds (MobileNet's block
 has no expansion conv where the ratio is 1); they stay in the enclosing scope, so the module
 paths are those of the statements that are there. `let NAME = VALUE` names a value for the
-statements after it. `NAME split N` (or `split A, B, ...` sizes) cuts a value's channels into
+statements after it. `NAME split N` (or `split A B ...` sizes) cuts a value's channels into
 parts named `NAME.0`, `NAME.1`, ... (views, no modules).
 """
 
@@ -60,20 +60,20 @@ class Control:
                 raise
 
     def split(self, stmt: T.Statement, scope, x: int, name: str | None, args) -> int:
-        """`parts split 2` or `parts split 24, 40`: parts `parts.0`, `parts.1`, ... of x's channels."""
+        """`parts split 2` or `parts split 24 40`: parts `parts.0`, `parts.1`, ... of x's channels."""
         if name is None:
             raise invalid("E0207", "a split needs a name for its parts", stmt.span, "unnamed",
                           "write it like `parts split 2`; its parts are then `parts.0`, `parts.1`, ...")
         if not args or stmt.options:
             raise invalid("E0207", "`split` needs a number of parts or their sizes", stmt.span, "how many parts?",
-                          "write `parts split 2` for halves, or `parts split 16, 48` for given sizes")
+                          "write `parts split 2` for halves, or `parts split 16 48` for given sizes")
         x = self.block_input(stmt, scope, x)
         t = self.em.type_of(x)
         if len(args) == 1 and not isinstance(args[0], T.ListValue):
             count = self.ev.int_(args[0], "the number of parts")
             if t is not None and t.channels % count:
                 raise invalid("E0309", f"{t.channels} channels do not split into {count} equal parts", args[0].span,
-                              f"{t.channels} channels", "give the sizes of the parts instead, like `split 24, 40`")
+                              f"{t.channels} channels", "give the sizes of the parts instead, like `split 24 40`")
             sizes = [t.channels // count] * count if t is not None else [1] * count
         else:
             items = args[0].items if isinstance(args[0], T.ListValue) else args

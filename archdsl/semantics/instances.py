@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.semantics.emit import join
 from archdsl.semantics.userblocks import NAMINGS, ROW_OPTIONS, BlockDef
-from archdsl.semantics.values import Invalid, invalid, show
+from archdsl.semantics.values import Invalid, Unknown, invalid, show
 from archdsl.syntax import tree as T
 
 
@@ -134,6 +134,8 @@ class BlockUses:
             from archdsl.semantics.builder import Scope
 
             return self.sequence(block.body, Scope(path, x), x)
+        except Abandon:  # a requirement failed: the rest of the body would only echo it
+            raise Unknown() from None
         finally:
             self.ev = saved
             self.uses.pop()
@@ -170,8 +172,13 @@ class BlockUses:
             raise invalid("E0224", f"requirement not met: `{text}`", condition.span, values or "false",
                           "change the values it reads")
         block, use = self.uses[-1]
-        raise Invalid(error("E0224", f"`{block.name}` requires `{text}`", use.span, values or "not met",
-                            "change the arguments of this use", (Label(stmt.span, "required here"),)))
+        self.diagnostics.append(error("E0224", f"`{block.name}` requires `{text}`", use.span, values or "not met",
+                                      "change the arguments of this use", (Label(stmt.span, "required here"),)))
+        raise Abandon()
+
+
+class Abandon(Exception):
+    """Stops an instance whose requirement failed (reported already)."""
 
 
 def _noted(d, block: BlockDef, use: T.Statement, path: str):
@@ -179,7 +186,7 @@ def _noted(d, block: BlockDef, use: T.Statement, path: str):
     the expansion a macro's error came from); the use's own problems need none."""
     if d.span is None or d.span == use.span or any(n.span == use.span for n in d.notes):
         return d
-    return replace(d, notes=d.notes + (Label(use.span, f"in `{path}`, a `{block.name}` made here"),))
+    return replace(d, notes=d.notes + (Label(use.span, f"in `{path}`, made by this use of `{block.name}`"),))
 
 
 def _names(value) -> set[str]:

@@ -143,6 +143,8 @@ class Library:
         self.ev, self.taken, self.diagnostics = ev, taken, diagnostics
         self.blocks: dict[str, BlockDef] = {}
         self.read: set[Path] = set()
+        #: a `use` failed: its blocks are unknown, so unknown layer types are not worth reporting
+        self.failed = False
 
     def collect(self, statements, folder: Path | None, local: bool, chain: tuple[Path, ...] = ()) -> None:
         """Every `block` and `use` among the top-level `statements`."""
@@ -158,6 +160,7 @@ class Library:
                                   "move layers into the spec that uses the library")
             except Invalid as exc:
                 self.diagnostics.append(exc.diagnostic)
+                self.failed = self.failed or stmt.word == "use"
 
     def add(self, block: BlockDef, local: bool) -> None:
         block.local = local

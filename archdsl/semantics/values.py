@@ -100,15 +100,15 @@ class Evaluator:
         left, right = self.eval(value.left), self.eval(value.right)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
             raise invalid("E0209", "arithmetic needs numbers", value.span, "not a number",
-                          "only numbers and numeric parameters can be combined with + - * //")
-        if value.op == "floordiv" and right == 0:
+                          "only numbers and numeric parameters can be combined with + - * / // %")
+        if value.op in ("floordiv", "truediv") and right == 0:
             raise invalid("E0209", "division by zero", value.span, "divides by 0",
                           "check the value of the divisor's parameter")
         if value.op == "mod" and right == 0:
             raise invalid("E0209", "remainder of a division by zero", value.span, "divides by 0",
                           "check the value of the divisor's parameter")
         result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
-                  "floordiv": lambda: left // right, "mod": lambda: left % right}[value.op]()
+                  "floordiv": lambda: left // right, "truediv": lambda: left / right, "mod": lambda: left % right}[value.op]()
         return _finite(result, value.span, MAX_VALUE)
 
     def truth(self, value, what: str) -> bool:

@@ -152,6 +152,8 @@ def _unexpected_token(source: Source, exc: UnexpectedToken) -> Diagnostic:
     if token.type == "_INDENT":
         return error("E0104", "unexpected indentation", _point(source, line, 1), "indented here",
                      "only the lines of a block are indented; remove the indentation")
+    if token.type == "SLASH":  # `/` where no division can be: a stride with a space, or a stray slash
+        return _unexpected_character(source, line, col)
     before = _code_before(source.text, token.start_pos if token.start_pos is not None else len(source.text))
     depth = sum(before.count(c) for c in "[(") - sum(before.count(c) for c in "])")
     found = _known_mistake(token, before, depth, set(exc.expected))
