@@ -213,7 +213,8 @@ class Builder(BlockUses, Control):
         self.check_new_name(scope, name, stmt, stmt.args[0].span if stmt.args else None)
         x = self.block_input(stmt, scope, x)
         inner = Scope(join(scope.prefix, name), x, scope)
-        out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
+        with self.em.frame("scope" if word == "scope" else "block", inner.prefix, word):
+            out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
         self.define(scope, name, out, stmt)
         return out
 
@@ -335,7 +336,9 @@ class Builder(BlockUses, Control):
         block = self.block_type(*((op.name, op.span) if op else (stage.args[0].name, stage.args[0].span)))
         inherited = stage.options if stage is not None else ()
         row = read_row(stmt, name, join(scope.prefix, name), block, args, inherited, self.ev, self.defaults)
-        out = block.expand(row, self.em, self.block_input(stmt, scope, x))
+        start = self.block_input(stmt, scope, x)
+        with self.em.frame("row", row.path, block.name):
+            out = block.expand(row, self.em, start)
         self.define(scope, name, out, stmt)
         return out
 

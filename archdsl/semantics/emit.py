@@ -6,11 +6,13 @@ Both layer statements and block expansions create nodes only through an
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 from archdsl.diagnostics import Diagnostic, Label, Span, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
+from archdsl.ir.origin import Frame
 from archdsl.ir.shapes import Problem, infer, nearest_divisors
 from archdsl.limits import Limits
 from archdsl.semantics.budget import Budget
@@ -22,12 +24,23 @@ class Emitter:
         self.diagnostics = diagnostics
         self.budget = budget if budget is not None else Budget(Limits())
         self._state_paths: dict[str, Span | None] = {}
+        #: the rows, blocks and scopes being built, outermost first: each node records them
+        self.frames: list[Frame] = []
+
+    @contextmanager
+    def frame(self, role: str, path: str, kind: str):
+        """Nodes emitted inside record that a `role` construct of `kind` at `path` made them."""
+        self.frames.append(Frame(role=role, path=path, kind=kind))
+        try:
+            yield
+        finally:
+            self.frames.pop()
 
     def emit(self, cls: type[N.NodeBase], inputs: list[int] | tuple[int, ...], path: str,
              span: Span | None, **attrs) -> int:
         """Create a node of type `cls`, infer its type, report problems, count it against the
         budget (which may stop elaboration with OverBudget); returns its id."""
-        node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, **attrs)
+        node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, origin=tuple(self.frames), **attrs)
         if node.has_state:
             self._claim_path(path, span)
         in_types = [self.graph[i].type for i in node.inputs]

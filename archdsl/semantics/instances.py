@@ -61,9 +61,10 @@ class BlockUses:
             return x
         row = name or str(index)
         path = join(scope.prefix, row)
-        for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
-            unit_name = f"{row}-{i}" if binding.naming == "prefixed" else str(i)
-            x = self.unit(block, stmt, join(path, unit_name), x, binding, i, binding.repeat)
+        with self.em.frame("row", path, block.name):
+            for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
+                unit_name = f"{row}-{i}" if binding.naming == "prefixed" else str(i)
+                x = self.unit(block, stmt, join(path, unit_name), x, binding, i, binding.repeat)
         self.define(scope, row, x, stmt)
         return x
 
@@ -133,7 +134,8 @@ class BlockUses:
         try:
             from archdsl.semantics.builder import Scope
 
-            return self.sequence(block.body, Scope(path, x), x)
+            with self.em.frame("block", path, block.name):
+                return self.sequence(block.body, Scope(path, x), x)
         except Abandon:  # a requirement failed: the rest of the body would only echo it
             raise Unknown() from None
         finally:

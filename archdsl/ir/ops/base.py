@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archdsl.ir.origin import Frame
 from archdsl.diagnostics import Span
 
 Pair = tuple[int, int]
@@ -84,6 +85,8 @@ class NodeBase(BaseModel):
     path: str
     span: Span | None = None
     type: TensorType | None = None
+    #: the rows, blocks and scopes that made this node, outermost first (see archdsl.ir.origin)
+    origin: tuple[Frame, ...] = ()
 
     #: ops that own a torch module with parameters or buffers at `path`
     has_state: bool = Field(default=False, exclude=True)
@@ -104,7 +107,7 @@ class NodeBase(BaseModel):
 
     def attrs(self) -> dict:
         """The op's own attributes (everything but the common node fields)."""
-        return self.model_dump(exclude={"id", "inputs", "path", "span", "type", "op", "has_state"})
+        return self.model_dump(exclude={"id", "inputs", "path", "span", "type", "op", "has_state", "origin"})
 
     # --- the rules each op gives ---------------------------------------------
 
