@@ -7,7 +7,10 @@ order and rendered once by :func:`render`.
 
 from __future__ import annotations
 
+import bisect
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from enum import Enum
@@ -191,12 +194,62 @@ def to_json_lines(diagnostics: list[Diagnostic]) -> str:
     return "\n".join(json.dumps(d.as_dict(), ensure_ascii=False) for d in diagnostics)
 
 
+#: at most this many names are compared with a misspelt word: those sharing the most of its start or end
+MAX_COMPARED = 100
+#: after this many searches among many names in one check, unknown names get the generic hint only
+MAX_SEARCHES = 50
+#: a search among fewer names than this is cheap and never counts against MAX_SEARCHES
+SMALL_SEARCH = 50
+
+_searches: ContextVar[list[int] | None] = ContextVar("did_you_mean_searches", default=None)
+
+
+@contextmanager
+def suggestion_budget(searches: int = MAX_SEARCHES):
+    """Within this block, at most `searches` 'did you mean' searches among SMALL_SEARCH or more
+    names are made; later ones return no hint. This keeps a check linear in the spec's size when
+    it is full of unknown names (each search is bounded by MAX_COMPARED names)."""
+    token = _searches.set([searches])
+    try:
+        yield
+    finally:
+        _searches.reset(token)
+
+
 def did_you_mean(word: str, choices) -> str:
-    """A 'did you mean' hint for a misspelt word, or the empty string."""
+    """A 'did you mean' hint for a misspelt word, or the empty string.
+
+    At most MAX_COMPARED of `choices` are compared with `word` (see _nearest), and inside
+    suggestion_budget only so many searches among many names are made."""
     import difflib
 
-    choices = sorted(set(choices))
+    left = _searches.get()
+    if left is not None and len(choices) >= SMALL_SEARCH:
+        if left[0] <= 0:
+            return ""
+        left[0] -= 1
+    choices = _nearest(word, set(choices))
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not close and len(word) >= 3:  # `projection` for `proj`, `bottle` for `bottleneck`
         close = [c for c in choices if len(c) >= 3 and (word.startswith(c) or c.startswith(word))][:1]
     return f"did you mean `{close[0]}`?" if close else ""
+
+
+def _nearest(word: str, choices: set[str]) -> list[str]:
+    """At most MAX_COMPARED choices like `word`: those beside it in alphabetical order (the longest
+    shared starts) and in the order of the reversed names (the longest shared ends); one typo
+    keeps the start before it or the end after it. Sorting is the only work over all the choices."""
+    ordered = sorted(choices)
+    if len(ordered) <= MAX_COMPARED:
+        return ordered
+    half = MAX_COMPARED // 2
+    backwards = sorted(c[::-1] for c in ordered)
+    near = set(_beside(ordered, word, half)) | {c[::-1] for c in _beside(backwards, word[::-1], half)}
+    return sorted(near)
+
+
+def _beside(ordered: list[str], word: str, count: int) -> list[str]:
+    """The `count` entries of sorted `ordered` around where `word` would go."""
+    at = bisect.bisect_left(ordered, word)
+    start = max(0, min(at - count // 2, len(ordered) - count))
+    return ordered[start:start + count]
