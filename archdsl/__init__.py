@@ -6,9 +6,18 @@
     model = archdsl.build("specs/resnet50.arch", num_classes=5)   # torch.nn.Module
 """
 
-from archdsl.api import build, check, load
 from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.limits import Limits
 
 __version__ = "0.1.0"
 __all__ = ["load", "check", "build", "ArchError", "Diagnostic", "Limits", "__version__"]
+
+
+def __getattr__(name: str):
+    """load, check and build, imported when first asked for: they bring pydantic and networkx
+    (about half a second), which the command line imports only inside main(), where Ctrl-C is caught."""
+    if name in ("load", "check", "build"):
+        from archdsl import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'archdsl' has no attribute {name!r}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from archdsl.cli import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
 from archdsl.diagnostics import error
 
 
