@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from archdsl.diagnostics import Diagnostic, Severity, render_all, to_json_lines
+from archdsl.diagnostics import Diagnostic, Severity, escape_text, render_all, to_json_lines
 from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
                             parse_count, show_bytes)
 
@@ -94,7 +94,7 @@ def report(diagnostics: list[Diagnostic], args) -> bool:
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
     if failed and args.format == "text":
-        name = args.spec or "(empty path)"
+        name = escape_text(args.spec) or "(empty path)"
         print(f"\n{name}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
     return failed
 
