@@ -216,9 +216,9 @@ def check_scaling(result: dict) -> str:
         "symbols; one more is E0504). Families: " + ", ".join(f"`{f}`" for f in families) + ". `correct` is a "
         "chain of named layers, each using the one before; `unknown values` defines names and then refers to "
         "misspelt ones (E0204), `unknown params` declares parameters and uses misspelt ones (E0205), each "
-        "error searching for a \"did you mean\". The search compares a word with at most 100 names (nearest in "
-        "length, then first letter), and one check makes at most 50 searches among 50 names or more, so the "
-        "check stays linear: `hints` counts the errors that got a suggestion.", "",
+        "error searching for a \"did you mean\". The search compares a word with at most 100 names (its "
+        "neighbours in alphabetical order and in the order of the reversed names), and one check makes at most "
+        "50 searches among 50 names or more, so the check stays linear: `hints` counts the errors that got a suggestion.", "",
         table(["spec", "tokens", "bytes", "errors", "hints", "seconds", "µs/token"], body), "",
         f"Worst case: **{worst['seconds']:.2f} s** ({worst['family']}, {worst['tokens']:,} tokens); goal under "
         f"{result['goal_seconds']:g} s. Measured {env['date']}, Python {env['python']}, {env['cpus']} CPUs "
