@@ -8,10 +8,22 @@
     archdsl.list_models("resnet*")                                # the names it knows
 """
 
-from archdsl.api import build, check, load
 from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.limits import Limits
-from archdsl.zoo import list_models
 
 __version__ = "0.1.0"
 __all__ = ["load", "check", "build", "list_models", "ArchError", "Diagnostic", "Limits", "__version__"]
+
+
+def __getattr__(name: str):
+    """load, check, build and list_models, imported when first asked for: they bring pydantic and networkx
+    (about half a second), which the command line imports only inside main(), where Ctrl-C is caught."""
+    if name in ("load", "check", "build"):
+        from archdsl import api
+
+        return getattr(api, name)
+    if name == "list_models":
+        from archdsl.zoo import list_models
+
+        return list_models
+    raise AttributeError(f"module 'archdsl' has no attribute {name!r}")

@@ -1,5 +1,10 @@
+"""`python -m archdsl`: the command line (see archdsl.cli)."""
+
 import sys
 
-from archdsl.cli import main
+try:
+    from archdsl.cli import main
+except KeyboardInterrupt:  # Ctrl-C before main() could catch it
+    sys.exit(130)
 
 sys.exit(main())

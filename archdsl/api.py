@@ -107,8 +107,10 @@ def decode(name: str, data: bytes) -> tuple[Source | None, list[Diagnostic]]:
         return None, [error("E0002", "the file is not UTF-8 text", Span(shown, line, col, line, col + 1),
                             f"byte 0x{data[exc.start]:02x}", "save the spec as UTF-8")]
     if "\x00" in text:
-        return None, [error("E0002", f"`{name}` is a binary file, not a spec", None, "",
-                            "give the path of a .arch text file")]
+        at = text.index("\x00")
+        line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        return None, [error("E0002", f"`{name}` is a binary file, not a spec", Span(Source(name, text), line, col,
+                            line, col + 1), "a NUL byte", "give the path of a .arch text file")]
     return text_source(name, text), []
 
 

@@ -1,122 +1,18 @@
 """The `archdsl` command line.
 
 Exit status: 0 when the spec is fine, 1 when it has errors (or warnings with
---strict), 2 for bad usage. Diagnostics go to stderr, results to stdout.
+--strict), 2 for bad usage, 130 when interrupted. Diagnostics go to stderr, results to stdout.
+Nothing heavy is imported before main() runs, so Ctrl-C at any moment exits 130 quietly.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-from archdsl.diagnostics import Diagnostic, Severity, render_all, to_json_lines
-from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
-                            parse_count, show_bytes)
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-
-
-def parse_define(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip().isidentifier():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return key.strip(), value.strip()
-
-
-class Defines(argparse.Action):
-    """`-D NAME=VALUE`, collected by name; a name given twice is a usage error naming both values."""
-
-    def __call__(self, parser, namespace, define, option_string=None):
-        name, value = define
-        given = dict(getattr(namespace, self.dest) or {})
-        if name in given:
-            raise argparse.ArgumentError(self, f"{name} is given twice ({name}={given[name]} and {name}={value}); "
-                                               "give each parameter once")
-        given[name] = value
-        setattr(namespace, self.dest, given)
-
-
-def parse_size(text: str) -> tuple[int, ...]:
-    """`--input`: CxHxW, HxW or a single size (a square); the sizes are checked against the spec."""
-    from archdsl.semantics import input_sizes
-
-    sizes = input_sizes(text)
-    if sizes is None:
-        raise argparse.ArgumentTypeError(f"expected CxHxW, HxW or a single size, got {text!r}")
-    return sizes
-
-
-def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments every command that reads a spec takes."""
-    parser.add_argument("spec", help="path of a .arch file, or a bundled network's name (archdsl list)")
-    parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
-                        metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
-    parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
-    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour the diagnostics (auto: when stderr is a terminal and NO_COLOR is unset)")
-    parser.add_argument("--max-params", type=_limit(parse_count), metavar="N",
-                        help=f"reject a network with more trainable parameters (default {DEFAULT_MAX_PARAMS:,}; "
-                             "25e6, 2_000_000 and 1.5G are accepted)")
-    parser.add_argument("--max-activations", type=_limit(parse_bytes), metavar="SIZE",
-                        help="reject a network needing more fp32 activation memory for one image "
-                             f"(default {show_bytes(DEFAULT_MAX_ACTIVATION_BYTES)}; e.g. 32GiB, 500MB)")
-    parser.add_argument("--max-nodes", type=_limit(parse_count), metavar="N",
-                        help=f"reject a network of more IR nodes (default {DEFAULT_MAX_NODES:,})")
-
-
-def _limit(parse):
-    """An argparse type from a limits parser: its ValueError becomes a usage error (exit 2)."""
-    def convert(text: str) -> int:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return convert
-
-
-def limits_of(args) -> Limits:
-    """The budget the command line asks for: the defaults, with any --max-* given."""
-    given = {"params": args.max_params, "activation_bytes": args.max_activations, "nodes": args.max_nodes}
-    return Limits(**{k: v for k, v in given.items() if v is not None})
-
-
-def report(diagnostics: list[Diagnostic], args) -> bool:
-    """Print diagnostics to stderr; True if they stop the command."""
-    if args.format == "json":
-        if diagnostics:
-            print(to_json_lines(diagnostics), file=sys.stderr)
-    elif diagnostics:
-        print(render_all(diagnostics, color=use_color(args.color)), file=sys.stderr)
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = len(diagnostics) - errors
-    failed = errors > 0 or (args.strict and warnings > 0)
-    if failed and args.format == "text":
-        name = args.spec or "(empty path)"
-        print(f"\n{name}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
-    return failed
-
-
-def use_color(choice: str) -> bool:
-    if choice != "auto":
-        return choice == "always"
-    return sys.stderr.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def load_for(args):
-    """Analyse the spec named on the command line; the graph or None after reporting."""
-    from archdsl.api import analyse
-
-    graph, diagnostics = analyse(args.spec, dict(args.defines), args.input, limits_of(args))
-    failed = report(diagnostics, args)
-    return None if failed else graph
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for
+from archdsl.commands.streams import OutputError, guarded_streams, internal_error, output_failed
 
 
 def verdict(graph, seconds: float) -> str:
@@ -184,12 +80,18 @@ def _joined(words: list[str]) -> str:
 
 
 def build_module(graph, args):
-    """The lowered module, in the dtype and layout asked for, on the GPU if there is one."""
+    """The lowered module, in the dtype and layout asked for. Only --torch-compile runs it, so only
+    then are its weights allocated (on the GPU if there is one); otherwise they are on the meta
+    device, which holds no storage: `--emit code` needs no more memory than `--check`."""
     import torch
 
     from archdsl.api import build
 
-    device = "cuda" if args.torch_compile and torch.cuda.is_available() else None
+    if not args.torch_compile:
+        with torch.device("meta"):
+            return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last,
+                         limits=limits_of(args))
+    device = "cuda" if torch.cuda.is_available() else None
     return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last, device=device,
                  limits=limits_of(args))
 
@@ -230,33 +132,40 @@ def _command_modules():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line; the exit status. Every import that takes time happens in here."""
+    json_format = False
+    try:
+        with guarded_streams():
+            try:
+                parser = build_parser()
+                args = parser.parse_args(argv)
+                json_format = getattr(args, "format", "text") == "json"
+                status = run_command(parser, args)
+                sys.stdout.flush()
+                return status
+            except OutputError as exc:
+                return output_failed(exc)
+            except Exception as exc:
+                return internal_error(exc, json_format)
+    except KeyboardInterrupt:
+        return 130
+    except OutputError as exc:  # the report of an internal error could not be written
+        return output_failed(exc)
+
+
+def run_command(parser: argparse.ArgumentParser, args) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
         return args.run(args)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
-            return internal_error(exc)
+            raise
         from archdsl.api import NO_TORCH
 
         print(f"error: {NO_TORCH}", file=sys.stderr)
         return EXIT_ERRORS
-    except Exception as exc:
-        return internal_error(exc)
-
-
-def internal_error(exc: Exception) -> int:
-    """A bug in archdsl: one line, not a traceback."""
-    print(f"error[E9999]: internal error in archdsl: {type(exc).__name__}: {exc}\n"
-          f"  = help: this is a bug in archdsl, not in your spec; please report it", file=sys.stderr)
-    return EXIT_ERRORS
 
 
 if __name__ == "__main__":

@@ -180,9 +180,9 @@ def gpu_verdict(rows: list[dict]) -> str:
     return "\n\n".join(lines)
 
 
-def document(results: list[dict], compiled_graphs: dict | None = None) -> str:
+def document(results: list[dict], compiled_graphs: dict | None = None, scaling: dict | None = None) -> str:
     """docs/performance.md: how to run, the notes, the stored graph comparison, then every machine's
-    results (CUDA first)."""
+    results (CUDA first), then check time against spec size (bench/check_scaling.py)."""
     intro = (HERE / "NOTES.md").read_text().rstrip()
     parts = [intro, ""]
     if not any(r["environment"].get("cuda") for r in results):
@@ -196,7 +196,33 @@ def document(results: list[dict], compiled_graphs: dict | None = None) -> str:
         parts += [graphs_part(compiled_graphs), ""]
     for result in sorted(results, key=lambda r: not r["environment"].get("cuda")):
         parts += [machine(result), ""]
+    if scaling:
+        parts += [check_scaling(scaling), ""]
     return "\n".join(parts)
+
+
+def check_scaling(result: dict) -> str:
+    """bench/check_scaling.py's figures: check time per family of generated spec and size."""
+    rows = result["rows"]
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    body = [[r["family"], f"{r['tokens']:,}", f"{r['bytes']:,}", r["errors"], r["hints"], f"{r['seconds']:.3f}",
+             f"{r['seconds'] / r['tokens'] * 1e6:.0f}"] for r in rows]
+    worst = max(rows, key=lambda r: r["seconds"])
+    env = result["environment"]
+    return "\n".join([
+        "## Check time against spec size", "",
+        "`python3 bench/check_scaling.py`: `archdsl.api.analyse` (parse, elaborate, verify) in process, median "
+        f"of {env['repeats (median)']}, on generated specs up to the token limit ({env['token limit']:,} words and "
+        "symbols; one more is E0504). Families: " + ", ".join(f"`{f}`" for f in families) + ". `correct` is a "
+        "chain of named layers, each using the one before; `unknown values` defines names and then refers to "
+        "misspelt ones (E0204), `unknown params` declares parameters and uses misspelt ones (E0205), each "
+        "error searching for a \"did you mean\". The search compares a word with at most 100 names (its "
+        "neighbours in alphabetical order and in the order of the reversed names), and one check makes at most "
+        "50 searches among 50 names or more, so the check stays linear: `hints` counts the errors that got a suggestion.", "",
+        table(["spec", "tokens", "bytes", "errors", "hints", "seconds", "µs/token"], body), "",
+        f"Worst case: **{worst['seconds']:.2f} s** ({worst['family']}, {worst['tokens']:,} tokens); goal under "
+        f"{result['goal_seconds']:g} s. Measured {env['date']}, Python {env['python']}, {env['cpus']} CPUs "
+        f"({env['machine']}), load average {env['load average at start']} at the start."])
 
 
 def graphs(rows: list[dict]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from archdsl.cli import EXIT_ERRORS, EXIT_OK
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK
 
 
 def register(subparsers) -> None:

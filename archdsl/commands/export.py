@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from archdsl.cli import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
 from archdsl.diagnostics import ArchError, error
 
 
@@ -46,7 +46,7 @@ def run(args) -> int:
         report([size_refusal(graph)], args)
         return EXIT_ERRORS
     from archdsl.api import build
-    from archdsl.cli import limits_of
+    from archdsl.commands.common import limits_of
 
     try:
         module = build(graph, weights=args.weights, limits=limits_of(args))

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import argparse
 
-from archdsl.cli import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
-from archdsl.diagnostics import error
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.diagnostics import error, escape_text
 
 
 def output_path(text: str) -> str:
+    """-o's file (argparse type): one whose suffix names a format we write, and not a directory."""
+    import os
+
     from compiler.diagram.output import FORMATS, format_of
 
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{escape_text(text)!r} is a directory: -o names the file to write, "
+                                         "e.g. -o net.svg")
     if format_of(text) is None:
         raise argparse.ArgumentTypeError(f"cannot tell the format of {text!r}: name it with one of "
                                          + ", ".join(FORMATS))

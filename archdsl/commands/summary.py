@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from archdsl.cli import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for
 
 
 def positive(text: str) -> int:

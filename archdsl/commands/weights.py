@@ -3,7 +3,7 @@ building the model (the state comes from the IR; only the file's shapes are read
 
 from __future__ import annotations
 
-from archdsl.cli import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
 
 
 def register(subparsers) -> None:

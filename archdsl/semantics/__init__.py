@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 from functools import partial
 
-from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error, warning
+from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error, escape_text, suggestion_budget, warning
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import TensorType
@@ -46,6 +46,7 @@ class Header:
         self.outside: dict[str, str] = {}  # parameter -> how its value came from outside the spec
 
 
+@suggestion_budget()  # a spec full of unknown names stays linear to check
 def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_size=None,
               limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
     """Build the IR of `spec`, with parameter `overrides` (each of its default's kind; `-D` text
@@ -94,7 +95,7 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
 
 def _stem(filename: str) -> str:
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    return base.rsplit(".", 1)[0] or "network"
+    return escape_text(base.rsplit(".", 1)[0]) or "network"  # a file name may hold any byte but `/`
 
 
 def _no_input(spec: T.Spec) -> Diagnostic:

@@ -6,6 +6,7 @@ callers keep passing ordinary fp32 NCHW images.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -119,8 +120,9 @@ def try_compile(module: nn.Module, input_shape: tuple[int, ...], mode: str = "de
     """Compile `module` (eval mode), run it once on a random batch of one, and compare with eager."""
     from torch._dynamo.utils import counters
 
-    parameter = next(module.parameters())
-    x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0)).to(parameter.device)
+    held = next(itertools.chain(module.parameters(), module.buffers()), None)  # none in a network of pools
+    device, dtype = (held.device, held.dtype) if held is not None else (torch.device("cpu"), torch.float32)
+    x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0)).to(device)
     module.eval()
     eager = module(x).float()
     torch._dynamo.reset()
@@ -130,6 +132,6 @@ def try_compile(module: nn.Module, input_shape: tuple[int, ...], mode: str = "de
     seconds = time.perf_counter() - started
     error = float((compiled - eager).abs().max() / eager.abs().max().clamp_min(1e-12))
     # TF32 convolutions on GPUs and half-precision rounding differ from eager by more than fp32 does
-    tolerance = 1e-2 if parameter.dtype == torch.float32 else 5e-2
-    return CompileReport(mode, str(parameter.device), seconds, counters["stats"]["unique_graphs"],
+    tolerance = 1e-2 if dtype == torch.float32 else 5e-2
+    return CompileReport(mode, str(device), seconds, counters["stats"]["unique_graphs"],
                          sum(counters["graph_break"].values()), error, tolerance)

@@ -1,0 +1,213 @@
+"""Seeded, deterministic specs over the whole vocabulary, for tests/test_differential.py.
+
+`spec(seed)` writes one spec from a random.Random(seed): a stem of layers, then a mix of plain
+layers, named layers joined with `from` (add, mul, concat), residual blocks (with and without a
+shortcut), concat branches, scopes and stage rows of every block type, then often a head.
+
+The generator follows a rough idea of the value's shape (`Value`: spatial or flat, and its size),
+so most specs check clean; those that do not are simply not run. Each op is one entry in LAYERS,
+a function of (rng, value) that returns the layer's text or None where it does not apply, and
+says what it does to the value: to add an op, add one entry.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Value:
+    """What the generator believes about the current value: CxHxW (`size` = H = W) or flat."""
+
+    spatial: bool = True
+    size: int = 16
+
+
+#: one layer: (rng, value) -> (text, value after it), or None where the op does not apply to `value`
+LayerMaker = Callable[[random.Random, Value], "tuple[str, Value] | None"]
+
+
+def _spatial(make: Callable[[random.Random, Value], tuple[str, Value]]) -> LayerMaker:
+    return lambda rng, v: make(rng, v) if v.spatial else None
+
+
+def _halved(v: Value) -> Value:
+    return replace(v, size=max(1, (v.size + 1) // 2))
+
+
+def _conv(rng: random.Random, v: Value):
+    kernel, after = rng.choice([("1x1", v), ("3x3 pad=1", v), ("3x3 pad=same", v), ("3x3 /2 pad=1", _halved(v)),
+                                ("1x3 pad=(0,1)", v), ("3x3 pad=2 dilation=2", v)])
+    option = rng.choice(["", "", " bias=true", " groups=2"])
+    return f"conv {rng.choice([4, 8, 16])} {kernel}{option}", after
+
+
+def _bn(rng: random.Random, v: Value):
+    if v.size < 2:  # torch needs more than one value per channel to train a batch norm at batch 1
+        return None
+    return "bn" + rng.choice(["", "", " eps=0.001", " momentum=0.2"]), v
+
+
+def _pool(word: str):
+    def make(rng: random.Random, v: Value):
+        if v.size < 2:
+            return None
+        text = rng.choice([f"{word} 2x2 /2", f"{word} 3x3 /2 pad=1", f"{word} 3x3 /1 pad=1"])
+        return text, (v if "/1" in text else _halved(v))
+    return make
+
+
+LAYERS: dict[str, LayerMaker] = {
+    "conv": _spatial(_conv),
+    "bn": _spatial(_bn),
+    "relu": lambda rng, v: ("relu", v),
+    "sigmoid": lambda rng, v: ("sigmoid", v),
+    "identity": lambda rng, v: ("identity", v),
+    "softmax": lambda rng, v: ("softmax", v),
+    "dropout": lambda rng, v: (rng.choice(["dropout", "dropout 0.2", "dropout p=0.5"]), v),
+    "zeropad": _spatial(lambda rng, v: ("zeropad 1", replace(v, size=v.size + 2))),
+    "maxpool": _spatial(_pool("maxpool")),
+    "avgpool": _spatial(_pool("avgpool")),
+    "global_avgpool": _spatial(lambda rng, v: ("global_avgpool", replace(v, size=1))),
+    "flatten": _spatial(lambda rng, v: ("flatten", Value(spatial=False, size=1))),
+    "linear": lambda rng, v: None if v.spatial else (f"linear {rng.choice([4, 10])}{rng.choice(['', ' bias=false'])}",
+                                                     v),
+}
+
+#: the joins: (rng, names of values that have the current value's shape) -> text
+JOINS: dict[str, Callable[[random.Random, list[str]], str]] = {
+    "add": lambda rng, names: "add from " + ", ".join(rng.sample(names, min(len(names), rng.choice([2, 3])))),
+    "concat": lambda rng, names: "concat from " + ", ".join(rng.sample(names, min(len(names), 2))),
+    "mul": lambda rng, names: "mul from " + ", ".join(rng.sample(names, 2)),
+}
+
+_ROW_TABLES = {
+    "basic": lambda rng, c: f"[[{c},3x3],[{c},3x3]]",
+    "bottleneck": lambda rng, c: f"[[{c},1x1],[{c},3x3],[{c * 2},1x1]]",
+    "res2": lambda rng, c: f"[[{c * 2},1x1],[{c * 2},3x3],[{c * 4},1x1]]",
+    "dense": lambda rng, c: f"[[{c},1x1],[{max(2, c // 2)},3x3]]",
+}
+#: options of each block type's `stages` line
+STAGE_OPTIONS = {
+    "basic": ["", " se=4", " shortcut=proj", " stride_at=3x3"],
+    "bottleneck": ["", " groups=2", " se=4", " stride_at=3x3", " shortcut=proj", " shortcut=avgdown"],
+    "res2": ["", " scales=2", " scales=4", " scales=2 groups=2"],
+    "dense": ["", " out=8"],
+}
+
+
+class _Writer:
+    """Writes statements, keeping the names defined so far and the current Value."""
+
+    def __init__(self, rng: random.Random):
+        self.rng, self.lines, self.value, self.count = rng, [], Value(), 0
+        self.named: list[tuple[str, Value]] = []  # in order; names of the current value's shape may join
+
+    def fresh(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def layer(self, indent: str, name: bool = False) -> None:
+        for _ in range(10):
+            op = self.rng.choice(sorted(LAYERS))
+            made = LAYERS[op](self.rng, self.value)
+            if made is not None:
+                text, self.value = made
+                label = self.fresh() if name else None
+                self.lines.append(indent + (f"{label} {text}" if label else text))
+                if label:
+                    self.named.append((label, self.value))
+                return
+
+    def join(self, indent: str) -> None:
+        same = [n for n, v in self.named if v == self.value]
+        if len(same) < 2:
+            return self.layer(indent, name=True)
+        word = self.rng.choice(sorted(JOINS))
+        label = self.fresh()
+        self.lines.append(f"{indent}{label} {JOINS[word](self.rng, same)}")
+        if word == "concat":  # channels change, but the generator only tracks size
+            self.named = [(n, v) for n, v in self.named if n != label]
+        else:
+            self.named.append((label, self.value))
+
+    def residual(self, indent: str, depth: int) -> None:
+        start = self.value
+        self.lines.append(indent + "residual")
+        self.body(indent + "  ", depth + 1, keep_size=True)
+        if self.rng.random() < 0.5:
+            self.lines.append(indent + "  shortcut")
+            self.value = start
+            self.body(indent + "    ", depth + 1, keep_size=True)
+        self.value = start
+        self.named = []  # a value inside a block is not visible after it unless scoped; keep it simple
+
+    def branches(self, indent: str, depth: int) -> None:
+        start = self.value
+        self.lines.append(indent + "concat")
+        for _ in range(self.rng.choice([1, 2, 3])):
+            self.lines.append(indent + "  branch")
+            self.value = start
+            self.body(indent + "    ", depth + 1, keep_size=True)
+        self.value = start
+        self.named = []
+
+    def scope(self, indent: str, depth: int) -> None:
+        self.lines.append(f"{indent}scope s{self.fresh()}")
+        self.body(indent + "  ", depth + 1)
+        self.named = []
+
+    def stages(self, indent: str) -> None:
+        block = self.rng.choice(sorted(STAGE_OPTIONS) + ["dense+transition"])
+        word = "dense" if block.startswith("dense") else block
+        self.lines.append(f"{indent}stages {word}{self.rng.choice(STAGE_OPTIONS[word])}")
+        for i in range(self.rng.choice([1, 2])):
+            stride = " /2" if (i or self.rng.random() < 0.3) and self.value.size >= 2 and word != "dense" else ""
+            c = self.rng.choice([4, 8])
+            self.lines.append(f"{indent}  r{self.fresh()} [{self.rng.choice([1, 2])}, {_ROW_TABLES[word](self.rng, c)}]"
+                              f"{stride}")
+            if stride:
+                self.value = _halved(self.value)
+            if block == "dense+transition" and self.value.size >= 2:
+                self.lines.append(f"{indent}  t{self.fresh()} transition{self.rng.choice(['', ' compress=0.5'])}")
+                self.value = _halved(self.value)
+        self.named = []
+
+    def body(self, indent: str, depth: int, keep_size: bool = False) -> None:
+        """One to four statements; inside a residual or concat branch (keep_size) only those that
+        keep the value's size and kind, so the branches can meet."""
+        start, first = self.value, len(self.lines)
+        if keep_size:
+            self.named = []  # names inside a branch are the branch's own
+        for _ in range(self.rng.choice([1, 2, 3, 4])):
+            kinds = ["layer", "layer", "named", "join"] + (["residual", "branches", "scope", "stages"]
+                                                           if depth < 2 and self.value.spatial else [])
+            kind = self.rng.choice(kinds)
+            if keep_size and kind in ("stages",):
+                kind = "layer"
+            before = self.value
+            {"layer": lambda: self.layer(indent), "named": lambda: self.layer(indent, name=True),
+             "join": lambda: self.join(indent), "residual": lambda: self.residual(indent, depth),
+             "branches": lambda: self.branches(indent, depth), "scope": lambda: self.scope(indent, depth),
+             "stages": lambda: self.stages(indent)}[kind]()
+            if keep_size and self.value != start:  # undo: the branch must keep its shape
+                self.lines.pop()
+                self.value = before if before == start else start
+        if len(self.lines) == first:
+            self.lines.append(indent + "identity")
+
+
+def spec(seed: int) -> str:
+    """The spec of `seed`: same text on every run and every machine."""
+    rng = random.Random(seed)
+    writer = _Writer(rng)
+    size = rng.choice([8, 16, 17])
+    writer.value = Value(size=size)
+    header = [f"network g{seed}", f"input {rng.choice([2, 4])}x{size}x{size}"]
+    writer.layer("", name=True)
+    writer.body("", 0)
+    if rng.random() < 0.6 and writer.value.spatial:
+        writer.lines += ["global_avgpool", "flatten", f"linear {rng.choice([3, 5])}"]
+    return "\n".join(header + writer.lines) + "\n"
