@@ -398,3 +398,17 @@ def test_a_different_function_is_never_a_silent_suggestion(word):
 
 def test_a_typo_still_gets_its_suggestion():
     assert "did you mean `hardswish`?" in only("x hardswsh\n").help
+
+
+# --- docs -------------------------------------------------------------------------------------
+
+def test_the_docs_list_every_layer():
+    from conftest import ROOT
+
+    language = (ROOT / "docs" / "language.md").read_text()
+    table = language[language.index("| type | arguments |"):language.index("Notes:")]
+    blocks = (ROOT / "docs" / "blocks.md").read_text()
+    listed = blocks[blocks.index("## Every layer"):blocks.index("# Block types beyond")]
+    for op in OPS:
+        assert f"`{op}`" in table, op
+        assert f"`{op}`" in listed, op
