@@ -412,3 +412,17 @@ def test_the_docs_list_every_layer():
     for op in OPS:
         assert f"`{op}`" in table, op
         assert f"`{op}`" in listed, op
+
+
+def test_every_new_op_traces_as_one_graph_and_exports():
+    body = ("a gelu\nln layernorm\ng groupnorm 2\npl position_linear 6\nls layer_scale\nsd stochastic_depth 0.5\n"
+            "u upsample scale=2 mode=bilinear\nd deconv 4 2x2 /2\ns shuffle 2\nh hardswish\np adaptive_maxpool 3\n"
+            "flatten\nlinear 3\n")
+    _, model = build(body)
+    model.train()
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(torch.randn(2, 4, 8, 8))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    exported = torch.export.export(model.eval(), (torch.randn(2, 4, 8, 8),))
+    x = torch.randn(2, 4, 8, 8)
+    assert torch.equal(exported.module()(x), model(x))
