@@ -398,3 +398,31 @@ def test_a_different_function_is_never_a_silent_suggestion(word):
 
 def test_a_typo_still_gets_its_suggestion():
     assert "did you mean `hardswish`?" in only("x hardswsh\n").help
+
+
+# --- docs -------------------------------------------------------------------------------------
+
+def test_the_docs_list_every_layer():
+    from conftest import ROOT
+
+    language = (ROOT / "docs" / "language.md").read_text()
+    table = language[language.index("| type | arguments |"):language.index("Notes:")]
+    blocks = (ROOT / "docs" / "blocks.md").read_text()
+    listed = blocks[blocks.index("## Every layer"):blocks.index("# Block types beyond")]
+    for op in OPS:
+        assert f"`{op}`" in table, op
+        assert f"`{op}`" in listed, op
+
+
+def test_every_new_op_traces_as_one_graph_and_exports():
+    body = ("a gelu\nln layernorm\ng groupnorm 2\npl position_linear 6\nls layer_scale\nsd stochastic_depth 0.5\n"
+            "u upsample scale=2 mode=bilinear\nd deconv 4 2x2 /2\ns shuffle 2\nh hardswish\np adaptive_maxpool 3\n"
+            "flatten\nlinear 3\n")
+    _, model = build(body)
+    model.train()
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(torch.randn(2, 4, 8, 8))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    exported = torch.export.export(model.eval(), (torch.randn(2, 4, 8, 8),))
+    x = torch.randn(2, 4, 8, 8)
+    assert torch.equal(exported.module()(x), model(x))

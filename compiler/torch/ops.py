@@ -178,15 +178,13 @@ def _upsample(node, xs, ctx):
                                                              "align_corners": node.align_corners})
 
 
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """ShuffleNet's channel shuffle: channels as groups x C/groups, transposed, flattened back."""
-    batch, channels, height, width = x.size()
-    x = x.view(batch, groups, channels // groups, height, width)
-    return torch.transpose(x, 1, 2).contiguous().view(batch, channels, height, width)
-
-
 def _shuffle(node, xs, ctx):
-    return ctx.graph.call_function(channel_shuffle, (xs[0], node.groups))
+    """ShuffleNet's channel shuffle: the channels as groups x C/groups, transposed, flattened back
+    (torchvision's view, transpose, contiguous, view; the same permutation of the same values)."""
+    channels = ctx.in_type(node).channels
+    grouped = ctx.graph.call_method("unflatten", (xs[0], 1, (node.groups, channels // node.groups)))
+    swapped = ctx.graph.call_method("transpose", (grouped, 1, 2))
+    return ctx.graph.call_method("flatten", (swapped, 1, 2))
 
 
 def torch_function(dotted: str):

@@ -44,7 +44,9 @@ class Activation:
 
 _F = "torch.nn.functional."
 
-#: every activation; flops per element: a compare or a multiply-add 1, an exp or a tanh 1
+#: every activation. Flops per element count each compare, add, multiply and elementary function
+#: (exp, tanh, erf) as 1: relu6 two compares, silu a sigmoid and a multiply, hardswish a hardsigmoid
+#: (add, scale, clamp) and a multiply.
 ACTIVATIONS = {a.name: a for a in (
     Activation("relu", "torch.relu", 1),
     Activation("sigmoid", "torch.sigmoid", 1),
