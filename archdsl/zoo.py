@@ -77,8 +77,19 @@ def folder_models(folder: Path) -> tuple[list[Model], list[str]]:
         files = sorted(folder.rglob("*.arch")) if folder.is_dir() else []
     except OSError:
         files = []
-    unnamed = [Model(path.stem, path) for path in files if path.resolve() not in named]
+    unnamed = [Model(path.stem, path) for path in files if path.resolve() not in named and not is_library(path)]
     return listed + unnamed, problems
+
+
+def is_library(path: Path) -> bool:
+    """A file of block definitions for `use` (every top-level line a `block`, a `use` or a
+    comment), not a network."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines()
+                 if line.strip() and not line[0].isspace()]
+    except OSError:
+        return False
+    return bool(lines) and all(line.startswith("#") or line.split()[0] in ("block", "use") for line in lines)
 
 
 def read_registry(path: Path) -> tuple[list[Model], list[str]]:

@@ -71,7 +71,7 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
         return None, blame_outside(merge_repeats(diagnostics + stop.diagnostics), header)
     diagnostics += budget.final()
     if not any(d.is_error for d in diagnostics):  # after an error, unused values are mostly its echo
-        diagnostics += unused_values(graph) + block_warnings
+        diagnostics += unused_values(graph) + block_warnings + single_value_norms(graph)
     diagnostics = blame_outside(merge_repeats(diagnostics), header)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
@@ -330,6 +330,22 @@ def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
             first = replace(first, label=first.label + more)
         merged.append(first)
     return merged
+
+
+def single_value_norms(graph: Graph) -> list[Diagnostic]:
+    """W0412 for a batch norm that sees one value per channel of each image (a 1x1 map or a flat
+    vector): training it needs batches of two or more (torch refuses batch statistics of one value)."""
+    found, seen = [], set()
+    for node in graph.nodes():
+        t = graph[node.inputs[0]].type if node.op == "bn" and node.inputs else None
+        if t is None or t.numel != t.channels or node.span in seen:
+            continue
+        seen.add(node.span)
+        found.append(warning("W0412", f"`{shown_name(node)}` normalises one value per channel of each image",
+                             node.span, f"its input is {t}",
+                             "training needs batches of 2 or more here (the batch statistics of one value are "
+                             "undefined); evaluation works at any batch size"))
+    return found
 
 
 def unused_values(graph: Graph) -> list[Diagnostic]:
