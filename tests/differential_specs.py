@@ -2,7 +2,9 @@
 
 `spec(seed)` writes one spec from a random.Random(seed): a stem of layers, then a mix of plain
 layers, named layers joined with `from` (add, mul, concat), residual blocks (with and without a
-shortcut), concat branches, scopes and stage rows of every block type, then often a head.
+shortcut), concat branches, scopes, stage rows of every block type and uses of the blocks the
+spec defines in the language (BLOCKS: conditions, `let`, `require`, `split`, activation
+parameters, rows of each naming), then often a head.
 
 The generator follows a rough idea of the value's shape (`Value`: spatial or flat, and its size),
 so most specs check clean; those that do not are simply not run. Each op is one entry in LAYERS,
@@ -74,6 +76,81 @@ LAYERS: dict[str, LayerMaker] = {
     "flatten": _spatial(lambda rng, v: ("flatten", Value(spatial=False, size=1))),
     "linear": lambda rng, v: None if v.spatial else (f"linear {rng.choice([4, 10])}{rng.choice(['', ' bias=false'])}",
                                                      v),
+    **{act: (lambda word: lambda rng, v: (word, v))(act) for act in
+       ("relu6", "hardswish", "hardsigmoid", "silu", "tanh", "mish")},
+    "gelu": lambda rng, v: (rng.choice(["gelu", "gelu approximate=tanh"]), v),
+    "leaky_relu": lambda rng, v: (rng.choice(["leaky_relu", "leaky_relu slope=0.2"]), v),
+    "elu": lambda rng, v: (rng.choice(["elu", "elu alpha=0.5"]), v),
+    "layernorm": lambda rng, v: (rng.choice(["layernorm", "layernorm eps=1e-6"]), v),
+    # channels are even throughout (inputs of 2 or 4, convs of 4 to 16), so 2 groups always divide them
+    "groupnorm": _spatial(lambda rng, v: (rng.choice(["groupnorm 2", "groupnorm 2 eps=1e-3"]), v)),
+    "shuffle": _spatial(lambda rng, v: ("shuffle 2", v)),
+    "position_linear": _spatial(lambda rng, v: (f"position_linear {rng.choice([4, 8])}", v)),
+    "layer_scale": _spatial(lambda rng, v: (rng.choice(["layer_scale", "layer_scale init=0.1"]), v)),
+    "stochastic_depth": lambda rng, v: (rng.choice(["stochastic_depth 0.2", "stochastic_depth 0.5 mode=batch"]), v),
+    "adaptive_avgpool": _spatial(lambda rng, v: ("adaptive_avgpool 2", replace(v, size=2))),
+    "adaptive_maxpool": _spatial(lambda rng, v: ("adaptive_maxpool 2", replace(v, size=2))),
+    "upsample": _spatial(lambda rng, v: None if v.size > 16 else (
+        rng.choice(["upsample scale=2", "upsample scale=2 mode=bilinear", "upsample scale=2 mode=bilinear "
+                    "align_corners=true"]), replace(v, size=v.size * 2))),
+    "deconv": _spatial(lambda rng, v: rng.choice([(f"deconv {rng.choice([4, 8])} 3x3 pad=1", v),
+                                                  (f"deconv 4 2x2 /2", replace(v, size=v.size * 2))])
+                       if v.size <= 16 else None),
+}
+
+#: blocks defined in the language, written at the top of every spec; each is used by
+#: (rng, value) -> (use text, value after it), or None where it does not apply
+BLOCKS = """block cba out kernel=3 stride=1 act=relu
+  conv out kernel stride=stride pad=kernel // 2
+  bn
+  act
+
+block inverted out expand=2 stride=1
+  let hidden = input.channels * expand
+  if expand != 1
+    conv hidden 1x1
+    relu6
+  conv hidden 3x3 stride=stride pad=1 groups=hidden
+  proj conv out 1x1
+  if stride == 1 and input.channels == out
+    add from input, proj
+
+block gate squeeze=2 act=relu scale=sigmoid
+  require squeeze >= 1
+  global_avgpool
+  conv max(1, input.channels // squeeze) 1x1 bias=true
+  act
+  conv input.channels 1x1 bias=true
+  s scale
+  mul from input, s
+
+block halves
+  parts split 2
+  right cba input.channels // 2 kernel=1 act=silu from parts.1
+  concat from parts.0, right
+  shuffle 2
+"""
+
+
+def _use_cba(rng: random.Random, v: Value):
+    stride = " /2" if rng.random() < 0.3 and v.size >= 2 else ""
+    act = rng.choice(["", " act=hardswish", " act=none", " act=gelu"])
+    repeat = rng.choice(["", "", " repeat=2", " repeat=2 names=flat", " repeat=2 names=prefixed"])
+    return f"cba {rng.choice([4, 8])} kernel={rng.choice([1, 3])}{stride}{act}{repeat}", \
+        (_halved(v) if stride else v)
+
+
+def _use_inverted(rng: random.Random, v: Value):
+    stride = " /2" if rng.random() < 0.3 and v.size >= 2 else ""
+    return (f"inverted {rng.choice([4, 8])} expand={rng.choice([1, 2])}{stride}{rng.choice(['', ' repeat=2'])}",
+            _halved(v) if stride else v)
+
+
+USES: dict[str, LayerMaker] = {
+    "cba": _spatial(_use_cba),
+    "inverted": _spatial(_use_inverted),
+    "gate": _spatial(lambda rng, v: (rng.choice(["gate", "gate squeeze=4 scale=hardsigmoid", "gate act=silu"]), v)),
+    "halves": _spatial(lambda rng, v: ("halves", v)),
 }
 
 #: the joins: (rng, names of values that have the current value's shape) -> text
@@ -109,10 +186,11 @@ class _Writer:
         self.count += 1
         return f"v{self.count}"
 
-    def layer(self, indent: str, name: bool = False) -> None:
+    def layer(self, indent: str, name: bool = False, table: dict | None = None) -> None:
+        table = LAYERS if table is None else table
         for _ in range(10):
-            op = self.rng.choice(sorted(LAYERS))
-            made = LAYERS[op](self.rng, self.value)
+            op = self.rng.choice(sorted(table))
+            made = table[op](self.rng, self.value)
             if made is not None:
                 text, self.value = made
                 label = self.fresh() if name else None
@@ -182,14 +260,14 @@ class _Writer:
         if keep_size:
             self.named = []  # names inside a branch are the branch's own
         for _ in range(self.rng.choice([1, 2, 3, 4])):
-            kinds = ["layer", "layer", "named", "join"] + (["residual", "branches", "scope", "stages"]
+            kinds = ["layer", "layer", "named", "join", "use"] + (["residual", "branches", "scope", "stages"]
                                                            if depth < 2 and self.value.spatial else [])
             kind = self.rng.choice(kinds)
             if keep_size and kind in ("stages",):
                 kind = "layer"
             before = self.value
             {"layer": lambda: self.layer(indent), "named": lambda: self.layer(indent, name=True),
-             "join": lambda: self.join(indent), "residual": lambda: self.residual(indent, depth),
+             "join": lambda: self.join(indent), "use": lambda: self.layer(indent, table=USES), "residual": lambda: self.residual(indent, depth),
              "branches": lambda: self.branches(indent, depth), "scope": lambda: self.scope(indent, depth),
              "stages": lambda: self.stages(indent)}[kind]()
             if keep_size and self.value != start:  # undo: the branch must keep its shape
@@ -205,7 +283,7 @@ def spec(seed: int) -> str:
     writer = _Writer(rng)
     size = rng.choice([8, 16, 17])
     writer.value = Value(size=size)
-    header = [f"network g{seed}", f"input {rng.choice([2, 4])}x{size}x{size}"]
+    header = [f"network g{seed}", f"input {rng.choice([2, 4])}x{size}x{size}", BLOCKS]
     writer.layer("", name=True)
     writer.body("", 0)
     if rng.random() < 0.6 and writer.value.spatial:

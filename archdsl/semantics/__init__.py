@@ -337,14 +337,22 @@ def single_value_norms(graph: Graph) -> list[Diagnostic]:
     vector): training it needs batches of two or more (torch refuses batch statistics of one value)."""
     found, seen = [], set()
     for node in graph.nodes():
-        t = graph[node.inputs[0]].type if node.op == "bn" and node.inputs else None
-        if t is None or t.numel != t.channels or node.span in seen:
+        t = graph[node.inputs[0]].type if node.op in ("bn", "groupnorm") and node.inputs else None
+        if t is None or node.span in seen:
+            continue
+        if node.op == "bn" and t.numel == t.channels:
+            found.append(warning("W0412", f"`{shown_name(node)}` normalises one value per channel of each image",
+                                 node.span, f"its input is {t}",
+                                 "training needs batches of 2 or more here (the batch statistics of one value are "
+                                 "undefined); evaluation works at any batch size"))
+        elif node.op == "groupnorm" and node.groups and t.numel == node.groups:
+            found.append(warning("W0412", f"`{shown_name(node)}` normalises groups of one value each",
+                                 node.span, f"{t} in {node.groups} groups",
+                                 "torch refuses a batch of one image here, in training and evaluation alike; "
+                                 "use fewer groups, or batches of 2 or more"))
+        else:
             continue
         seen.add(node.span)
-        found.append(warning("W0412", f"`{shown_name(node)}` normalises one value per channel of each image",
-                             node.span, f"its input is {t}",
-                             "training needs batches of 2 or more here (the batch statistics of one value are "
-                             "undefined); evaluation works at any batch size"))
     return found
 
 
