@@ -180,7 +180,8 @@ def gpu_verdict(rows: list[dict]) -> str:
     return "\n\n".join(lines)
 
 
-def document(results: list[dict], compiled_graphs: dict | None = None, scaling: dict | None = None) -> str:
+def document(results: list[dict], compiled_graphs: dict | None = None, scaling: dict | None = None,
+             families: dict | None = None) -> str:
     """docs/performance.md: how to run, the notes, the stored graph comparison, then every machine's
     results (CUDA first), then check time against spec size (bench/check_scaling.py)."""
     intro = (HERE / "NOTES.md").read_text().rstrip()
@@ -198,6 +199,10 @@ def document(results: list[dict], compiled_graphs: dict | None = None, scaling: 
         parts += [machine(result), ""]
     if scaling:
         parts += [check_scaling(scaling), ""]
+    if families:
+        from bench.families import section
+
+        parts += [section(families), ""]
     return "\n".join(parts)
 
 
