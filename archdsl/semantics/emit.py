@@ -72,7 +72,33 @@ class Emitter:
             if producer.span is not None and producer.span != node.span:
                 notes = (Label(producer.span, f"`{shown_name(producer)}` gives {producer.type}"),)
         label = f"{shown_name(node)}: {problem.label}" if node.path else problem.label
-        return error(problem.code, problem.message, node.span, label, problem.help, notes)
+        help = problem.help
+        if problem.code in ("E0302", "E0307") and problem.blame_input is not None:
+            help = f"{help}; {self.size_trail(node.inputs[0], node.inputs[problem.blame_input])}".rstrip("; ")
+        return error(problem.code, problem.message, node.span, label, help, notes)
+
+    def size_trail(self, first: int, other: int) -> str:
+        """How two values that should meet came to differ in size: the sizes along the way from the
+        value both come from (`25x25 at down3 -> 12x12 at pool3 -> ... -> 24x24 at up3.up`)."""
+        trails = [self._trail(first), self._trail(other)]
+        shared = set(trails[0]) & set(trails[1])
+        if not shared:
+            return ""
+        start = max(shared)
+        steps = []
+        for trail in trails:
+            path = [n for n in trail if n >= start]
+            changes = [path[0]] + [b for a, b in zip(path, path[1:]) if _hw(self.graph[a].type) != _hw(self.graph[b].type)]
+            steps.append(" -> ".join(f"{_hw(self.graph[n].type)} at `{shown_name(self.graph[n])}`" for n in changes))
+        sides = [s for s in steps if "->" in s]
+        return ("the sizes on the way: " + "; and ".join(sides)) if sides else ""
+
+    def _trail(self, node_id: int) -> list[int]:
+        """`node_id` and the values before it, following each node's first input back to the input."""
+        trail = [node_id]
+        while self.graph[trail[-1]].inputs:
+            trail.append(self.graph[trail[-1]].inputs[0])
+        return trail[::-1]
 
     def type_of(self, node_id: int):
         return self.graph[node_id].type
@@ -158,6 +184,10 @@ def _split_help(channels: int, sizes: int | list[int]) -> str:
         return f"{channels} is not divisible by {sizes}; part counts that divide it: " + \
             nearest_divisors(channels, max(sizes, 1))
     return "the parts' channels must add up to the input's exactly"
+
+
+def _hw(t) -> str:
+    return "?" if t is None else ("flat" if t.is_flat else f"{t.height}x{t.width}")
 
 
 def shown_name(node: N.NodeBase) -> str:

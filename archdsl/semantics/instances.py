@@ -29,6 +29,13 @@ class Binding:
     stride_given: bool
 
 
+@dataclass(frozen=True)
+class ValueRef:
+    """A value of the use's scope passed to a block (its node)."""
+
+    node: int
+
+
 @dataclass
 class StageCount:
     """Where the units of one `stages` section have got to, and how many it has."""
@@ -42,7 +49,7 @@ class BlockUses:
 
     def use_block(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, args,
                   index: int) -> int:
-        binding = self.bind(stmt, block, args)
+        binding = self.bind(stmt, block, args, scope)
         x = self.block_input(stmt, scope, x)
         block.used = True
         if binding.repeat is None:
@@ -68,7 +75,17 @@ class BlockUses:
         self.define(scope, row, x, stmt)
         return x
 
-    def bind(self, stmt: T.Statement, block: BlockDef, args) -> Binding:
+    def argument(self, value, takes_value: bool, scope):
+        """A use's argument: a value of the use's scope for a parameter the body reads with `from`
+        (E0204 if it names none), else a number, size or word."""
+        if not takes_value:
+            return self.ev.word(value)
+        if not isinstance(value, T.Name):
+            raise invalid("E0206", "this parameter takes a value: the name of a layer or block above",
+                          value.span, "not a value's name", "the block reads it with `from`; write a name like `down4`")
+        return ValueRef(self.resolve(value, scope))
+
+    def bind(self, stmt: T.Statement, block: BlockDef, args, scope) -> Binding:
         """The use's arguments matched to the block's parameters; E0203/E0206/E0207 for a mismatch."""
         values, given = {}, {}
         positional = [a for a in args if not isinstance(a, T.Stride)]
@@ -76,8 +93,9 @@ class BlockUses:
         if len(positional) > len(block.params):
             raise invalid("E0206", f"too many arguments for `{block.name}`", positional[len(block.params)].span,
                           "unexpected", f"it reads `{block.usage()}`")
+        takes_values = block.value_params
         for param, arg in zip(block.params, positional):
-            values[param.name], given[param.name] = self.ev.word(arg), arg.span
+            values[param.name], given[param.name] = self.argument(arg, param.name in takes_values, scope), arg.span
         options = {o.name: o for o in stmt.options}
         for option in stmt.options:
             if option.name in ROW_OPTIONS:
@@ -90,7 +108,8 @@ class BlockUses:
             if option.name in given:
                 raise invalid("E0202", f"`{option.name}` is given twice", option.span, "given again",
                               "keep one: by position or by name", (Label(given[option.name], "first given here"),))
-            values[option.name], given[option.name] = self.ev.word(option.value), option.span
+            values[option.name] = self.argument(option.value, option.name in takes_values, scope)
+            given[option.name] = option.span
         if stride is not None:
             if block.param("stride") is None:
                 raise invalid("E0206", f"`{block.name}` has no stride", stride.span, "unexpected stride",
@@ -129,13 +148,17 @@ class BlockUses:
         if stage:
             stage.done += 1
         saved, before = self.ev, len(self.diagnostics)
-        self.ev = self.ev.child({**self.root_params, **values})
+        self.ev = self.ev.child({**self.root_params, **{k: v for k, v in values.items() if not isinstance(v, ValueRef)}})
         self.uses.append((block, use))
         try:
             from archdsl.semantics.builder import Scope
 
+            inner = Scope(path, x)
+            for name, value in binding.values.items():
+                if isinstance(value, ValueRef):
+                    inner.names[name] = (value.node, use.span)
             with self.em.frame("block", path, block.name):
-                return self.sequence(block.body, Scope(path, x), x)
+                return self.sequence(block.body, inner, x)
         except Abandon:  # a requirement failed: the rest of the body would only echo it
             raise Unknown() from None
         finally:

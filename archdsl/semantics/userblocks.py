@@ -53,6 +53,12 @@ class BlockDef:
     local: bool = True
     used: bool = field(default=False, compare=False)
 
+    @property
+    def value_params(self) -> set[str]:
+        """The parameters the body reads with `from`: each takes a value of the use's scope (a
+        U-Net's skip connection), not a number or a word."""
+        return {p.name for p in self.params} & _names_after_from(self.body)
+
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
@@ -121,11 +127,19 @@ def _names_read(statements) -> set[str]:
     found: set[str] = set()
     for stmt in statements:
         found.add(stmt.word)
+        found |= {ref.name.split(".", 1)[0] for ref in stmt.inputs}
         for arg in stmt.args:
             found |= names_in(arg) if not isinstance(arg, T.Stride) else set()
         for option in stmt.options:
             found |= names_in(option.value)
         found |= _names_read(stmt.body)
+    return found
+
+
+def _names_after_from(statements) -> set[str]:
+    found: set[str] = set()
+    for stmt in statements:
+        found |= {ref.name.split(".", 1)[0] for ref in stmt.inputs} | _names_after_from(stmt.body)
     return found
 
 
