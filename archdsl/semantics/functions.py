@@ -23,6 +23,13 @@ def make_divisible(value, divisor, min_value=None) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+def divide(a, b) -> float:
+    """`a / b` with its fraction kept (`//` drops it): the rate schedules of stochastic depth."""
+    if b == 0:
+        raise ValueError("division by zero")
+    return a / b
+
+
 def _whole(result: float) -> int:
     if not math.isfinite(result):
         raise ValueError("the result is not a finite number")
@@ -47,6 +54,7 @@ FUNCTIONS: dict[str, tuple[Callable, int, int, str]] = {
     "round": (lambda x: _whole(round(x)), 1, 1, "x to the nearest whole number, halves to even (as Python rounds)"),
     "int": (lambda x: _whole(x), 1, 1, "x with its fraction dropped"),
     "abs": (abs, 1, 1, "x without its sign"),
+    "div": (divide, 2, 2, "a divided by b, keeping the fraction (`a // b` drops it)"),
     "make_divisible": (make_divisible, 2, 3, "v rounded to a multiple of d, at least m (default d), never 10% "
                                              "below v: torchvision's _make_divisible"),
 }
