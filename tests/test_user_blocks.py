@@ -163,3 +163,12 @@ def test_a_row_too_large_for_the_budget_is_refused_quickly():
 def test_mobilenet_v2_width_variants_follow_torchvisions_rounding():
     graph = archdsl.load("mobilenet_v2", width_mult=0.5)
     assert parameter_count(graph) == 1_968_680  # torchvision's mobilenet_v2(width_mult=0.5)
+
+
+def test_rows_under_stages_of_a_user_block_and_what_the_stage_counts():
+    block = "block unit out stride=1\n  conv out 3x3 stride=stride pad=1\n  stochastic_depth 0.2 * stage_unit / stage_units\n"
+    down = "block down out\n  conv out 2x2 /2\n"
+    text = HEAD + block + down + "stages unit\n  s1 8 repeat=2\n  down 16\n  s2 16 repeat=2\n"
+    graph = archdsl.load(text)
+    assert [n.path for n in graph.nodes() if n.op == "conv"] == ["s1.0.0", "s1.1.0", "1.0", "s2.0.0", "s2.1.0"]
+    assert [round(n.p, 6) for n in nodes(text, "stochastic_depth")] == [0.0, 0.05, 0.1, 0.15]

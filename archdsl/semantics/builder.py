@@ -143,6 +143,9 @@ class Builder(BlockUses, Control):
         if word in STRUCTURE and not (word == "concat" and stmt.inputs and not stmt.body):
             return self.structure(stmt, scope, x, index, stage)
         name, op, args = split_name(stmt, self.known_words())
+        if name is None and op is not None and op.name not in self.known_words() and stage is not None \
+                and stage.args and stage.args[0].name in self.user_blocks:
+            name, op, args = op.name, None, stmt.args  # `s1 8 repeat=2`: a row of the section's block
         if op is not None and op.name == "split":
             scope.count -= 1  # a split makes views, not a module: it takes no position
             return self.split(stmt, scope, x, name, args)
@@ -311,7 +314,7 @@ class Builder(BlockUses, Control):
                           + ")")
         if kinds and kinds[0].name not in self.user_blocks:
             self.block_type(kinds[0].name, kinds[0].span)
-        outer, self.stage_count = self.stage_count, self.count_stage(stmt.body)
+        outer, self.stage_count = self.stage_count, self.count_stage(stmt.body, kinds[0].name if kinds else None)
         try:
             return self.sequence(stmt.body, scope, x, stage=stmt if kinds else None)
         finally:

@@ -142,7 +142,7 @@ class BlockUses:
         values = dict(binding.values)
         if unit > 0 and binding.stride_given:
             values["stride"] = 1
-        stage = self.stage_count
+        stage = self.stage_count if binding.repeat is not None else None
         values.update(unit=unit, units=units, stage_unit=stage.done if stage else unit,
                       stage_units=stage.total if stage else units)
         if stage:
@@ -166,18 +166,21 @@ class BlockUses:
             self.uses.pop()
             self.diagnostics[before:] = [_noted(d, block, use, path) for d in self.diagnostics[before:]]
 
-    def count_stage(self, statements) -> StageCount:
-        """The units a `stages` section's rows make, counted before the first is built (the
-        stochastic-depth schedule of EfficientNet and ConvNeXt needs the total)."""
+    def count_stage(self, statements, section_block: str | None = None) -> StageCount:
+        """The units a `stages` section's rows (uses with `repeat=`) make, counted before the first
+        is built (the stochastic-depth schedule of EfficientNet and ConvNeXt needs the total)."""
         total = 0
         for stmt in statements:
             block = self.user_blocks.get(stmt.word) or next(
-                (self.user_blocks.get(a.name) for a in stmt.args[:1] if isinstance(a, T.Name)), None)
+                (self.user_blocks.get(a.name) for a in stmt.args[:1] if isinstance(a, T.Name)), None) \
+                or self.user_blocks.get(section_block)
             if block is None:
                 continue
             repeat = stmt.option("repeat")
+            if repeat is None:
+                continue  # a single use between the rows (ConvNeXt's downsampling) is no unit of them
             try:
-                total += self.ev.int_(repeat.value, "repeat", 0) if repeat else 1
+                total += self.ev.int_(repeat.value, "repeat", 0)
             except Invalid:
                 total += 1  # the walk reports it
         return StageCount(total)
