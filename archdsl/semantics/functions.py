@@ -23,6 +23,14 @@ def make_divisible(value, divisor, min_value=None) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+def divide(a, b) -> float:
+    """`a / b` as a number (the language's `//` rounds down): the per-unit rates of a schedule,
+    like EfficientNet's stochastic depth `0.2 * unit / units`."""
+    if b == 0:
+        raise ValueError("divides by 0")
+    return a / b
+
+
 def _whole(result: float) -> int:
     if not math.isfinite(result):
         raise ValueError("the result is not a finite number")
@@ -47,6 +55,7 @@ FUNCTIONS: dict[str, tuple[Callable, int, int, str]] = {
     "round": (lambda x: _whole(round(x)), 1, 1, "x to the nearest whole number, halves to even (as Python rounds)"),
     "int": (lambda x: _whole(x), 1, 1, "x with its fraction dropped"),
     "abs": (abs, 1, 1, "x without its sign"),
+    "div": (divide, 2, 2, "a divided by b, with its fraction (`//` rounds down)"),
     "make_divisible": (make_divisible, 2, 3, "v rounded to a multiple of d, at least m (default d), never 10% "
                                              "below v: torchvision's _make_divisible"),
 }
