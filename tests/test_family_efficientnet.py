@@ -1,10 +1,10 @@
-"""EfficientNet B0-B7 from one family spec: each variant's train-mode rates and norms, read from
+"""EfficientNet B0-B7 and V2 S/M/L, each from one family spec: each variant's train-mode rates and norms, read from
 the IR alone, equal what torchvision documents, and its MACs match torchvision's published GFLOPS.
 
 torchvision's EfficientNet (models/efficientnet.py) drops the branch of the i-th block of the
 whole network (i from 0, over every stage) with probability 0.2 * i / total_blocks, where each
-stage has ceil(n * depth_mult) blocks; only the blocks that keep their shape (every block of a
-stage but its first, here) have a residual, so only they carry it.
+stage has ceil(n * depth_mult) blocks (V2: its table's n); only the blocks that keep their shape
+(stride 1, as many channels out as in) have a residual, so only they carry it.
 """
 
 import math
@@ -32,21 +32,52 @@ VARIANTS = {
 }
 
 
+#: V2's stem width, then per stage (out channels, stride, units), from torchvision's _efficientnet_conf;
+#: classifier dropout and the weights' crop size
+V2 = {
+    "efficientnet_v2_s": (24, [(24, 1, 2), (48, 2, 4), (64, 2, 4), (128, 2, 6), (160, 1, 9), (256, 2, 15)], 0.2, 384),
+    "efficientnet_v2_m": (24, [(24, 1, 3), (48, 2, 5), (80, 2, 5), (160, 2, 7), (176, 1, 14), (304, 2, 18),
+                               (512, 1, 5)], 0.3, 480),
+    "efficientnet_v2_l": (32, [(32, 1, 4), (64, 2, 7), (96, 2, 7), (192, 2, 10), (224, 1, 19), (384, 2, 25),
+                               (640, 1, 7)], 0.4, 480),
+}
+V1_STAGES = ((16, 1), (24, 2), (40, 2), (80, 2), (112, 1), (192, 2), (320, 1))
+
+
+def _stages(name):
+    """(stem width, [(out, stride, units)]) of a variant, as torchvision computes them."""
+    if name in V2:
+        return V2[name][:2]
+    width, depth = VARIANTS[name][:2]
+    return _to_8(32 * width), [(_to_8(c * width), s, math.ceil(n * depth)) for (c, s), n in zip(V1_STAGES, BASE_DEPTHS)]
+
+
+def _to_8(v: float) -> int:
+    """torchvision's _make_divisible(v, 8): the nearest multiple of 8, at least 8, not 10% below v."""
+    rounded = max(8, int(v + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * v else rounded
+
+
+def _expected_rates(name):
+    channels, stages = _stages(name)
+    total = sum(units for _, _, units in stages)
+    expected, i = {}, 0
+    for stage, (out, stride, units) in enumerate(stages, start=1):
+        for block in range(units):
+            if (stride == 1 or block > 0) and channels == out:
+                expected[f"features.{stage}.{block}.stochastic_depth"] = 0.2 * i / total
+            channels, i = out, i + 1
+    return expected
+
+
 def _nodes(graph, cls):
     return [n for n in graph.nodes() if isinstance(n, cls)]
 
 
-@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b3", "efficientnet_b5", "efficientnet_b7"])
+@pytest.mark.parametrize("name", ["efficientnet_b0", "efficientnet_b3", "efficientnet_b5", "efficientnet_b7",
+                                  "efficientnet_v2_s", "efficientnet_v2_l"])
 def test_stochastic_depth_follows_torchvision_s_linear_schedule(name):
-    depth_mult = VARIANTS[name][1]
-    depths = [math.ceil(n * depth_mult) for n in BASE_DEPTHS]
-    total = sum(depths)
-    expected, i = {}, 0
-    for stage, depth in enumerate(depths, start=1):
-        for block in range(depth):
-            if block > 0:
-                expected[f"features.{stage}.{block}.stochastic_depth"] = 0.2 * i / total
-            i += 1
+    expected = _expected_rates(name)
     found = {n.path: n.p for n in _nodes(archdsl.load(name), N.StochasticDepth)}
     assert found.keys() == expected.keys()
     for path, p in expected.items():
@@ -70,6 +101,20 @@ def test_macs_match_torchvision_s_published_gflops_at_the_crop_size(name):
     assert summary.input == f"3x{crop}x{crop}"
     published = load_card(name)["published"]
     assert summary.totals.params == published["num_params"]
+    assert summary.totals.macs / 1e9 == pytest.approx(published["gflops"], rel=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(V2))
+def test_v2_dropout_norms_and_macs_are_the_variant_s(name):
+    _, stages, dropout, crop = V2[name]
+    graph = archdsl.load(name)
+    assert [(n.path, n.p) for n in _nodes(graph, N.Dropout)] == [("classifier.0", dropout)]
+    assert {(n.eps, n.momentum) for n in _nodes(graph, N.BatchNorm)} == {(1e-3, 0.1)}
+    assert {n.path.split(".")[1] for n in _nodes(graph, N.Conv) if n.path.startswith("features.")} == \
+        {str(i) for i in range(len(stages) + 2)}
+    summary = summarize(graph)
+    published = load_card(name)["published"]
+    assert summary.input == f"3x{crop}x{crop}" and summary.totals.params == published["num_params"]
     assert summary.totals.macs / 1e9 == pytest.approx(published["gflops"], rel=0.01)
 
 
