@@ -38,9 +38,12 @@ class ValueRef:
 
 @dataclass
 class StageCount:
-    """Where the units of one `stages` section have got to, and how many it has."""
+    """Where the units of one `stages` section have got to, and how many it has. `depth` is how
+    many block instances enclose the section: only the uses at that depth are its units, not the
+    blocks their bodies use."""
 
     total: int
+    depth: int = 0
     done: int = 0
 
 
@@ -142,7 +145,8 @@ class BlockUses:
         values = dict(binding.values)
         if unit > 0 and binding.stride_given:
             values["stride"] = 1
-        stage = self.stage_count if binding.repeat is not None else None
+        stage = self.stage_count if binding.repeat is not None and self.stage_count \
+            and len(self.uses) == self.stage_count.depth else None
         values.update(unit=unit, units=units, stage_unit=stage.done if stage else unit,
                       stage_units=stage.total if stage else units)
         if stage:
@@ -183,7 +187,7 @@ class BlockUses:
                 total += self.ev.int_(repeat.value, "repeat", 0)
             except Invalid:
                 total += 1  # the walk reports it
-        return StageCount(total)
+        return StageCount(total, len(self.uses))
 
     def require(self, stmt: T.Statement) -> None:
         """`require CONDITION`: a block's own rule, reported at the use that breaks it."""
