@@ -118,3 +118,29 @@ def test_mnasnet_depths_momentum_and_dropout(name):
     assert [n.p for n in graph.nodes() if n.op == "dropout"] == [0.2]
     adds = [n.path for n in graph.nodes() if n.op == "add"]
     assert len(adds) == 16 - 6  # every block but a stack's first
+
+
+SHUFFLE_WIDTHS = {"shufflenet_v2_x0_5": [24, 48, 96, 192, 1024], "shufflenet_v2_x1_0": [24, 116, 232, 464, 1024],
+                  "shufflenet_v2_x1_5": [24, 176, 352, 704, 1024], "shufflenet_v2_x2_0": [24, 244, 488, 976, 2048]}
+
+
+@pytest.mark.parametrize("name", sorted(SHUFFLE_WIDTHS))
+def test_shufflenet_units_split_join_and_shuffle(name):
+    graph = archdsl.load(name)
+    convs = {n.path: n for n in graph.nodes() if n.op == "conv"}
+    widths = [convs["conv1.0"].out_channels] + [convs[f"stage{s}.0.branch2.5"].out_channels * 2 for s in (2, 3, 4)]
+    assert widths + [convs["conv5.0"].out_channels] == SHUFFLE_WIDTHS[name]
+    assert not any(p.startswith("stage2.1.branch1") for p in convs)  # stride-1 units keep half as it is
+    assert convs["stage3.0.branch1.0"].groups == SHUFFLE_WIDTHS[name][1]
+    assert [n.groups for n in graph.nodes() if n.op == "shuffle"] == [2] * 16
+    assert len([n for n in graph.nodes() if n.op == "concat"]) == 16
+
+
+@pytest.mark.parametrize("name, base, layer3, groups", [("wide_resnet101_2", "wide_resnet50_2", 23, 1),
+                                                         ("resnext101_64x4d", "resnext101_32x8d", 23, 64)])
+def test_the_101_variants_are_their_family_spec_with_one_parameter(name, base, layer3, groups):
+    graph = archdsl.load(name)
+    assert graph.source.name == archdsl.load(base).source.name
+    blocks = {n.path.split(".")[1] for n in graph.nodes() if n.path.startswith("layer3.")}
+    assert len(blocks) == layer3
+    assert {n.groups for n in graph.nodes() if n.op == "conv" and n.kernel == (3, 3) and n.path != "conv1"} == {groups}
