@@ -13,8 +13,8 @@ import math
 import re
 from dataclasses import dataclass
 
-#: 22x ResNeXt-101 32x8d, the largest bundled spec (88.8M); 8 GB of fp32 weights
-DEFAULT_MAX_PARAMS = 2_000_000_000
+#: 20x VGG-19-BN, the largest bundled spec (143.7M); 12 GB of fp32 weights
+DEFAULT_MAX_PARAMS = 3_000_000_000
 #: 21x ResNeXt-101 32x8d at 224x224 (386 MiB): room for every bundled spec up to ~1000x1000 inputs
 DEFAULT_MAX_ACTIVATION_BYTES = 8 * 2**30
 #: 26x Res2Net-101 (772 nodes); checking that many takes about a second

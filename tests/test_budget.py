@@ -37,7 +37,7 @@ def test_the_issue_spec_is_rejected_with_its_figure_before_it_is_built():
     assert params == 28_526_115_385_344
     first = found[0]
     assert first.code == "E0501"
-    assert first.message == f"the network needs at least {params:,} parameters, over the limit of 2,000,000,000"
+    assert first.message == f"the network needs at least {params:,} parameters, over the limit of 3,000,000,000"
     assert (first.span.line, first.span.col) == (4, 3)
     assert first.label == f"`layer1`: 100,000 blocks of at least {LATER_BLOCK:,} parameters"
     assert "--max-params" in first.help

@@ -4,12 +4,14 @@ A use is a statement (`inverted_residual 24 expand=6 /2`) or a stage row of the 
 With `repeat=N` it is a row of N units: the first takes the row's stride, the rest stride 1,
 and `names=` says where they live (`nested`: `row.0`, `row.1`; `flat`: the next positions of the
 enclosing scope, as torchvision's MobileNets number `features`; `prefixed`: `row.row-0`, as its
-RegNets do). The body sees only its own names, `input`, its parameters, the spec's parameters
+RegNets do; `inline`: each unit's own layers take the next positions of the enclosing scope, as
+torchvision's VGG numbers its conv, norm and relu modules in one `features`). The body sees only its own names, `input`, its parameters, the spec's parameters
 and `unit`, `units`, `stage_unit`, `stage_units`.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from archdsl.diagnostics import Label, did_you_mean, error
@@ -60,11 +62,14 @@ class BlockUses:
             if name is not None:
                 self.define(scope, name, out, stmt)
             return out
+        if binding.naming == "inline":
+            self.unnamed_row(stmt, name, "inline")
+            scope.count -= 1  # the use takes no position: its units' layers do
+            for i in self.em.budget.repeats(binding.repeat, stmt.span, block.name):
+                x = self.unit(block, stmt, scope.prefix, x, binding, i, binding.repeat, positions=scope)
+            return x
         if binding.naming == "flat":
-            if name is not None:
-                raise invalid("E0206", "a row with names=flat has no name of its own", stmt.word_span,
-                              "named here", "its units take the next positions of the enclosing scope: "
-                              "remove the name, or use names=nested")
+            self.unnamed_row(stmt, name, "flat")
             for i in self.em.budget.repeats(binding.repeat, stmt.span, block.name):
                 position = index if i == 0 else scope.next_index()
                 x = self.unit(block, stmt, join(scope.prefix, str(position)), x, binding, i, binding.repeat)
@@ -77,6 +82,14 @@ class BlockUses:
                 x = self.unit(block, stmt, join(path, unit_name), x, binding, i, binding.repeat)
         self.define(scope, row, x, stmt)
         return x
+
+    @staticmethod
+    def unnamed_row(stmt: T.Statement, name: str | None, naming: str) -> None:
+        """E0206 for a named row whose units live in the enclosing scope."""
+        if name is not None:
+            raise invalid("E0206", f"a row with names={naming} has no name of its own", stmt.word_span,
+                          "named here", "its units take the next positions of the enclosing scope: "
+                          "remove the name, or use names=nested")
 
     def argument(self, value, takes_value: bool, scope):
         """A use's argument: a value of the use's scope for a parameter the body reads with `from`
@@ -136,8 +149,9 @@ class BlockUses:
         return Binding(values, repeat, naming, stride is not None or "stride" in given)
 
     def unit(self, block: BlockDef, use: T.Statement, path: str, x: int, binding: Binding, unit: int,
-             units: int) -> int:
-        """One instance of `block` at `path` from `x`: the body walked with its own names and values."""
+             units: int, positions=None) -> int:
+        """One instance of `block` at `path` from `x`: the body walked with its own names and values
+        (its unnamed layers numbered on from the scope `positions`, where given, and counted there)."""
         if block.name in (b.name for b, _ in self.uses):
             chain = " -> ".join([*(b.name for b, _ in self.uses), block.name])
             raise invalid("E0223", f"block `{block.name}` uses itself", use.span, "used again inside itself",
@@ -157,12 +171,17 @@ class BlockUses:
         try:
             from archdsl.semantics.builder import Scope
 
-            inner = Scope(path, x)
+            inner = Scope(path, x, count=positions.count if positions else 0)
             for name, value in binding.values.items():
                 if isinstance(value, ValueRef):
                     inner.names[name] = (value.node, use.span)
-            with self.em.frame("block", path, block.name):
-                return self.sequence(block.body, inner, x)
+            frame = self.em.frame("block", path, block.name) if positions is None else nullcontext()
+            with frame:
+                try:
+                    return self.sequence(block.body, inner, x)
+                finally:
+                    if positions:
+                        positions.count = inner.count
         except Abandon:  # a requirement failed: the rest of the body would only echo it
             raise Unknown() from None
         finally:

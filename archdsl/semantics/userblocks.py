@@ -19,7 +19,7 @@ from archdsl.syntax import tree as T
 
 #: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named
 ROW_OPTIONS = ("repeat", "names")
-NAMINGS = ("nested", "flat", "prefixed")
+NAMINGS = ("nested", "flat", "prefixed", "inline")
 #: names a block's body can read besides its parameters: its unit's place in its row and its stages
 UNIT_NAMES = ("unit", "units", "stage_unit", "stage_units")
 #: the most library files one spec may read, in all
