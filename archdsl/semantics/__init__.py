@@ -333,26 +333,20 @@ def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def single_value_norms(graph: Graph) -> list[Diagnostic]:
-    """W0412 for a batch norm that sees one value per channel of each image (a 1x1 map or a flat
-    vector): training it needs batches of two or more (torch refuses batch statistics of one value)."""
+    """W0412 for a group norm whose groups hold one value each: torch refuses a batch of one
+    image there, in training and evaluation alike. (A batch norm over a 1x1 map needs training
+    batches of 2 just as torch's own models do after a global pool; the faithful specs that have
+    one, like the Keras ResNet-18 at 32x32, are not warned about it.)"""
     found, seen = [], set()
     for node in graph.nodes():
-        t = graph[node.inputs[0]].type if node.op in ("bn", "groupnorm") and node.inputs else None
-        if t is None or node.span in seen:
-            continue
-        if node.op == "bn" and t.numel == t.channels:
-            found.append(warning("W0412", f"`{shown_name(node)}` normalises one value per channel of each image",
-                                 node.span, f"its input is {t}",
-                                 "training needs batches of 2 or more here (the batch statistics of one value are "
-                                 "undefined); evaluation works at any batch size"))
-        elif node.op == "groupnorm" and node.groups and t.numel == node.groups:
-            found.append(warning("W0412", f"`{shown_name(node)}` normalises groups of one value each",
-                                 node.span, f"{t} in {node.groups} groups",
-                                 "torch refuses a batch of one image here, in training and evaluation alike; "
-                                 "use fewer groups, or batches of 2 or more"))
-        else:
+        t = graph[node.inputs[0]].type if node.op == "groupnorm" and node.inputs else None
+        if t is None or node.span in seen or not node.groups or t.numel != node.groups:
             continue
         seen.add(node.span)
+        found.append(warning("W0412", f"`{shown_name(node)}` normalises groups of one value each",
+                             node.span, f"{t} in {node.groups} groups",
+                             "torch refuses a batch of one image here, in training and evaluation alike; "
+                             "use fewer groups, or batches of 2 or more"))
     return found
 
 
