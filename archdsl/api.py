@@ -235,8 +235,8 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     from archdsl.semantics.budget import check_graph
 
     try:
-        from compiler.torch import lower
-        from compiler.torch.options import as_device, as_dtype, compile_mode, prepare
+        from archdsl.backends.torch import lower
+        from archdsl.backends.torch.options import as_device, as_dtype, compile_mode, prepare
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise

@@ -17,7 +17,7 @@ from archdsl.commands.streams import OutputError, guarded_streams, internal_erro
 
 def verdict(graph, seconds: float) -> str:
     """The one-line size report, from the same totals as `archdsl summary`."""
-    from compiler.summary.table import macs_text, totals
+    from archdsl.backends.summary.table import macs_text, totals
 
     t = totals(graph)
     return (f"ok: {graph.name}: {t.params:,} parameters, {macs_text(t.macs)} "
@@ -45,7 +45,7 @@ def cmd_compile(args) -> int:
             return EXIT_OK
     print(verdict(graph, time.perf_counter() - started))
     if args.torch_compile:
-        from compiler.torch.options import try_compile
+        from archdsl.backends.torch.options import try_compile
 
         report = try_compile(module, _input_shape(graph), args.torch_compile)
         print(report)

@@ -19,7 +19,7 @@ from bench.timing import median_ms
 
 def build_times(specs: list[Path], repeats: int) -> list[dict]:
     import archdsl
-    from compiler.torch import lower
+    from archdsl.backends.torch import lower
 
     rows = []
     for path in specs:

@@ -96,7 +96,7 @@ class Prepared:
 
 def prepare(path: Path, plan: GpuPlan) -> Prepared:
     from archdsl import load
-    from compiler.summary.costs import total_macs
+    from archdsl.backends.summary.costs import total_macs
 
     macs = total_macs(load(path, input_size=(plan.image, plan.image)))
     ours, ref, origin, _ = pair(path, plan.device)

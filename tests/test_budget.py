@@ -11,7 +11,7 @@ from archdsl.cli import main
 from archdsl.diagnostics import ArchError, Source, render
 from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
                             parse_count, show_bytes)
-from compiler.summary.table import totals
+from archdsl.backends.summary.table import totals
 from conftest import ROOT, bundled_specs, spec_path
 
 #: the spec from the issue: 100,000 bottlenecks of 4096/4096/16384 channels (73 s and 28 trillion
@@ -111,12 +111,12 @@ def test_limits_must_be_positive_whole_numbers(bad):
 
 
 def test_build_enforces_the_budget_before_torch_allocates(monkeypatch):
-    import compiler.torch
+    import archdsl.backends.torch
 
     def no_lowering(*args, **kwargs):
         raise AssertionError("lowered a network over the budget")
 
-    monkeypatch.setattr(compiler.torch, "lower", no_lowering)
+    monkeypatch.setattr(archdsl.backends.torch, "lower", no_lowering)
     with pytest.raises(ArchError) as raised:
         archdsl.build(HUGE_ROW)
     assert raised.value.diagnostics[0].code == "E0501"

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import archdsl
 from archdsl.ir.state import parameter_count, state_entries
 from cards import fill
-from compiler.summary.costs import total_macs
+from archdsl.backends.summary.costs import total_macs
 from conftest import spec_path
 from test_checks import HEADER, only, where
 

@@ -6,7 +6,7 @@ import pytest
 
 import archdsl
 from archdsl.ir.state import parameter_count, state_entries
-from compiler.summary.table import totals
+from archdsl.backends.summary.table import totals
 from test_checks import HEADER, only, where
 
 # torchvision 0.28's weights metadata: num_params and GFLOPS (multiply-accumulates) at 224x224

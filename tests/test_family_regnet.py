@@ -9,7 +9,7 @@ import pytest
 import archdsl
 from archdsl.cli import main
 from archdsl.ir.state import parameter_count, state_entries
-from compiler.summary.table import totals
+from archdsl.backends.summary.table import totals
 
 # torchvision 0.28's weights metadata: (num_params, GFLOPS, crop size) of each builder's first
 # weights entry; its GFLOPS count one multiply-accumulate once

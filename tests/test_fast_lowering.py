@@ -8,7 +8,7 @@ import operator
 import torch
 
 import archdsl
-from compiler.torch.inplace import GUARDED, IN_PLACE
+from archdsl.backends.torch.inplace import GUARDED, IN_PLACE
 from conftest import SPECS, spec_path
 from test_lowering import TINY
 

@@ -4,7 +4,7 @@ import torch
 
 import archdsl
 from archdsl.ir.nodes import NODE_TYPES
-from compiler.torch.ops import LOWERINGS
+from archdsl.backends.torch.ops import LOWERINGS
 from conftest import spec_path
 
 TINY = """

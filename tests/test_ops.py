@@ -12,9 +12,9 @@ from archdsl.ir.ops.base import MissingRule, NodeBase, missing_rules
 from archdsl.ir.state import state_entries
 from archdsl.ir.verify import verify
 from archdsl.semantics.ops import OPS
-from compiler.diagram.style import FAMILY, LEGEND
-from compiler.summary.costs import node_macs, node_other_flops, total_macs
-from compiler.torch.ops import LOWERINGS, torch_function
+from archdsl.backends.diagram.style import FAMILY, LEGEND
+from archdsl.backends.summary.costs import node_macs, node_other_flops, total_macs
+from archdsl.backends.torch.ops import LOWERINGS, torch_function
 
 #: ops the builder makes itself, not layer statements
 NOT_STATEMENTS = {"input", "output", "slice"}

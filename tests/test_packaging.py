@@ -16,11 +16,11 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def test_every_package_folder_is_listed_in_pyproject():
-    folders = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+    folders = {p.parent.relative_to(ROOT).as_posix().replace("/", ".").replace("compiler", "archdsl.backends", 1)
                for top in ("archdsl", "compiler") for p in (ROOT / top).rglob("__init__.py")}
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     assert listed - {"archdsl.specs"} == folders
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"archdsl.specs": "specs"}
+    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"archdsl.specs": "specs", "archdsl.backends": "compiler"}
 
 
 def test_graphviz_is_a_dependency_and_the_extras_hold_onnx():
@@ -46,13 +46,16 @@ def test_the_wheel_holds_the_specs_and_no_tools(wheel):
     specs = {p.relative_to(ROOT / "specs").as_posix() for p in (ROOT / "specs").rglob("*.arch")}
     assert {f"archdsl/specs/{s}" for s in specs} | {"archdsl/specs/models.txt"} <= names
     assert not [n for n in names if "gallery" in n or n.startswith(("docs/", "tools/", "tests/", "specs/"))]
+    assert {n.split("/", 1)[0] for n in names if not n.startswith("archdsl-")} == {"archdsl"}  # no `compiler` at the top
+    assert "archdsl/backends/torch/ops.py" in names
 
 
 def test_names_work_from_the_unpacked_wheel_outside_the_checkout(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     work = tmp_path / "work"
-    work.mkdir()
+    (work / "compiler").mkdir(parents=True)  # a folder with a `compiler` package of its own
+    (work / "compiler" / "__init__.py").write_text("")
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("ARCHDSL_PATH", None)
 
@@ -63,7 +66,10 @@ def test_names_work_from_the_unpacked_wheel_outside_the_checkout(wheel, tmp_path
         return done.stdout
 
     listed = run("list", "--names").split()
-    assert len(listed) == len(list((ROOT / "specs").rglob("*.arch"))) and "resnet50" in listed
+    from archdsl.zoo import list_models
+
+    assert listed == list_models() and "resnet50" in listed
+    run("summary", "resnet18", "--depth", "1")
     assert run("compile", "resnet50", "--check").startswith("ok: resnet50: 25,557,032 parameters")
     if shutil.which("dot"):
         run("render", "resnet50", "-o", "r.svg")

@@ -6,7 +6,7 @@ import pytest
 
 import archdsl
 from archdsl.ir.state import parameter_count, state_entries
-from compiler.summary.costs import total_macs
+from archdsl.backends.summary.costs import total_macs
 from conftest import spec_path
 
 # Parameter counts and GMACs at 224x224 as torchvision and timm publish them.

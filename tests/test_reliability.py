@@ -95,7 +95,7 @@ def test_render_refuses_a_directory(tmp_path, capsys, target):
 
 def test_torch_compile_of_a_network_without_parameters(tmp_path, capsys):
     pytest.importorskip("torch")
-    from compiler.torch.options import try_compile
+    from archdsl.backends.torch.options import try_compile
 
     from archdsl.api import build
 

@@ -9,12 +9,12 @@ import pytest
 
 import archdsl
 from archdsl.cli import main
-from compiler.diagram.dot import to_dot
+from archdsl.backends.diagram.dot import to_dot
 from tools.gallery import image_name, regenerate
-from compiler.diagram.mermaid import to_mermaid
-from compiler.diagram.style import COLOURS
-from compiler.diagram.view import Box, Cluster, build_view
-from compiler.summary.table import totals
+from archdsl.backends.diagram.mermaid import to_mermaid
+from archdsl.backends.diagram.style import COLOURS
+from archdsl.backends.diagram.view import Box, Cluster, build_view
+from archdsl.backends.summary.table import totals
 from conftest import ROOT, SPECS, bundled_specs, spec_path
 from test_summary import dense_spec
 

@@ -29,7 +29,7 @@ from archdsl.api import MAX_SPEC_BYTES, analyse, decode
 from archdsl.cli import main
 from archdsl.diagnostics import Diagnostic, Source, render
 from archdsl.limits import Limits
-from compiler.summary.table import totals
+from archdsl.backends.summary.table import totals
 from conftest import ROOT, spec_path
 from spec_strategies import SPECS, generated_spec, mutant
 

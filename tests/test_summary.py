@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import archdsl
 from archdsl.cli import main
-from compiler.summary.table import summarize, totals
+from archdsl.backends.summary.table import summarize, totals
 from conftest import ROOT, bundled_specs, spec_path
 from test_lowering import TINY
 

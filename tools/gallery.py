@@ -14,8 +14,8 @@ from pathlib import Path
 
 from archdsl.api import analyse
 from archdsl.diagnostics import render_all
-from compiler.diagram.output import RenderError, write_diagram
-from compiler.summary.table import macs_text, totals
+from archdsl.backends.diagram.output import RenderError, write_diagram
+from archdsl.backends.summary.table import macs_text, totals
 
 ROOT = Path(__file__).resolve().parents[1]
 DPI = 96

@@ -15,7 +15,7 @@ def output_path(text: str) -> str:
     """-o's file (argparse type): one whose suffix names a format we write, and not a directory."""
     import os
 
-    from compiler.diagram.output import FORMATS, format_of
+    from archdsl.backends.diagram.output import FORMATS, format_of
 
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{escape_text(text)!r} is a directory: -o names the file to write, "
@@ -56,7 +56,7 @@ def run(args) -> int:
     graph = load_for(args)
     if graph is None:
         return EXIT_ERRORS
-    from compiler.diagram.output import RenderError, write_diagram
+    from archdsl.backends.diagram.output import RenderError, write_diagram
 
     try:
         write_diagram(graph, args.output, args.depth, args.rankdir, args.dpi)

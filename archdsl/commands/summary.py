@@ -31,7 +31,7 @@ def run(args) -> int:
     graph = load_for(args)
     if graph is None:
         return EXIT_ERRORS
-    from compiler.summary.table import render_text, summarize
+    from archdsl.backends.summary.table import render_text, summarize
 
     summary = summarize(graph, args.depth)
     print(json.dumps(summary.as_dict(), indent=2) if args.json else render_text(summary), end="\n" if args.json else "")

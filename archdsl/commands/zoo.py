@@ -43,7 +43,7 @@ def run_list(args) -> int:
 def row(model) -> tuple[str, ...]:
     """One network's line: its size at its own input, or what stops it loading."""
     from archdsl.api import analyse
-    from compiler.summary.table import macs_text, totals
+    from archdsl.backends.summary.table import macs_text, totals
 
     graph, diagnostics = analyse(model.path, dict(model.params), model.input)
     if graph is None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from compiler.diagram.style import LEGEND, colours, family
-from compiler.diagram.view import Box, Cluster, View, cost_parts
-from compiler.summary.table import Cost
+from archdsl.backends.diagram.style import LEGEND, colours, family
+from archdsl.backends.diagram.view import Box, Cluster, View, cost_parts
+from archdsl.backends.summary.table import Cost
 
 FONT = "Helvetica"
 MERGE_SYMBOLS = {"add": "+", "mul": "×"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from compiler.diagram.style import colours, css_class
-from compiler.diagram.view import Box, View, cost_parts
-from compiler.summary.table import Cost
+from archdsl.backends.diagram.style import colours, css_class
+from archdsl.backends.diagram.view import Box, View, cost_parts
+from archdsl.backends.summary.table import Cost
 
 MERGE_SYMBOLS = {"add": "+", "mul": "×"}
 

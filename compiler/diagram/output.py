@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 from archdsl.ir.graph import Graph
-from compiler.diagram.dot import to_dot
-from compiler.diagram.mermaid import to_mermaid
-from compiler.diagram.view import build_view
+from archdsl.backends.diagram.dot import to_dot
+from archdsl.backends.diagram.mermaid import to_mermaid
+from archdsl.backends.diagram.view import build_view
 
 #: file suffix -> format
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}

@@ -14,8 +14,8 @@ from typing import Union
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from compiler.summary.structure import Group, Run, module_tree, runs
-from compiler.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
+from archdsl.backends.summary.structure import Group, Run, module_tree, runs
+from archdsl.backends.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
 
 DEPTHS = ("stage", "block", "layer")
 

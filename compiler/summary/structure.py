@@ -13,7 +13,7 @@ from typing import Union
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from compiler.summary.kinds import assign_kinds
+from archdsl.backends.summary.kinds import assign_kinds
 
 #: nodes that are endpoints, not layers: they appear in no group
 ENDPOINTS = ("input", "output")

@@ -14,8 +14,8 @@ from archdsl.ir.graph import Graph
 from archdsl.ir.memory import activation_bytes
 from archdsl.ir.nodes import NodeBase
 from archdsl.ir.state import node_parameter_count, node_state
-from compiler.summary.costs import node_other_flops, node_macs, peak_activation_bytes
-from compiler.summary.structure import Group, Item, Run, block_count, default_depth, module_tree, runs
+from archdsl.backends.summary.costs import node_other_flops, node_macs, peak_activation_bytes
+from archdsl.backends.summary.structure import Group, Item, Run, block_count, default_depth, module_tree, runs
 
 
 @dataclass(frozen=True)

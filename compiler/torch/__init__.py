@@ -1,5 +1,5 @@
 """IR -> torch.nn.Module, as straight-line code generated with torch.fx."""
 
-from compiler.torch.lower import LoweringError, lower
+from archdsl.backends.torch.lower import LoweringError, lower
 
 __all__ = ["lower", "LoweringError"]

@@ -9,9 +9,9 @@ from torch import fx, nn
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from compiler.torch.codegen import direct_lookups
-from compiler.torch.inplace import make_in_place
-from compiler.torch.ops import LOWERINGS
+from archdsl.backends.torch.codegen import direct_lookups
+from archdsl.backends.torch.inplace import make_in_place
+from archdsl.backends.torch.ops import LOWERINGS
 
 
 class LoweringError(Exception):
