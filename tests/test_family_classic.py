@@ -6,7 +6,7 @@ tests/test_published.py."""
 import pytest
 
 import archdsl
-from compiler.summary.table import totals
+from archdsl.backends.summary.table import totals
 
 INLINE = """\
 network inline_net

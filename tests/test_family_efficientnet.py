@@ -14,7 +14,7 @@ import pytest
 import archdsl
 from archdsl.ir import nodes as N
 from cards import load_card
-from compiler.summary.table import summarize
+from archdsl.backends.summary.table import summarize
 from test_checks import HEADER, only
 
 #: torchvision's base stage depths (MBConv settings n), width/depth multipliers, classifier dropout,

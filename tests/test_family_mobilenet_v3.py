@@ -7,7 +7,7 @@ import pytest
 import archdsl
 from archdsl.ir import nodes as N
 from cards import load_card
-from compiler.summary.table import summarize
+from archdsl.backends.summary.table import summarize
 
 #: per inverted residual (features.1, features.2, ...): (SE, activation), torchvision's table
 TABLES = {

@@ -15,7 +15,7 @@ import pytest
 
 import archdsl
 from archdsl import zoo
-from compiler.summary.table import summarize
+from archdsl.backends.summary.table import summarize
 from conftest import ROOT
 
 PUBLISHED = json.loads((ROOT / "tests" / "goldens" / "published.json").read_text())["models"]

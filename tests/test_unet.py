@@ -8,7 +8,7 @@ import torch
 import archdsl
 from archdsl.api import analyse
 
-SMALL = {"base": 8, "classes": 3}
+SMALL = {"base": 8, "num_classes": 3}
 
 
 def test_the_paper_layout_checks_at_its_size():
