@@ -18,7 +18,6 @@ from archdsl.ir.graph import Graph
 
 #: largest |onnxruntime - eager| over the largest |eager| an export may show
 TOLERANCE = 1e-4
-NEEDS = ("onnx", "onnxscript", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,20 @@ def size_refusal(graph: Graph) -> Diagnostic:
 
 def missing_packages() -> list[str]:
     """The packages of the `[onnx]` extra that are not installed."""
-    import importlib.util
-
-    return [name for name in NEEDS if importlib.util.find_spec(name) is None]
+    missing = []
+    try:
+        import onnx  # noqa: F401
+    except ModuleNotFoundError:
+        missing.append("onnx")
+    try:
+        import onnxscript  # noqa: F401
+    except ModuleNotFoundError:
+        missing.append("onnxscript")
+    try:
+        import onnxruntime  # noqa: F401
+    except ModuleNotFoundError:
+        missing.append("onnxruntime")
+    return missing
 
 
 def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = False, dynamic_size: bool = False,

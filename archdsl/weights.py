@@ -80,9 +80,6 @@ def _safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
 def _torch_state(path: Path, lazy: bool) -> dict:
     """torch.load of a state_dict (weights_only: no code in the file runs); lazy: onto the meta device."""
-    import pickle
-    import zipfile
-
     import torch
 
     options = {"map_location": "meta", "mmap": True} if lazy else {"map_location": "cpu"}
@@ -93,7 +90,7 @@ def _torch_state(path: Path, lazy: bool) -> dict:
             if not lazy or "mmap" not in str(exc):
                 raise
             loaded = torch.load(path, weights_only=True, map_location="meta")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # torch.load refuses a file as UnpicklingError, RuntimeError, EOFError, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"`{path}` cannot be read as a checkpoint: {first}",
                            "a checkpoint is a state_dict saved with torch.save; files that need code to "
