@@ -52,11 +52,18 @@ def check_answer(name: str, diagnostics: list[Diagnostic]) -> None:
             assert d.code in SPANLESS, d
         for span in [d.span, *(note.span for note in d.notes)]:
             if span is not None:
-                check_span(name, span, d)
+                check_span(_file_of(name, span), span, d)
         shown = render(d)
         assert "Traceback" not in shown and "E9999" not in shown
         if d.span is not None:
             assert f"{name}:{d.span.line}:{d.span.col}" in shown
+
+
+def _file_of(name: str, span) -> str:
+    """The file a span should lie in: the spec's, or a block library beside it (`use NAME`)."""
+    file = span.file
+    beside = Path(file).parent == Path(name).parent and file.endswith(".arch")
+    return file if file != name and beside and Path(file).is_file() else name
 
 
 def check_span(name: str, span, d: Diagnostic) -> None:

@@ -16,6 +16,7 @@ from archdsl.api import analyse
 from archdsl.diagnostics import render_all
 from archdsl.backends.diagram.output import RenderError, write_diagram
 from archdsl.backends.summary.table import macs_text, totals
+from archdsl.zoo import is_library
 
 ROOT = Path(__file__).resolve().parents[1]
 DPI = 96
@@ -50,7 +51,7 @@ def regenerate(root: Path = ROOT) -> int:
     images = docs / "gallery"
     images.mkdir(parents=True, exist_ok=True)
     index, sections, written, failed = [], [], set(), 0
-    for spec in sorted(specs_dir.rglob("*.arch"), key=_natural):
+    for spec in sorted((p for p in specs_dir.rglob("*.arch") if not is_library(p)), key=_natural):
         shown = spec.relative_to(root).as_posix()
         graph, diagnostics = analyse(spec)
         if graph is None:
