@@ -44,11 +44,12 @@ def test_a_failing_setting_is_reported_in_its_row():
 def test_performance_page_is_what_the_results_render_to():
     from bench.run import stored_results
 
-    machines, compiled_graphs, scaling = stored_results()
+    machines, compiled_graphs, scaling, families = stored_results()
     assert machines, "bench/results/ holds no measured results"
     assert scaling, "bench/results/check_scaling.json is missing: python3 bench/check_scaling.py"
     page = (ROOT / "docs" / "performance.md").read_text()
-    assert page == report.document(machines, compiled_graphs, scaling) + "\n", "rewrite it: python3 bench/run.py --render"
+    assert page == report.document(machines, compiled_graphs, scaling, families) + "\n", \
+        "rewrite it: python3 bench/run.py --render"
 
 
 def _model(spec, b1, b8, copy8=1.0):

@@ -19,6 +19,8 @@ from archdsl.backends.summary.table import macs_text, totals
 from archdsl.zoo import is_library
 
 ROOT = Path(__file__).resolve().parents[1]
+#: each picture stays under this, so the gallery keeps the repository small (tests/test_render.py)
+MAX_BYTES = 400_000
 DPI = 96
 
 INTRO = """\
@@ -61,7 +63,11 @@ def regenerate(root: Path = ROOT) -> int:
             continue
         name = image_name(spec, specs_dir)
         try:
-            write_diagram(graph, images / name, "block", "TB", DPI)
+            dpi = DPI
+            write_diagram(graph, images / name, "block", "TB", dpi)
+            while (images / name).stat().st_size >= MAX_BYTES and dpi > 30:  # a tall network: draw it smaller
+                dpi = int(dpi * 0.85)
+                write_diagram(graph, images / name, "block", "TB", dpi)
         except RenderError as exc:
             print(f"gallery: {exc.message}\n  help: {exc.help}", file=sys.stderr)
             return 1

@@ -26,7 +26,7 @@ def make_divisible(value, divisor, min_value=None) -> int:
 def divide(a, b) -> float:
     """`a / b` with its fraction kept (`//` drops it): the rate schedules of stochastic depth."""
     if b == 0:
-        raise ValueError("division by zero")
+        raise ValueError("divides by 0")
     return a / b
 
 
