@@ -172,3 +172,8 @@ def test_rows_under_stages_of_a_user_block_and_what_the_stage_counts():
     graph = archdsl.load(text)
     assert [n.path for n in graph.nodes() if n.op == "conv"] == ["s1.0.0", "s1.1.0", "1.0", "s2.0.0", "s2.1.0"]
     assert [round(n.p, 6) for n in nodes(text, "stochastic_depth")] == [0.0, 0.05, 0.1, 0.15]
+
+
+def test_a_block_library_checked_as_a_spec_says_it_is_a_library():
+    (d,) = analyse(ROOT / "specs" / "torchvision_blocks.arch")[1]
+    assert d.code == "E0212" and "block library" in d.message and "use torchvision_blocks" in d.help

@@ -99,7 +99,13 @@ def _stem(filename: str) -> str:
 
 
 def _no_input(spec: T.Spec) -> Diagnostic:
-    """E0212, at a top-level line that looks like a misspelt `input` (`Input 3x32x32`) if there is one."""
+    """E0212, at a top-level line that looks like a misspelt `input` (`Input 3x32x32`) if there is one;
+    for a file of block definitions only, that it is a library, to `use` from a spec."""
+    if spec.statements and all(stmt.word in ("block", "use") for stmt in spec.statements):
+        library = _stem(spec.source.name)
+        return error("E0212", "this file is a block library, not a network: it declares no input",
+                     spec.statements[0].word_span, "only block definitions",
+                     f"a spec beside it uses its blocks with `use {library}`; check that spec instead")
     near = next((stmt for stmt in spec.statements if stmt.word != "input"
                  and (stmt.word.lower() == "input" or did_you_mean(stmt.word, ("input",)))), None)
     if near is not None:
