@@ -65,4 +65,4 @@ def test_div_keeps_the_fraction():
 def test_div_by_zero_is_a_diagnostic():
     d = only("param n = 1\nconv 8 3x3\nstochastic_depth div(1, n - 1)\nglobal_avgpool\nflatten\n"
              "linear num_classes\n")
-    assert where(d) == ("E0209", 6, 18) and "division by zero" in d.message
+    assert where(d) == ("E0209", 6, 18) and "divides by 0" in d.message
