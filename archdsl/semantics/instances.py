@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.semantics.emit import join
 from archdsl.semantics.userblocks import NAMINGS, ROW_OPTIONS, BlockDef
-from archdsl.semantics.values import Invalid, Unknown, invalid, show
+from archdsl.semantics.values import Invalid, Unknown, invalid, names_in, show
 from archdsl.syntax import tree as T
 
 
@@ -217,7 +217,7 @@ class BlockUses:
         if self.ev.truth(condition, "`require`"):
             return
         text = _text(condition)
-        values = ", ".join(f"{n}={show(self.ev.params[n])}" for n in sorted(_names(condition))
+        values = ", ".join(f"{n}={show(self.ev.params[n])}" for n in sorted(names_in(condition))
                            if n in self.ev.params)
         if not self.uses:
             raise invalid("E0224", f"requirement not met: `{text}`", condition.span, values or "false",
@@ -238,12 +238,6 @@ def _noted(d, block: BlockDef, use: T.Statement, path: str):
     if d.span is None or d.span == use.span or any(n.span == use.span for n in d.notes):
         return d
     return replace(d, notes=d.notes + (Label(use.span, f"in `{path}`, made by this use of `{block.name}`"),))
-
-
-def _names(value) -> set[str]:
-    from archdsl.semantics.values import names_in
-
-    return names_in(value)
 
 
 def _text(value) -> str:

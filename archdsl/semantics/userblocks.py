@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archdsl.diagnostics import Diagnostic, Label, Span, warning
 from archdsl.semantics.reserved import why_reserved
-from archdsl.semantics.values import Evaluator, Invalid, invalid, names_in
+from archdsl.semantics.values import Evaluator, Invalid, invalid, names_in, show
 from archdsl.syntax import tree as T
 
 #: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named
@@ -64,14 +64,8 @@ class BlockDef:
 
     def usage(self) -> str:
         """`inverted_residual out [expand=6] [stride=1]`: how a use is written."""
-        parts = [p.name if p.required else f"[{p.name}={_shown(p.default)}]" for p in self.params]
+        parts = [p.name if p.required else f"[{p.name}={show(p.default)}]" for p in self.params]
         return " ".join([self.name, *parts])
-
-
-def _shown(value) -> str:
-    from archdsl.semantics.values import show
-
-    return show(value)
 
 
 def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
