@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -40,17 +41,24 @@ LARGEST = "regnet_y_128gf"
 CHECK_GOAL = 0.5
 
 
-def torchvision_model(name: str):
-    """torchvision's module for `name`, from the package or, where it cannot import, its files."""
+@functools.cache
+def _torchvision_builder():
+    """torchvision's `get_model`, from the package or, where it cannot import, from its files; decided
+    once, since the file loader puts stand-ins for torchvision's modules in `sys.modules`."""
     try:
-        import torchvision
+        import torchvision.models
 
-        return torchvision.models.get_model(name, weights=None)
+        return lambda name: torchvision.models.get_model(name, weights=None)
     except (ImportError, RuntimeError):
         sys.path.insert(0, os.environ.get("ARCHDSL_REFERENCE_TOOLS", str(ROOT.parent / "shared" / "tools")))
         import refload2
 
-        return refload2.reference(name)
+        return refload2.reference
+
+
+def torchvision_model(name: str):
+    """torchvision's module for `name`."""
+    return _torchvision_builder()(name)
 
 
 def compare(name: str, settings: EagerSettings) -> dict:
