@@ -41,7 +41,9 @@ def cmd_compile(args) -> int:
     if not args.check:
         module = build_module(graph, args)
         if args.emit == "code":
-            print(module.code.strip())
+            from archdsl.backends.torch.codegen import generated_code
+
+            print(generated_code(module))
             return EXIT_OK
     print(verdict(graph, time.perf_counter() - started))
     if args.torch_compile:

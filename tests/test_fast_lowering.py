@@ -8,6 +8,7 @@ import operator
 import torch
 
 import archdsl
+from archdsl.backends.torch.codegen import forwards, generated_code
 from archdsl.backends.torch.inplace import GUARDED, IN_PLACE
 from conftest import SPECS, spec_path
 from test_lowering import TINY
@@ -19,11 +20,12 @@ UNGUARDED = {guarded: slow for slow, guarded in GUARDED.items()}
 def out_of_place(model):
     """A copy of `model` whose graph uses no in-place op: the lowering before the in-place pass."""
     slow = copy.deepcopy(model)
-    for node in slow.graph.nodes:
-        if node.target in UNGUARDED:
-            node.target, node.args = UNGUARDED[node.target], node.args[:-1]
-        node.target = OUT_OF_PLACE.get(node.target, node.target)
-    slow.recompile()
+    for _, unit in forwards(slow):
+        for node in unit.graph.nodes:
+            if node.target in UNGUARDED:
+                node.target, node.args = UNGUARDED[node.target], node.args[:-1]
+            node.target = OUT_OF_PLACE.get(node.target, node.target)
+        unit.recompile()
     return slow
 
 
@@ -36,7 +38,7 @@ def forward_backward(model, x):
 
 
 def test_generated_code_overwrites_dead_tensors_and_reads_modules_directly():
-    code = archdsl.build(spec_path("resnet50"), init=False).code
+    code = generated_code(archdsl.build(spec_path("resnet50"), init=False))
     assert "getattr(" not in code
     assert code.count("torch.relu_(") == 49 and "torch.relu(" not in code  # every relu of resnet50
     assert code.count(" += ") == 16  # one shortcut per block
@@ -47,7 +49,8 @@ def test_in_place_ops_change_no_value_or_gradient():
         torch.manual_seed(0)
         model = archdsl.build(spec, input_size=(32, 32)).train()
         slow = out_of_place(model)
-        assert "torch.relu_(" not in slow.code and "unless_alias" not in slow.code and "torch.relu_(" in model.code
+        slow_code, code = generated_code(slow), generated_code(model)
+        assert "torch.relu_(" not in slow_code and "unless_alias" not in slow_code and "torch.relu_(" in code
         x = torch.randn(2, archdsl.load(spec).input_type.channels, 32, 32)
         before = x.clone()
         fast_out, fast_dx, fast_grads = forward_backward(model, x)
@@ -59,7 +62,7 @@ def test_in_place_ops_change_no_value_or_gradient():
 
 def test_a_tensor_read_twice_is_never_overwritten():
     model = archdsl.build(SPECS / "seeds" / "res2net50_se.arch", init=False)
-    for node in model.graph.nodes:
+    for node in (n for _, unit in forwards(model) for n in unit.graph.nodes):
         if node.target in OUT_OF_PLACE:
             overwritten = node.args[0]
             assert list(overwritten.users) == [node]
@@ -73,7 +76,7 @@ def test_copies_and_pickles_keep_working_and_replaced_layers_are_used():
     with torch.no_grad():
         expected = model(x)
         twin = copy.deepcopy(model)
-        assert '_modules["layer1"]' in twin.code and torch.equal(twin(x), expected)
+        assert '_modules["layer1"]' in generated_code(twin) and torch.equal(twin(x), expected)
         buffer = io.BytesIO()
         torch.save(model, buffer)
         buffer.seek(0)
@@ -102,7 +105,7 @@ def test_a_layer_replaced_by_identity_never_lets_an_in_place_op_overwrite_a_tens
              (spec_path("densenet121"), (1, 3, 64, 64), "features.denseblock2.denselayer3.norm1")]
     for spec, shape, replaced in cases:
         model = archdsl.build(spec).eval()
-        assert "relu_unless_alias(" in model.code
+        assert "relu_unless_alias(" in generated_code(model)
         slow = out_of_place(model)
         parent, _, leaf = replaced.rpartition(".")
         for m in (model, slow):

@@ -36,6 +36,11 @@ class Emitter:
         finally:
             self.frames.pop()
 
+    def unit(self, path: str):
+        """The frame of one block of the stage row being built (of the row's block type)."""
+        row = self.frames[-1] if self.frames and self.frames[-1].role == "row" else None
+        return self.frame("block", path, row.kind if row else "block")
+
     def emit(self, cls: type[N.NodeBase], inputs: list[int] | tuple[int, ...], path: str,
              span: Span | None, **attrs) -> int:
         """Create a node of type `cls`, infer its type, report problems, count it against the

@@ -12,8 +12,9 @@ found; nothing is cached). A child's name can never shadow a class attribute
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
-from torch import fx
+from torch import fx, nn
 
 # `name = <target>(`, the target as torch.fx formats a module path: self.a, getattr(x, "0"), nested
 _MODULE_CALL = re.compile(r'^(?P<lhs>\s*\w+ = )(?P<target>(?:getattr\()*self(?:\.\w+|, "\w+"\))*)\(')
@@ -39,3 +40,14 @@ def _rewrite(line: str) -> str:
         return line
     lookup = "self" + "".join(f'._modules["{part}"]' for part in parts)
     return match["lhs"] + lookup + line[match.end() - 1:]
+
+
+def forwards(module: nn.Module) -> Iterator[tuple[str, fx.GraphModule]]:
+    """`module` and every unit inside it with a generated forward of its own, with their paths."""
+    return ((path, m) for path, m in module.named_modules() if isinstance(m, fx.GraphModule))
+
+
+def generated_code(module: nn.Module) -> str:
+    """The generated forwards of `module` and of the units inside it, each under a line naming it."""
+    parts = [f"# {path or 'the network'}: {type(m).__name__}\n{m.code.strip()}" for path, m in forwards(module)]
+    return "\n\n".join(parts)

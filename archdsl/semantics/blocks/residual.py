@@ -47,12 +47,13 @@ def expand_stage(row: Row, em: Emitter, x: int, branch: Branch | None = None) ->
 
 
 def residual_block(row: Row, em: Emitter, x: int, path: str, stride: int, branch: Branch) -> int:
-    out = branch(row, em, x, path, stride)
-    if row.options["se"]:
-        out = squeeze_excite(em, out, join(path, "se"), row.span, row.options["se"])
-    shortcut = make_shortcut(row, em, x, path, stride, row.convs[-1].channels)
-    out = em.add([out, shortcut], join(path, "add"), row.span)
-    return em.relu(out, join(path, "relu"), row.span)
+    with em.unit(path):
+        out = branch(row, em, x, path, stride)
+        if row.options["se"]:
+            out = squeeze_excite(em, out, join(path, "se"), row.span, row.options["se"])
+        shortcut = make_shortcut(row, em, x, path, stride, row.convs[-1].channels)
+        out = em.add([out, shortcut], join(path, "add"), row.span)
+        return em.relu(out, join(path, "relu"), row.span)
 
 
 def stride_index(row: Row) -> int:
@@ -90,6 +91,12 @@ def make_shortcut(row: Row, em: Emitter, x: int, path: str, stride: int, out_cha
     if kind == "identity":
         return x
     down = join(path, "downsample")
+    with em.frame("scope", down, "downsample"):
+        return _projection(row, em, x, down, kind, stride, out_channels)
+
+
+def _projection(row: Row, em: Emitter, x: int, down: str, kind: str, stride: int, out_channels: int) -> int:
+    """The shortcut's layers under `down`: a 1x1 conv and norm, after a 2x2 average pool for avgdown."""
     opts = row.options
     if kind == "proj":
         y = em.conv(x, join(down, "0"), row.span, out_channels, 1, stride, bias=opts["bias"])

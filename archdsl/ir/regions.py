@@ -1,0 +1,97 @@
+"""The stages, blocks and scopes of a network that can stand as modules of their own.
+
+Every node records the frames that made it (archdsl.ir.origin). A frame's *region* is the set of
+nodes that record it. A back end can make a region one callable unit at the frame's module path
+(`layer1`, `features.denseblock2`, `features.3`) when the region:
+
+- is one run of nodes in construction order, so it is built, and can be called, in one go;
+- reads at least one value made outside it, and hands exactly one value out (to later nodes or to
+  the network's output), as a module's forward takes arguments and returns one tensor;
+- owns every module path under its own (`layer1.` ...) and none elsewhere, so the module tree
+  and the call tree agree and every state_dict key stays where it is.
+
+Regions nest as their frames do; a frame that fails a rule is simply not a unit, and the regions
+inside it may still be.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from archdsl.ir.graph import Graph
+
+
+@dataclass(frozen=True)
+class Region:
+    """A frame's nodes as one unit: ids in construction order, the outside values it reads (in the
+    order it first reads them), and the one value it hands out."""
+
+    path: str
+    role: str
+    kind: str
+    nodes: tuple[int, ...]
+    inputs: tuple[int, ...]
+    output: int
+
+    @property
+    def first(self) -> int:
+        return self.nodes[0]
+
+    @property
+    def last(self) -> int:
+        return self.nodes[-1]
+
+
+def regions(graph: Graph) -> dict[str, Region]:
+    """The frames of `graph` that can stand as units, by path, in the order they open (an outer
+    region before the regions inside it)."""
+    members: dict[str, list[int]] = {}
+    frames = {}
+    for node in graph.nodes():
+        for frame in node.origin:
+            if frame.path:
+                frames.setdefault(frame.path, frame)
+                ids = members.setdefault(frame.path, [])
+                if not ids or ids[-1] != node.id:
+                    ids.append(node.id)
+    named = _NamedNodes(graph)
+    found = (_region(graph, named, frames[path], ids) for path, ids in members.items())
+    units = [r for r in found if r is not None]
+    return {r.path: r for r in sorted(units, key=lambda r: (r.first, -len(r.nodes)))}
+
+
+def _region(graph: Graph, named: "_NamedNodes", frame, ids: list[int]) -> Region | None:
+    if ids[-1] - ids[0] + 1 != len(ids):
+        return None  # not one run: another construct was built in the middle
+    inside = set(ids)
+    inputs = list(dict.fromkeys(i for n in ids for i in graph[n].inputs if i not in inside))
+    outputs = [n for n in ids if any(user not in inside for user in graph.dag.successors(n))]
+    if not inputs or len(outputs) != 1 or not named.owned_by(frame.path, ids):
+        return None
+    return Region(frame.path, frame.role, frame.kind, tuple(ids), tuple(inputs), outputs[0])
+
+
+class _NamedNodes:
+    """The nodes that have a module path, sorted by it, to find those under a prefix at once."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.sorted = sorted((n.path, n.id) for n in graph.nodes() if _named(n))
+
+    def owned_by(self, path: str, ids: list[int]) -> bool:
+        """Every named node of `ids` lies under `path.`, and no other node does."""
+        low = bisect_left(self.sorted, (path + ".",))
+        high = bisect_left(self.sorted, (path + "/",))  # "/" is the character after "."
+        under = self.sorted[low:high]
+        inside = [i for i in ids if _named(self.graph[i])]
+        return len(under) == len(inside) and all(self.graph[i].path.startswith(path + ".") for i in inside)
+
+
+def _named(node) -> bool:
+    return bool(node.path) and node.op not in ("input", "output")
+
+
+def enclosing(graph: Graph, units: dict[str, Region]) -> dict[int, tuple[str, ...]]:
+    """For each node, the paths of the units that hold it, outermost first."""
+    return {node.id: tuple(dict.fromkeys(f.path for f in node.origin if f.path in units)) for node in graph.nodes()}
