@@ -47,9 +47,10 @@ def squeeze_excite(em: Emitter, x: int, path: str, span, reduction: int) -> int:
     t = em.type_of(x)
     if t is None:
         return x
-    gate = em.emit(N.GlobalAvgPool, [x], join(path, "pool"), span)
-    gate = em.conv(gate, join(path, "fc1"), span, reduced_channels(t.channels, reduction), 1, bias=True)
-    gate = em.relu(gate, join(path, "relu"), span)
-    gate = em.conv(gate, join(path, "fc2"), span, t.channels, 1, bias=True)
-    gate = em.emit(N.Sigmoid, [gate], join(path, "gate"), span)
-    return em.emit(N.Mul, [x, gate], path, span)
+    with em.frame("scope", path, "squeeze_excite"):
+        gate = em.emit(N.GlobalAvgPool, [x], join(path, "pool"), span)
+        gate = em.conv(gate, join(path, "fc1"), span, reduced_channels(t.channels, reduction), 1, bias=True)
+        gate = em.relu(gate, join(path, "relu"), span)
+        gate = em.conv(gate, join(path, "fc2"), span, t.channels, 1, bias=True)
+        gate = em.emit(N.Sigmoid, [gate], join(path, "gate"), span)
+        return em.emit(N.Mul, [x, gate], join(path, "scale"), span)
