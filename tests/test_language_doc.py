@@ -54,3 +54,5 @@ def test_several_outputs_example():
     graph = archdsl.load(example("network tiny_fpn"))
     assert archdsl.check(example("network tiny_fpn")) == []
     assert graph.outputs_text() == "p3 64x28x28, p4 64x14x14, p5 64x7x7"
+    info = archdsl.feature_info(graph)
+    assert (info.module_name(), info.reduction()) == (["p3", "p4", "p5"], [8, 16, 32])

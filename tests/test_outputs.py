@@ -136,3 +136,12 @@ def test_onnx_export_names_every_output(seg, tmp_path, capsys):
     assert "max |onnx - eager| = " in capsys.readouterr().out
     assert [o.name for o in onnx.load(str(out)).graph.output] == ["logits", "aux", "kind"]
 
+
+def test_feature_info_of_a_spec_with_outputs_is_its_listed_maps():
+    spec = HEAD + "output from c3, c4, c5\n"
+    info = archdsl.feature_info(spec)
+    assert (info.channels(), info.reduction(), info.module_name()) == ([8, 16, 32], [2, 4, 8], ["c3", "c4", "c5"])
+    model = archdsl.build(spec, features_only=True, out_indices=(2, 0))
+    assert [tuple(y.shape) for y in model(torch.randn(1, 3, 32, 32))] == [(1, 32, 4, 4), (1, 8, 16, 16)]
+    with pytest.raises(ValueError, match="seg's output `kind` is a flat vector"):
+        archdsl.feature_info(SEG)

@@ -30,7 +30,7 @@ VALUE_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*=)")
 #: the arguments of archdsl.build (and load, check) besides the spec's parameters: a parameter
 #: so named could never be set through build(), whose own argument takes the value (E0214)
 RESERVED_PARAMS = ("spec", "input_size", "limits", "compile", "init", "dtype", "channels_last", "device",
-                   "weights")
+                   "weights", "features_only", "out_indices")
 
 
 class Header:
