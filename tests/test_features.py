@@ -156,3 +156,13 @@ def test_features_only_maps_match_feature_info(name):
     assert info.channels() == [y.shape[1] for y in maps]
     assert info.reduction() == [2 ** round(math.log2(t.height / y.shape[2])) for y in maps]
     assert info.channels() == archdsl.feature_info(graph).channels()
+
+
+def test_a_features_only_graph_exports_to_onnx_with_its_maps_named(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from archdsl.export import export_onnx
+
+    graph, _ = features_only(archdsl.load(TINY), (1, 2))
+    report = export_onnx(archdsl.build(graph), graph, tmp_path / "tiny.onnx", dynamic_batch=True)
+    assert report.ok
+    assert [o.name for o in onnx.load(str(tmp_path / "tiny.onnx")).graph.output] == ["layer1", "layer2"]
