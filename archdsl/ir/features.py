@@ -26,6 +26,7 @@ import networkx as nx
 
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
+from archdsl.ir.origin import Frame
 from archdsl.ir.verify import verify
 
 #: trunk values that begin a classifier's head: the pool to one value per channel, or a flatten
@@ -232,35 +233,35 @@ def _trunk_points(graph: Graph, level: dict[int, float]) -> list:
         by_level.setdefault(level[node.id], []).append(node)
     points = []
     for at, members in by_level.items():
-        inside = [n for n in members if not any(spans[f.path][0] == at < spans[f.path][1] for f in n.origin)]
+        inside = [n for n in members if not any(spans[f][0] == at < spans[f][1] for f in n.origin)]
         points.append((inside or members)[-1])
     return points
 
 
-def _frame_spans(graph: Graph, level: dict[int, float]) -> dict[str, tuple[float, float]]:
+def _frame_spans(graph: Graph, level: dict[int, float]) -> dict[Frame, tuple[float, float]]:
     """Each frame's (starting, ending) reduction: of the value entering its first node, and of its last node."""
-    first: dict[str, float] = {}
-    last: dict[str, float] = {}
+    first: dict[Frame, float] = {}
+    last: dict[Frame, float] = {}
     for node in graph.nodes():
         entering = _entering(node, graph, level) if node.inputs else 1.0
         for frame in node.origin:
-            first.setdefault(frame.path, entering)
-            last[frame.path] = level[node.id]
-    return {path: (first[path], last[path]) for path in first}
+            first.setdefault(frame, entering)
+            last[frame] = level[node.id]
+    return {frame: (first[frame], last[frame]) for frame in first}
 
 
-def module_name(node, ends: dict[str, int]) -> str:
+def module_name(node, ends: dict[Frame, int]) -> str:
     """The outermost row, block or scope (with a path) whose last node (`ends`: see _frame_ends) is
     `node`, else `node`'s own path."""
-    return next((f.path for f in node.origin if f.path and ends[f.path] == node.id), node.path)
+    return next((f.path for f in node.origin if f.path and ends[f] == node.id), node.path)
 
 
-def _frame_ends(graph: Graph) -> dict[str, int]:
+def _frame_ends(graph: Graph) -> dict[Frame, int]:
     """Each frame's last node."""
-    ends: dict[str, int] = {}
+    ends: dict[Frame, int] = {}
     for node in graph.nodes():
         for frame in node.origin:
-            ends[frame.path] = node.id
+            ends[frame] = node.id
     return ends
 
 
