@@ -6,19 +6,21 @@
     model = archdsl.build("specs/resnet50.arch", num_classes=5)   # torch.nn.Module
     model = archdsl.build("resnet50", weights="resnet50.pth")     # a bundled network by name
     archdsl.list_models("resnet*")                                # the names it knows
+    backbone = archdsl.build("resnet50", features_only=True)      # returns its 5 feature maps
 """
 
 from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.limits import Limits
 
 __version__ = "0.1.0"
-__all__ = ["load", "check", "build", "list_models", "ArchError", "Diagnostic", "Limits", "__version__"]
+__all__ = ["load", "check", "build", "feature_info", "list_models", "ArchError", "Diagnostic", "Limits",
+           "__version__"]
 
 
 def __getattr__(name: str):
-    """load, check, build and list_models, imported when first asked for: they bring pydantic and networkx
+    """load, check, build, feature_info and list_models, imported when first asked for: they bring pydantic and networkx
     (about half a second), which the command line imports only inside main(), where Ctrl-C is caught."""
-    if name in ("load", "check", "build"):
+    if name in ("load", "check", "build", "feature_info"):
         from archdsl import api
 
         return getattr(api, name)

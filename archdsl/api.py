@@ -209,8 +209,21 @@ NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -
             "(the README shows how to get the CPU build); load, check, summary and render work without it")
 
 
+def feature_info(spec, input_size=None, *, out_indices=None, limits: Limits | None = None, **params):
+    """The feature maps of `spec` (a path, name, spec text or Graph; the other arguments as `load`
+    takes them) without building it: an archdsl.ir.features.FeatureInfo with timm's `channels()`,
+    `reduction()`, `module_name()` and `out_indices` (default: every point). The points are the
+    outputs of a spec that lists several (`output from ...`); a classifier's are found on its trunk
+    (see archdsl.ir.features). ValueError for a network without them or for bad `out_indices`
+    (TypeError where they are not whole numbers)."""
+    from archdsl.ir.features import feature_info as info_of
+
+    return info_of(_graph_for(spec, input_size, limits_arg(limits), params), out_indices)
+
+
 def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,
-          device=None, limits: Limits | None = None, weights=None, **params):
+          device=None, limits: Limits | None = None, weights=None, features_only: bool = False, out_indices=None,
+          **params):
     """A torch.nn.Module for `spec` (a path, spec text, or an IR Graph from `load`).
 
     Keyword arguments set the spec's parameters (`num_classes=5`); they, `input_size` and
@@ -231,6 +244,12 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
     - `channels_last=True`: conv weights, and the input, in the NHWC memory layout;
     - `device` ("cuda", a torch.device): where the parameters live (the input is not moved);
     - `compile=True`, or a mode ("reduce-overhead", "max-autotune", ...): wrapped in torch.compile.
+
+    `features_only=True` builds the network up to its feature maps (timm's convention; see
+    `feature_info`): the forward returns the list of the maps `out_indices` selects (default:
+    all), everything after the last of them is left out, and `model.feature_info` describes them.
+    `weights` are checked against the whole network and loaded into what is kept. ValueError for
+    a network without feature maps, bad `out_indices`, or `out_indices` without `features_only`.
     """
     from archdsl.semantics.budget import check_graph
 
@@ -243,19 +262,32 @@ def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None
         raise ModuleNotFoundError(NO_TORCH, name="torch") from exc
 
     as_dtype(dtype), compile_mode(compile), as_device(device)  # bad options fail before the work
+    if out_indices is not None and not features_only:
+        raise ValueError("out_indices selects feature maps: pass features_only=True with it")
     limits = limits_arg(limits)
     graph = _graph_for(spec, input_size, limits, params)
     over = check_graph(graph, limits)  # a Graph may have been loaded with higher limits
     if over:
         raise ArchError(over)
-    module = lower(graph, init=init)
+    built, info = _features(graph, out_indices) if features_only else (graph, None)
+    module = lower(built, init=init)
     if weights is not None:
-        _load_weights(module, graph, weights)
+        _load_weights(module, graph, weights, built)
+    if info is not None:
+        module.feature_info = info
     return prepare(module, dtype=dtype, channels_last=channels_last, device=device, compile=compile)
 
 
-def _load_weights(module, graph: Graph, path) -> None:
-    """The checkpoint at `path` into `module`; its warnings (another head) as Python warnings."""
+def _features(graph: Graph, out_indices):
+    """The graph of `graph`'s feature maps and their FeatureInfo (archdsl.ir.features)."""
+    from archdsl.ir.features import features_only
+
+    return features_only(graph, out_indices)
+
+
+def _load_weights(module, graph: Graph, path, built: Graph) -> None:
+    """The checkpoint at `path`, checked against `graph`, into `module` (built from `built`, all of
+    `graph` or its features); its warnings (another head) as Python warnings."""
     import warnings
 
     from archdsl.diagnostics import render_all
@@ -263,6 +295,6 @@ def _load_weights(module, graph: Graph, path) -> None:
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"weights must be the path of a checkpoint file, not {type(path).__name__}")
-    found = load_weights(module, graph, path)
+    found = load_weights(module, graph, path, built)
     if found:
         warnings.warn(render_all(found), UserWarning, stacklevel=3)

@@ -21,7 +21,7 @@ def verdict(graph, seconds: float) -> str:
 
     t = totals(graph)
     return (f"ok: {graph.name}: {t.params:,} parameters, {macs_text(t.macs)} "
-            f"at {graph.input_type} -> {graph.output_type} ({seconds:.2f}s)")
+            f"at {graph.input_type} -> {graph.outputs_text()} ({seconds:.2f}s)")
 
 
 def cmd_compile(args) -> int:

@@ -28,7 +28,7 @@ class ExportReport:
     opset: int
     batch: int
     seconds: float
-    error: float  # max |onnxruntime - eager| over max |eager|
+    error: float  # max |onnxruntime - eager| over max |eager|, the largest over the outputs
     dynamic: tuple[str, ...]
 
     @property
@@ -89,13 +89,14 @@ def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = False, dy
     x = torch.randn(batch, t.channels, t.height, t.width, generator=torch.Generator().manual_seed(0))
     module = module.eval()
     started = time.perf_counter()
-    program_opset = _export(module, x, output, _axes(dynamic_batch, dynamic_size), opset)
+    program_opset = _export(module, x, output, _axes(dynamic_batch, dynamic_size), opset, graph.output_names)
     seconds = time.perf_counter() - started
     _check(output)
     with torch.no_grad():
-        eager = module(x).float()
-    ours = torch.from_numpy(_run(output, x.numpy()))
-    err = float((ours - eager).abs().max() / eager.abs().max().clamp_min(1e-12))
+        eager = module(x)
+    eager = [y.float() for y in (eager if isinstance(eager, (list, tuple)) else [eager])]
+    ours = [torch.from_numpy(y) for y in _run(output, x.numpy())]
+    err = max(float((o - e).abs().max() / e.abs().max().clamp_min(1e-12)) for o, e in zip(ours, eager))
     dynamic = tuple(name for name, on in (("batch", dynamic_batch), ("height/width", dynamic_size)) if on)
     return ExportReport(output, program_opset, batch, seconds, err, dynamic)
 
@@ -107,8 +108,8 @@ def _axes(dynamic_batch: bool, dynamic_size: bool) -> dict[int, object] | None:
     return axes or None
 
 
-def _export(module, x, output: Path, axes, opset: int | None) -> int:
-    """torch.onnx.export with the torch.export-based exporter; the opset written."""
+def _export(module, x, output: Path, axes, opset: int | None, names: list[str]) -> int:
+    """torch.onnx.export with the torch.export-based exporter, the outputs named `names`; the opset written."""
     import onnx
     import torch
 
@@ -119,7 +120,7 @@ def _export(module, x, output: Path, axes, opset: int | None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch's own deprecations, inside the exporter
             torch.onnx.export(module, (x,), str(output), dynamo=True, input_names=["input"],
-                              output_names=["output"], dynamic_shapes=(axes,) if axes else None, verbose=False,
+                              output_names=names, dynamic_shapes=(axes,) if axes else None, verbose=False,
                               **options)
     except Exception as exc:  # the exporter raises many kinds; each is one diagnostic here
         raise ArchError([_failed("torch.onnx could not export the module", exc)]) from None
@@ -146,7 +147,7 @@ def _run(output: Path, x):
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
+    return session.run(None, {session.get_inputs()[0].name: x})
 
 
 def _failed(what: str, exc: Exception) -> Diagnostic:

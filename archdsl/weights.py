@@ -210,9 +210,10 @@ def _nearest(key: str, graph: Graph):
     return best if best is not None and shared(best) > 0 else None
 
 
-def load_weights(module, graph: Graph, path) -> list[Diagnostic]:
-    """Load the checkpoint at `path` into the lowered `module`; the warnings that leave it partly
-    loaded (W0403: another head). Raises ArchError on any E06xx."""
+def load_weights(module, graph: Graph, path, built: Graph | None = None) -> list[Diagnostic]:
+    """Load the checkpoint at `path`, compared with `graph`, into the lowered `module`, built from
+    `built` (default `graph`; a part of it, such as its feature maps, takes only its own keys); the
+    warnings that leave it partly loaded (W0403: another head). Raises ArchError on any E06xx."""
     import torch
 
     from archdsl.diagnostics import ArchError
@@ -227,6 +228,9 @@ def load_weights(module, graph: Graph, path) -> list[Diagnostic]:
     head = head_node(graph, {k: tuple(t.shape) for k, t in state.items()})
     skip = {e.key for e in node_state(head, graph)} if head is not None else set()
     kept = {key: value for key, value in state.items() if key not in skip}
+    if built is not None and built is not graph:
+        own = {e.key for node in built.stateful() for e in node_state(node, built)}
+        kept = {key: value for key, value in kept.items() if key in own}
     missing, unexpected = module.load_state_dict(kept, strict=False)
     left = [key for key in missing if key not in skip and not key.endswith(OPTIONAL)]
     assert not left and not unexpected, (left, unexpected)  # compare() found them all

@@ -1,4 +1,4 @@
-"""docs/language.md's examples of `res2`, `se`, `dense` and `transition` are real: they check clean,
+"""docs/language.md's examples of `res2`, `se`, `dense`, `transition` and several outputs are real: they check clean,
 build the layers the text names, and the diagnostic it quotes is the one the checker gives."""
 
 import re
@@ -8,7 +8,7 @@ from archdsl.ir.state import state_entries
 from conftest import ROOT
 
 DOC = (ROOT / "docs" / "language.md").read_text()
-BLOCKS = re.findall(r"```\n(.*?)```", DOC, re.S)
+BLOCKS = re.findall(r"^```[a-z]*\n(.*?)^```", DOC, re.S | re.M)  # each fenced block, whatever its language
 
 STEM = ("network doc\ninput 3x224x224\nstem\n  conv1 conv 64 7x7 /2 pad=3\n  bn1 bn\n  relu relu\n"
         "  maxpool maxpool 3x3 /2 pad=1\n")
@@ -48,3 +48,11 @@ def test_dense_example_and_its_diagnostic():
     assert quoted[0] == f"error[{d.code}]: {d.message}"
     assert quoted[3].split("|", 1)[1].strip() == line.strip()
     assert quoted[4].endswith(" " + d.label) and quoted[5] == f"   = help: {d.help}"
+
+
+def test_several_outputs_example():
+    graph = archdsl.load(example("network tiny_fpn"))
+    assert archdsl.check(example("network tiny_fpn")) == []
+    assert graph.outputs_text() == "p3 64x28x28, p4 64x14x14, p5 64x7x7"
+    info = archdsl.feature_info(graph)
+    assert (info.module_name(), info.reduction()) == (["p3", "p4", "p5"], [8, 16, 32])

@@ -73,7 +73,7 @@ def regenerate(root: Path = ROOT) -> int:
             return 1
         written.add(name)
         t = totals(graph)
-        facts = f"{t.params:,} parameters · {macs_text(t.macs)} at {graph.input_type} → {graph.output_type}"
+        facts = f"{t.params:,} parameters · {macs_text(t.macs)} at {graph.input_type} → {graph.outputs_text()}"
         index.append(f"| [{graph.name}](#{_anchor(graph.name)}) | `{shown}` | {t.params / 1e6:.2f} M | "
                      f"{t.macs / 1e9:.3f} | {graph.input_type} |")
         sections.append(f"## {graph.name}\n\n`{shown}` · {facts}\n\n![{graph.name} at block depth](gallery/{name})\n")

@@ -56,11 +56,35 @@ class Graph:
 
     @property
     def output(self) -> NodeBase:
+        """The output node, whose inputs are the values the network returns."""
         return next(n for n in self.nodes() if n.op == "output")
 
     @property
+    def outputs(self) -> list[NodeBase]:
+        """The values the network returns, in order: one, or those `output from` lists."""
+        return [self[i] for i in self.output.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """The outputs' names: `output` for the one unnamed output, else as the spec lists them."""
+        return list(self.output.names or ("output",))
+
+    @property
+    def output_types(self) -> list[TensorType | None]:
+        return [node.type for node in self.outputs]
+
+    @property
     def output_type(self) -> TensorType | None:
-        return self.output.type
+        """The type of the network's one output; None where it has several (see output_types)."""
+        types = self.output_types
+        return types[0] if len(types) == 1 else None
+
+    def outputs_text(self) -> str:
+        """What the network returns, for a reader: `1000`, or `c3 128x28x28, c4 256x14x14` for
+        named outputs."""
+        if self.output.names is None:
+            return str(self.output_type)
+        return ", ".join(f"{name} {t}" for name, t in zip(self.output_names, self.output_types))
 
     def stateful(self) -> Iterator[NodeBase]:
         """Nodes that own parameters or buffers (conv, bn, linear)."""

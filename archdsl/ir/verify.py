@@ -32,7 +32,19 @@ def _structure(graph: Graph) -> list[str]:
     for op in ("input", "output"):
         if ops.count(op) != 1:
             problems.append(f"expected one {op} node, found {ops.count(op)}")
+    if ops.count("output") == 1:
+        problems += _output_names(graph.output)
     return problems
+
+
+def _output_names(output) -> list[str]:
+    """An output node names none of its inputs (the one unnamed output) or each of them, once."""
+    names = output.names
+    if names is None:
+        return [] if len(output.inputs) == 1 else [f"{len(output.inputs)} outputs without names"]
+    if len(names) != len(output.inputs) or len(set(names)) != len(names) or not all(names):
+        return [f"output names {names!r} do not name its {len(output.inputs)} inputs once each"]
+    return []
 
 
 def _per_node(graph: Graph) -> list[str]:

@@ -19,6 +19,7 @@ from archdsl.semantics.control import CONTROL
 from archdsl.semantics.userblocks import Library, spec_folder, unused_blocks, unused_parameters
 from archdsl.semantics.emit import shown_name
 from archdsl.semantics.ops import OPS
+from archdsl.semantics.outputs import build_outputs
 from archdsl.semantics.values import (Evaluator, Invalid, invalid, is_whole, names_in, override, param_kind,
                                       show)
 from archdsl.syntax import tree as T
@@ -29,7 +30,7 @@ VALUE_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*=)")
 #: the arguments of archdsl.build (and load, check) besides the spec's parameters: a parameter
 #: so named could never be set through build(), whose own argument takes the value (E0214)
 RESERVED_PARAMS = ("spec", "input_size", "limits", "compile", "init", "dtype", "channels_last", "device",
-                   "weights")
+                   "weights", "features_only", "out_indices")
 
 
 class Header:
@@ -88,8 +89,7 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     builder.library_failed = library.failed
     x = make_input(graph, builder.em, header.input_span)
-    x = builder.sequence(spec.statements, Scope("", x), x)
-    builder.em.emit(N.Output, [x], "output", graph[x].span or header.input_span)
+    build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
     return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used for w in unused_parameters(b)]
 
 
@@ -365,6 +365,6 @@ def unused_values(graph: Graph) -> list[Diagnostic]:
         seen.add(node.span)
         found.append(warning("W0401", f"`{shown_name(node)}` is computed but never used", node.span,
                              "this value goes nowhere",
-                             "remove it, or feed it on (`from NAME`); the network's output is "
-                             "the last statement's value"))
+                             "remove it, feed it on (`from NAME`), or return it (`output from NAME, ...`); "
+                             "without `output` the network returns the last statement's value"))
     return found

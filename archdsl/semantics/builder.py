@@ -29,6 +29,7 @@ from archdsl.syntax.parser import NEGATIVE
 HEADER_WORDS = ("network", "input", "param", "default")
 SECTIONS = ("stem", "head", "body")
 STRUCTURE = SECTIONS + ("scope", "residual", "concat", "stages", "shortcut", "branch")
+EXAMPLE_OUTPUT = "output from c3, c4, c5"
 
 
 @dataclass
@@ -119,6 +120,10 @@ class Builder(BlockUses, Control):
 
     def statement(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         word = stmt.word
+        if word == "output" and is_declaration(stmt, self.known_words()):
+            raise invalid("E0210", "`output` belongs at the top level of the spec", stmt.word_span,
+                          "not allowed here", "declare the network's outputs once, unindented, as the spec's last "
+                          f"statement: `{EXAMPLE_OUTPUT}`")  # the top level's is read by outputs.py
         if word not in STRUCTURE and word != "block" and stmt.body:
             raise not_a_block(stmt)
         if word in HEADER_WORDS:
@@ -435,6 +440,13 @@ def not_a_block(stmt: T.Statement) -> Invalid:
         "only " + ", ".join(STRUCTURE) + " open an indented block"
     return invalid("E0104", "unexpected indentation", first, f"indented under `{word}`, which does not open a block",
                    help)
+
+
+def is_declaration(stmt: T.Statement, known) -> bool:
+    """Whether `stmt` declares the network's outputs (`output from a, b`), rather than being a layer
+    named `output` (`output linear 10`: its first argument is a layer or block type)."""
+    first = stmt.args[0] if stmt.args else None
+    return stmt.word == "output" and not (isinstance(first, T.Name) and first.name in known)
 
 
 def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tuple]:

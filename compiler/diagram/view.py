@@ -96,9 +96,8 @@ def build_view(graph: Graph, depth: str = "block") -> View:
     root = module_tree(graph)
     items = [builder.endpoint(next(n for n in graph.nodes() if n.op == "input"), "input")]
     items += builder.place(root, 0)
-    items.append(builder.endpoint(graph.output, "output"))
-    return View(graph.name, str(graph.input_type), str(graph.output_type), totals(graph), items,
-                builder.edges())
+    items += builder.output_endpoints()
+    return View(graph.name, str(graph.input_type), graph.outputs_text(), totals(graph), items, builder.edges())
 
 
 class _Builder:
@@ -108,6 +107,8 @@ class _Builder:
         self.costs = {n.id: node_cost(n, graph) for n in graph.nodes()}
         #: IR node id -> (box id, run id, instance within the run)
         self.where: dict[int, tuple[str, int, int]] = {}
+        #: the box of each of the network's outputs, in order
+        self.outputs: list[str] = []
         self.count = 0
 
     def fresh(self, prefix: str) -> str:
@@ -118,6 +119,15 @@ class _Builder:
         box = Box(self.fresh("n"), title, str(node.type), Cost(), "endpoint", "endpoint")
         self.where[node.id] = (box.id, -1, 0)
         return box
+
+    def output_endpoints(self) -> list[Box]:
+        """One endpoint box per output: `output` for the one unnamed output, else each output's name."""
+        output = self.graph.output
+        boxes = [Box(self.fresh("n"), name, str(t), Cost(), "endpoint", "endpoint")
+                 for name, t in zip(self.graph.output_names, self.graph.output_types)]
+        self.where[output.id] = (boxes[0].id, -1, 0)
+        self.outputs = [box.id for box in boxes]
+        return boxes
 
     def place(self, group: Group, level: int) -> list[Union[Box, Cluster]]:
         out: list[Union[Box, Cluster]] = []
@@ -177,10 +187,12 @@ class _Builder:
         shortcuts = shortcut_edges(self.graph)
         found: dict[tuple[str, str], Edge] = {}
         for node in self.graph.nodes():
-            for source in node.inputs:
+            for index, source in enumerate(node.inputs):
                 edge = self.edge(source, node, (source, node.id) in shortcuts)
                 if edge is None:
                     continue
+                if node.op == "output":  # each output to its own endpoint
+                    edge = Edge(edge.source, self.outputs[index], edge.label, edge.shortcut)
                 key = (edge.source, edge.target)
                 if key not in found or found[key].shortcut and not edge.shortcut:
                     found[key] = edge

@@ -58,14 +58,19 @@ class Totals:
 class Summary:
     network: str
     input: str
+    #: what the network returns, as one line: `1000`, or `c3 128x28x28, c4 256x14x14` (Graph.outputs_text)
     output: str
     depth: int
     rows: tuple[Row, ...]
     totals: Totals
+    #: every output's name and type: (`output`, `1000`) for a classifier's one
+    outputs: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict:
-        """The JSON form: totals at the top level (`params`, `macs`, ...), then the rows."""
+        """The JSON form: totals at the top level (`params`, `macs`, ...), every output by name
+        and type, then the rows."""
         return {"network": self.network, "input": self.input, "output": self.output, **asdict(self.totals),
+                "outputs": [{"name": name, "type": t} for name, t in self.outputs],
                 "depth": self.depth, "layers": [asdict(r) for r in self.rows]}
 
 
@@ -88,7 +93,8 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
     costs = {n.id: node_cost(n, graph) for n in root.nodes}
     rows: list[Row] = []
     _list(root, graph, depth, costs, rows)
-    return Summary(graph.name, str(graph.input_type), str(graph.output_type), depth, tuple(rows), totals(graph))
+    outputs = tuple((name, str(t)) for name, t in zip(graph.output_names, graph.output_types))
+    return Summary(graph.name, str(graph.input_type), graph.outputs_text(), depth, tuple(rows), totals(graph), outputs)
 
 
 def _list(group: Group, graph: Graph, depth: int, costs: dict, rows: list[Row]) -> None:

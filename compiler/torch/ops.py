@@ -101,6 +101,12 @@ def _input(node, xs, ctx):
     return x
 
 
+def _output(node, xs, ctx):
+    """The one unnamed output as a tensor; named outputs (an `output from` list, a features_only
+    graph's maps) as a list in their order, even of one, as timm's features_only models return them."""
+    return ctx.graph.output(xs[0] if node.names is None else list(xs))
+
+
 def _deconv(node, xs, ctx):
     module = nn.ConvTranspose2d(ctx.in_type(node).channels, node.out_channels, node.kernel, node.stride,
                                 node.padding, node.output_padding, node.groups, node.bias, node.dilation)
@@ -202,7 +208,7 @@ def _activation(name: str):
 
 LOWERINGS = {
     "input": _input,
-    "output": lambda node, xs, ctx: ctx.graph.output(xs[0]),
+    "output": _output,
     "identity": lambda node, xs, ctx: xs[0],
     "conv": _conv,
     "bn": _bn,

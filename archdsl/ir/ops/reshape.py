@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from archdsl.ir.ops.base import Free, NodeBase, Problem, Result, SameType, TensorType, groups_problem, need_spatial
+from archdsl.ir.ops.merge import MANY
 
 
 class Input(Free, NodeBase):
@@ -17,7 +18,14 @@ class Input(Free, NodeBase):
 
 
 class Output(Free, SameType, NodeBase):
+    """What the network returns: its inputs, in order. `names` is None for the one unnamed output
+    (the last statement's value); otherwise one name each (an `output from` list, or the modules a
+    features_only graph returns), which the ONNX export and the diagrams use. Its own type is
+    its first input's (see Graph.output_types for all of them)."""
+
     op: Literal["output"] = "output"
+    names: tuple[str, ...] | None = None
+    ARITY = (1, MANY)
     VIEW = True
 
 
