@@ -50,7 +50,7 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
             what = _FILE_KINDS.get(kind, "a special file")
             return None, [error("E0001", f"`{name}` is {what}, not a spec", None, "", "give the path of a .arch file")]
         with path.open("rb") as file:
-            data = file.read(MAX_SPEC_BYTES + 1)
+            return read_stream(name, file)
     except FileNotFoundError:
         from archdsl.zoo import is_name
 
@@ -59,6 +59,13 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [error("E0001", f"cannot read `{name}`: {reason}", None, "", "check the path and its permissions")]
+
+
+def read_stream(name: str, stream) -> tuple[Source | None, list[Diagnostic]]:
+    """The spec in an open binary stream (a file, or standard input for the command line's `-`),
+    reported under `name`: at most MAX_SPEC_BYTES + 1 bytes are read (E0003 past the limit), then
+    decoded as `decode` does. An OSError while reading is the caller's to report."""
+    data = stream.read(MAX_SPEC_BYTES + 1)
     if len(data) > MAX_SPEC_BYTES:
         return None, [error("E0003", f"`{name}` is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", None,
                             "", "a spec is a short text file; is this the right file?")]

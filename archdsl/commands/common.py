@@ -10,11 +10,13 @@ import argparse
 import os
 import sys
 
-from archdsl.diagnostics import Diagnostic, Severity, escape_text, render_all, to_json_lines
+from archdsl.diagnostics import Diagnostic, Severity, error, escape_text, render_all, to_json_lines
 from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
                             parse_count, show_bytes)
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+#: the SPEC argument that reads the spec from standard input, and the name it is reported under
+STDIN, STDIN_NAME = "-", "<stdin>"
 
 
 def parse_define(text: str) -> tuple[str, str]:
@@ -49,7 +51,8 @@ def parse_size(text: str) -> tuple[int, ...]:
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every command that reads a spec takes."""
-    parser.add_argument("spec", help="path of a .arch file, or a bundled network's name (archdsl list)")
+    parser.add_argument("spec", help="path of a .arch file, a bundled network's name (archdsl list), "
+                                     "or - to read the spec from standard input")
     parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
                         metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
@@ -94,7 +97,7 @@ def report(diagnostics: list[Diagnostic], args) -> bool:
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
     if failed and args.format == "text":
-        name = escape_text(args.spec) or "(empty path)"
+        name = STDIN_NAME if args.spec == STDIN else escape_text(args.spec) or "(empty path)"
         print(f"\n{name}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
     return failed
 
@@ -110,9 +113,28 @@ def _count(n: int, word: str) -> str:
 
 
 def load_for(args):
-    """Analyse the spec named on the command line; the graph or None after reporting."""
+    """Analyse the spec named on the command line (`-`: standard input); the graph or None after reporting."""
     from archdsl.api import analyse
 
-    graph, diagnostics = analyse(args.spec, dict(args.defines), args.input, limits_of(args))
+    spec, diagnostics = (read_stdin() if args.spec == STDIN else (args.spec, []))
+    graph = None
+    if spec is not None:
+        graph, diagnostics = analyse(spec, dict(args.defines), args.input, limits_of(args))
     failed = report(diagnostics, args)
     return None if failed else graph
+
+
+def read_stdin():
+    """The spec piped to standard input, as a Source named `<stdin>` (its `use` lines read libraries
+    from the current folder), or None and the diagnostic that says why it cannot be read."""
+    from archdsl.api import read_stream
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return None, [error("E0001", "`-` reads the spec from standard input, which is closed", None, "",
+                            "pipe the spec in, e.g. `archdsl compile - --check < net.arch`")]
+    try:
+        return read_stream(STDIN_NAME, stream)
+    except OSError as exc:
+        return None, [error("E0001", f"cannot read standard input: {exc.strerror or exc}", None, "",
+                            "pipe the spec in, e.g. `archdsl compile - --check < net.arch`")]
