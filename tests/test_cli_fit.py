@@ -36,3 +36,30 @@ def test_a_closed_standard_input_is_e0001():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 1
     assert result.stderr.startswith("error[E0001]: `-` reads the spec from standard input, which is closed")
+
+
+@pytest.mark.parametrize("size, says", [
+    ("3x224", "error[E0208]: `3x224` reads as height 3 and width 224: a side is missing"),
+    ("224x224x3", "= help: sizes are channels x height x width: did you mean `3x224x224`?"),
+    ("4x64x64", "= help: only height and width can be changed"),
+])
+def test_input_sizes_that_misplace_or_miss_a_side_are_errors(size, says, capsys):
+    assert main(["compile", str(spec_path("resnet18")), "--check", "--input", size]) == 1
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
+def test_the_missing_side_help_offers_forms_that_work(capsys):
+    assert main(["compile", str(spec_path("resnet18")), "--check", "--input", "3x224"]) == 1
+    assert "(`3x224x224`), height x width (`224x224`) or one size for a square (`224`)" in capsys.readouterr().err
+    for size in ("3x224x224", "224x224", "224", "160x128", "64x32"):  # every form the help names, and HxW
+        assert main(["compile", str(spec_path("resnet18")), "--check", "--input", size]) == 0, size
+    out = capsys.readouterr().out
+    assert "at 3x160x128 -> " in out and "at 3x64x32 -> " in out
+
+
+def test_python_takes_the_same_sizes():
+    import archdsl
+
+    assert [d.code for d in archdsl.check(spec_path("resnet18"), input_size=(3, 224))] == ["E0208"]
+    assert archdsl.check(spec_path("resnet18"), input_size=(224, 160)) == []

@@ -308,9 +308,9 @@ def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> Non
         return
     if header.input is None:
         return
-    if len(sizes) == 3 and sizes[0] != header.input.channels:
-        diagnostics.append(error("E0208", f"the spec takes {header.input.channels}-channel input, not {sizes[0]}",
-                                 header.input_span, "declared here", "only height and width can be changed"))
+    problem = _misread_size(sizes, header.input.channels)
+    if problem is not None:
+        diagnostics.append(error("E0208", problem[0], header.input_span, "declared here", problem[1]))
         return
     h, w = sizes[-2:]
     if not (1 <= h <= MAX_INPUT_SIZE and 1 <= w <= MAX_INPUT_SIZE):
@@ -318,6 +318,22 @@ def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> Non
                                  None, "", INPUT_SIZE_HELP))
         return
     header.input = TensorType(channels=header.input.channels, height=h, width=w)
+
+
+def _misread_size(sizes: tuple[int, ...], channels: int) -> tuple[str, str] | None:
+    """What is wrong with an input size that changes the declared channels (`4x64x64`), puts them
+    last (`224x224x3`) or leaves out a side (`3x224`, height 3): its message and help; else None."""
+    shown = "x".join(map(str, sizes))
+    if len(sizes) == 3 and sizes[0] != channels:
+        help = "only height and width can be changed"
+        if sizes[2] == channels:
+            help = f"sizes are channels x height x width: did you mean `{channels}x{sizes[0]}x{sizes[1]}`?"
+        return f"the spec takes {channels}-channel input, not {sizes[0]}", help
+    if len(sizes) == 2 and sizes[0] == channels < sizes[1]:
+        return (f"`{shown}` reads as height {sizes[0]} and width {sizes[1]}: a side is missing",
+                f"give channels x height x width (`{shown}x{sizes[1]}`), height x width "
+                f"(`{sizes[1]}x{sizes[1]}`) or one size for a square (`{sizes[1]}`)")
+    return None
 
 
 def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
