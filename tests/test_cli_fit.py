@@ -63,3 +63,11 @@ def test_python_takes_the_same_sizes():
 
     assert [d.code for d in archdsl.check(spec_path("resnet18"), input_size=(3, 224))] == ["E0208"]
     assert archdsl.check(spec_path("resnet18"), input_size=(224, 160)) == []
+
+
+def test_render_says_what_it_wrote(tmp_path, capsys):
+    out = tmp_path / "r18.dot"
+    assert main(["render", str(spec_path("resnet18")), "-o", str(out), "--depth", "stage"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out} (DOT, 11 boxes at stage depth, ") and said.endswith(" KiB)\n")
+    assert out.read_text().startswith("digraph")

@@ -59,8 +59,9 @@ def run(args) -> int:
     from archdsl.backends.diagram.output import RenderError, write_diagram
 
     try:
-        write_diagram(graph, args.output, args.depth, args.rankdir, args.dpi)
+        written = write_diagram(graph, args.output, args.depth, args.rankdir, args.dpi)
     except RenderError as exc:
         report([error(exc.code, exc.message, None, "", exc.help)], args)
         return EXIT_ERRORS
+    print(written)
     return EXIT_OK
