@@ -71,3 +71,50 @@ def test_render_says_what_it_wrote(tmp_path, capsys):
     said = capsys.readouterr().out
     assert said.startswith(f"wrote {out} (DOT, 11 boxes at stage depth, ") and said.endswith(" KiB)\n")
     assert out.read_text().startswith("digraph")
+
+
+def test_summary_takes_format_json_and_keeps_json_as_its_alias(capsys):
+    assert main(["summary", str(spec_path("resnet50")), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["network"] == "resnet50" and data["params"] == 25_557_032
+    assert main(["summary", str(spec_path("resnet50")), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == data
+
+
+def test_summary_json_reports_diagnostics_as_json(tmp_path, capsys):
+    spec = tmp_path / "bad.arch"
+    spec.write_text(BROKEN)
+    for flag in (["--json"], ["--format", "json"]):
+        assert main(["summary", str(spec), *flag]) == 1
+        (found,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert (found["code"], found["line"], found["column"]) == ("E0203", 3, 12)
+
+
+@pytest.mark.parametrize("depth, rows, boxes", [
+    ("stage", ["layer1", "layer2"], 11),
+    ("block", ["layer1", "layer1.0..1", "layer2", "layer2.0", "layer2.1"], 14),
+    ("1", ["layer1", "layer2"], 11),
+    ("2", ["layer1", "layer1.0..1", "layer2", "layer2.0", "layer2.1"], 14),
+])
+def test_depth_means_the_same_in_summary_and_render(depth, rows, boxes, tmp_path, capsys):
+    assert main(["summary", str(spec_path("resnet18")), "--json", "--depth", depth]) == 0
+    paths = [row["path"] for row in json.loads(capsys.readouterr().out)["layers"]]
+    assert [p for p in paths if p.startswith(("layer1", "layer2"))] == rows
+    out = tmp_path / "r.dot"
+    assert main(["render", str(spec_path("resnet18")), "-o", str(out), "--depth", depth]) == 0
+    assert f"(DOT, {boxes} boxes at " in capsys.readouterr().out
+
+
+def test_layer_depth_lists_every_layer_in_the_summary(capsys):
+    assert main(["summary", str(spec_path("resnet18")), "--json", "--depth", "layer"]) == 0
+    paths = [row["path"] for row in json.loads(capsys.readouterr().out)["layers"]]
+    assert "layer4.1.conv2" in paths and "layer2.0.downsample.0" in paths
+
+
+@pytest.mark.parametrize("command", [["summary"], ["render", "-o", "r.dot"]], ids=["summary", "render"])
+@pytest.mark.parametrize("depth", ["0", "blok", "-1"])
+def test_a_bad_depth_is_a_usage_error_in_both(command, depth, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, str(spec_path("resnet18")), f"--depth={depth}"])
+    assert stopped.value.code == 2
+    assert "expected stage, block, layer or a whole number from 1 up" in capsys.readouterr().err

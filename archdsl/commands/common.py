@@ -56,7 +56,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
                         metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
+    parser.add_argument("--format", choices=("text", "json"), default="text", 
+                        help="text or json, for the diagnostics (and for summary, its table)")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the diagnostics (auto: when stderr is a terminal and NO_COLOR is unset)")
@@ -68,6 +69,24 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {show_bytes(DEFAULT_MAX_ACTIVATION_BYTES)}; e.g. 32GiB, 500MB)")
     parser.add_argument("--max-nodes", type=_limit(parse_count), metavar="N",
                         help=f"reject a network of more IR nodes (default {DEFAULT_MAX_NODES:,})")
+
+
+def add_depth_argument(parser: argparse.ArgumentParser, default_is: str) -> None:
+    """`--depth`, the same in `summary` and `render`: stage, block or layer, or N module path levels."""
+    parser.add_argument("--depth", type=depth, metavar="DEPTH",
+                        help="stage (one row or box per stage), block (per block), layer (per layer), or a "
+                             f"number N: module paths down to N levels, deeper groups folded (default: {default_is})")
+
+
+def depth(text: str) -> str | int:
+    """A `--depth` (argparse type): one of stage, block and layer, or a whole number from 1 up."""
+    from archdsl.backends.summary.structure import DEPTHS
+
+    if text in DEPTHS:
+        return text
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected stage, block, layer or a whole number from 1 up, got {text!r}")
+    return int(text)
 
 
 def _limit(parse):

@@ -36,7 +36,8 @@ def format_of(path: str | Path) -> str | None:
     return FORMATS.get(Path(path).suffix.lower())
 
 
-def diagram_text(graph: Graph, fmt: str, depth: str = "block", rankdir: str = "TB", dpi: int | None = None) -> str:
+def diagram_text(graph: Graph, fmt: str, depth: str | int = "block", rankdir: str = "TB",
+                 dpi: int | None = None) -> str:
     """DOT or Mermaid text of `graph`."""
     return _text(build_view(graph, depth), fmt, rankdir, dpi)
 
@@ -63,7 +64,7 @@ def draw(dot_text: str, fmt: str) -> bytes:
                           INSTALL_DOT) from None
 
 
-def write_diagram(graph: Graph, path: str | Path, depth: str = "block", rankdir: str = "TB",
+def write_diagram(graph: Graph, path: str | Path, depth: str | int = "block", rankdir: str = "TB",
                   dpi: int | None = None) -> str:
     """Write the diagram of `graph` to `path` (.svg, .png, .pdf, .dot/.gv or .mmd); what was
     written, in a line: `wrote r50.svg (SVG, 14 boxes at block depth, 40.2 KiB)`."""
@@ -81,4 +82,4 @@ def write_diagram(graph: Graph, path: str | Path, depth: str = "block", rankdir:
                           "check that the folder exists and is writable") from None
     boxes = len(view.boxes()) - 2  # not the input and output ends
     return (f"wrote {path} ({'Mermaid' if fmt == 'mmd' else fmt.upper()}, {boxes} box{'es' if boxes != 1 else ''} "
-            f"at {depth} depth, {mib(len(data))})")
+            f"at {f'depth {depth}' if isinstance(depth, int) else f'{depth} depth'}, {mib(len(data))})")

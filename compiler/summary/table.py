@@ -15,7 +15,8 @@ from archdsl.ir.memory import activation_bytes
 from archdsl.ir.nodes import NodeBase
 from archdsl.ir.state import node_parameter_count, node_state
 from archdsl.backends.summary.costs import node_other_flops, node_macs, peak_activation_bytes
-from archdsl.backends.summary.structure import Group, Item, Run, block_count, default_depth, module_tree, runs
+from archdsl.backends.summary.structure import (Group, Item, Run, block_count, default_depth, module_tree, runs,
+                                                shown_whole)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Summary:
     network: str
     input: str
     output: str
-    depth: int
+    depth: int | str
     rows: tuple[Row, ...]
     totals: Totals
 
@@ -81,8 +82,9 @@ def totals(graph: Graph) -> Totals:
                   peak_activation_bytes(graph))
 
 
-def summarize(graph: Graph, depth: int | None = None) -> Summary:
-    """The summary table down to `depth` path levels (default: the level of the stages)."""
+def summarize(graph: Graph, depth: int | str | None = None) -> Summary:
+    """The summary table down to `depth`: a number of module path levels (default: the level of the
+    stages), or stage, block or layer as `archdsl render` draws them (see structure.shown_whole)."""
     root = module_tree(graph)
     depth = default_depth(root) if depth is None else depth
     costs = {n.id: node_cost(n, graph) for n in root.nodes}
@@ -91,10 +93,10 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
     return Summary(graph.name, str(graph.input_type), str(graph.output_type), depth, tuple(rows), totals(graph))
 
 
-def _list(group: Group, graph: Graph, depth: int, costs: dict, rows: list[Row]) -> None:
+def _list(group: Group, graph: Graph, depth: int | str, costs: dict, rows: list[Row]) -> None:
     level = group.level + 1
     for run in runs(group, graph):
-        if isinstance(run.first, Group) and level < depth:
+        if isinstance(run.first, Group) and not shown_whole(run.first, depth):
             for item in run.items:  # shown in full, so each on its own
                 rows.append(_row(Run((item,)), costs, level))
                 _list(item, graph, depth, costs, rows)
