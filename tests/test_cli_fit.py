@@ -118,3 +118,22 @@ def test_a_bad_depth_is_a_usage_error_in_both(command, depth, capsys):
         main([*command, str(spec_path("resnet18")), f"--depth={depth}"])
     assert stopped.value.code == 2
     assert "expected stage, block, layer or a whole number from 1 up" in capsys.readouterr().err
+
+
+def test_an_unnamed_row_reads_as_its_op_and_position(capsys):
+    assert main(["summary", str(spec_path("resnet50"))]) == 0
+    rows = {line.split("  ")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "flatten (9)" in rows and "9" not in rows
+    assert rows["flatten (9)"].split()[2:4] == ["flatten", "2048"]
+    assert main(["summary", str(spec_path("resnet50")), "--json"]) == 0  # the module path stays the position
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    assert [(r["path"], r["op"]) for r in layers if r["op"] == "flatten"] == [("9", "flatten")]
+
+
+def test_a_run_of_unnamed_blocks_is_labelled_with_its_positions():
+    from archdsl import load
+    from archdsl.backends.summary.table import render_text, summarize
+
+    spec = "network t\ninput 4x8x8\nscope\n  conv 4 3x3 pad=1\n  bn\nscope\n  conv 4 3x3 pad=1\n  bn\nflatten\n"
+    table = render_text(summarize(load(spec), 1))
+    assert "\nconv+bn (0..1)  " in table and "\nflatten (2)  " in table

@@ -8,6 +8,7 @@ every node once, whatever the depth.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from archdsl.ir.graph import Graph
@@ -17,6 +18,9 @@ from archdsl.ir.state import node_parameter_count, node_state
 from archdsl.backends.summary.costs import node_other_flops, node_macs, peak_activation_bytes
 from archdsl.backends.summary.structure import (Group, Item, Run, block_count, default_depth, module_tree, runs,
                                                 shown_whole)
+
+#: the path of a top-level statement named only by its position (`9`), its same-padding (`3_pad`), or a run of them
+UNNAMED = re.compile(r"\d+(_pad)?(\.\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,15 @@ class Row:
     other_flops: int
     level: int
     repeat: int = 1
+
+    @property
+    def label(self) -> str:
+        """How the table names the row: its path, but for a statement named only by its position at
+        the top level (`9`, a run `1..3`), its op with the position: `flatten (9)`. The path, the
+        module's and the state_dict's name, stays as it is in `path` and the JSON."""
+        if not UNNAMED.fullmatch(self.path):
+            return self.path
+        return f"{self.op.split()[0]} ({self.path})"
 
 
 @dataclass(frozen=True)
@@ -211,7 +224,7 @@ HEADINGS = ("module", "op", "output", "params", "MACs")
 
 def render_text(summary: Summary) -> str:
     """The table and its totals as aligned text."""
-    cells = [HEADINGS] + [("  " * (r.level - 1) + r.path, r.op, r.output, f"{r.params:,}" if r.params else "-",
+    cells = [HEADINGS] + [("  " * (r.level - 1) + r.label, r.op, r.output, f"{r.params:,}" if r.params else "-",
                            human(r.macs) if r.macs else "-") for r in summary.rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADINGS))]
     align = ("<", "<", "<", ">", ">")
