@@ -137,3 +137,27 @@ def test_a_run_of_unnamed_blocks_is_labelled_with_its_positions():
     spec = "network t\ninput 4x8x8\nscope\n  conv 4 3x3 pad=1\n  bn\nscope\n  conv 4 3x3 pad=1\n  bn\nflatten\n"
     table = render_text(summarize(load(spec), 1))
     assert "\nconv+bn (0..1)  " in table and "\nflatten (2)  " in table
+
+
+@pytest.mark.parametrize("line, word, hint", [
+    ("relu rellu", "rellu", "did you mean `relu`?"),
+    ("avgpool global_avg_pool", "global_avg_pool", "archdsl writes `global_avg_pool` as `global_avgpool`"),
+    ("avgpool AvgPool2d", "AvgPool2d", "archdsl writes `AvgPool2d` as `avgpool`"),
+])
+def test_a_misspelt_type_after_a_name_like_a_type_gets_did_you_mean(line, word, hint):
+    import archdsl
+
+    spec = f"network t\ninput 3x32x32\nconv1 conv 8 3x3\n{line}\nflatten\n"
+    (found,) = archdsl.check(spec)
+    assert (found.code, found.message, found.help) == ("E0201", f"unknown layer type `{word}`", hint)
+    assert (found.span.line, found.span.col) == (4, line.index(word) + 1)
+    named = archdsl.check(spec.replace(line, "x " + line.split()[1]))  # as it is said with another name
+    assert [(d.code, d.message, d.help) for d in named] == [(found.code, found.message, found.help)]
+
+
+def test_a_word_that_is_a_value_after_a_layer_type_is_left_to_the_layer():
+    import archdsl
+
+    spec = "network t\ninput 3x32x32\nparam conv2 = 8\nparam width = 8\nconv conv2 3x3\nconv widht 3x3\n"
+    (found,) = archdsl.check(spec)  # conv2 is a parameter: no complaint; widht is one misspelt
+    assert (found.code, found.message, found.help) == ("E0205", "unknown parameter `widht`", "did you mean `width`?")
