@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -148,7 +149,29 @@ def analyse(spec, params: dict | None = None, input_size=None,
         tree, diagnostics = parse(source)
         if tree is not None:
             graph, diagnostics = elaborate(tree, params, input_size, limits)
+        if graph is None:
+            diagnostics = python_file(source) or diagnostics
     return graph, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+#: a line only Python has: an import, a def or class, a decorator, a docstring, a main guard, a python shebang
+PYTHON_LINE = re.compile(r"\s*(import [\w.]+|from [\w.]+ import\b|def \w+\s*\(|class \w+\s*[(:]|@[\w.]+\s*(\(|$)"
+                         r"|\"\"\"|\'\'\'|if __name__\s*==|#!.*\bpython)")
+
+
+def python_file(source: Source) -> list[Diagnostic]:
+    """For a spec that does not check, named `.py` or with a line only Python has (within its first
+    50 lines), the one diagnostic that matters (E0007), at that line; else nothing."""
+    lines = source.text.split("\n")[:50]
+    line = next((n for n, text in enumerate(lines, 1) if PYTHON_LINE.match(text)), None)
+    if line is None and not source.name.lower().endswith((".py", ".pyw")):
+        return []
+    line = line or 1
+    width = len(lines[line - 1].rstrip()) or 1
+    return [error("E0007", "this looks like Python, not a spec", Span(source, line, 1, line, width + 1),
+                  "Python" if PYTHON_LINE.match(lines[line - 1]) else "a Python file",
+                  "archdsl reads specs written in its own language (docs/language.md; `archdsl show resnet50` "
+                  "prints one to start from); from Python, build one with `archdsl.build(\"net.arch\")`")]
 
 
 def limits_arg(limits) -> Limits:

@@ -161,3 +161,27 @@ def test_a_word_that_is_a_value_after_a_layer_type_is_left_to_the_layer():
     spec = "network t\ninput 3x32x32\nparam conv2 = 8\nparam width = 8\nconv conv2 3x3\nconv widht 3x3\n"
     (found,) = archdsl.check(spec)  # conv2 is a parameter: no complaint; widht is one misspelt
     assert (found.code, found.message, found.help) == ("E0205", "unknown parameter `widht`", "did you mean `width`?")
+
+
+@pytest.mark.parametrize("text", ["x = 1\n", "model = nn.Sequential(nn.Conv2d(3, 8, 3))\n"])
+def test_a_py_file_that_does_not_check_is_said_to_be_python(text, tmp_path, capsys):
+    path = tmp_path / "net.py"
+    path.write_text(text)
+    assert main(["compile", str(path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error[E0007]: this looks like Python, not a spec\n --> {path}:1:1\n")
+    assert err.count("error[") == 1 and "archdsl.build(" in err
+
+
+def test_a_python_line_marks_python_whatever_the_name(tmp_path, capsys):
+    path = tmp_path / "net.arch"
+    path.write_text("# my network\n\nfrom torchvision.models import resnet50\nmodel = resnet50()\n")
+    assert main(["compile", str(path), "--check", "--format", "json"]) == 1
+    (found,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert (found["code"], found["line"], found["label"]) == ("E0007", 3, "Python")
+
+
+def test_a_spec_named_py_that_checks_is_a_spec(tmp_path, capsys):
+    path = tmp_path / "net.py"
+    path.write_text("network t\ninput 3x8x8\nconv 4 3x3\n")
+    assert main(["compile", str(path), "--check"]) == 0
