@@ -235,8 +235,10 @@ def _graph_for(spec, input_size, limits: Limits | None, params: dict) -> Graph:
     return load(spec.source, size, limits=limits, **{**spec.overrides, **params})
 
 
-NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -m pip install torch` "
-            "(the README shows how to get the CPU build); load, check, summary and render work without it")
+#: what build raises without torch (ModuleNotFoundError), and the command line reports as E0006
+NO_TORCH_HELP = ("`python3 -m pip install torch` (the README shows how to get the CPU build); load, check, "
+                 "summary and render work without it")
+NO_TORCH = f"building a module needs PyTorch, which is not installed: {NO_TORCH_HELP}"
 
 
 def build(spec, *, compile=False, input_size=None, init: bool = True, dtype=None, channels_last: bool = False,

@@ -11,7 +11,8 @@ import argparse
 import sys
 import time
 
-from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for
+from archdsl.commands.common import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for,
+                                     report)
 from archdsl.commands.streams import OutputError, guarded_streams, internal_error, output_failed
 
 
@@ -162,10 +163,21 @@ def run_command(parser: argparse.ArgumentParser, args) -> int:
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
-        from archdsl.api import NO_TORCH
+        return no_torch(args)
 
-        print(f"error: {NO_TORCH}", file=sys.stderr)
-        return EXIT_ERRORS
+
+#: what a command needs torch for, where it is not building a module
+NEEDS_TORCH = {"check-weights": "reading a .pth or .pt checkpoint", "export": "exporting to ONNX"}
+
+
+def no_torch(args) -> int:
+    """E0006, in the format asked for: the command needs torch, which is not installed."""
+    from archdsl.api import NO_TORCH_HELP
+    from archdsl.diagnostics import error
+
+    what = NEEDS_TORCH.get(args.command, "building a module")
+    report([error("E0006", f"{what} needs PyTorch, which is not installed", None, "", NO_TORCH_HELP)], args)
+    return EXIT_ERRORS
 
 
 if __name__ == "__main__":

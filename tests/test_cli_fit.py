@@ -185,3 +185,25 @@ def test_a_spec_named_py_that_checks_is_a_spec(tmp_path, capsys):
     path = tmp_path / "net.py"
     path.write_text("network t\ninput 3x8x8\nconv 4 3x3\n")
     assert main(["compile", str(path), "--check"]) == 0
+
+
+WITHOUT_TORCH = ("import sys; sys.modules['torch'] = None\n"  # as if torch were not installed: importing it fails
+                 "from archdsl.cli import main\n"
+                 "sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.mark.parametrize("command, what", [
+    (["compile", "specs/resnet18.arch"], "building a module"),
+    (["export", "specs/resnet18.arch", "-o", "never.onnx"], "exporting to ONNX"),
+])
+def test_without_torch_the_diagnostic_is_json_under_format_json(command, what, tmp_path):
+    import jsonschema
+
+    result = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, *command, "--format", "json"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 1 and result.stdout == ""
+    (found,) = [json.loads(line) for line in result.stderr.splitlines()]  # nothing but JSON on stderr
+    jsonschema.validate(found, json.loads((ROOT / "docs" / "diagnostic.schema.json").read_text()))
+    assert (found["code"], found["message"]) == ("E0006", f"{what} needs PyTorch, which is not installed")
+    assert "pip install torch" in found["help"]
+    assert not (ROOT / "never.onnx").exists()
