@@ -207,3 +207,53 @@ def test_without_torch_the_diagnostic_is_json_under_format_json(command, what, t
     assert (found["code"], found["message"]) == ("E0006", f"{what} needs PyTorch, which is not installed")
     assert "pip install torch" in found["help"]
     assert not (ROOT / "never.onnx").exists()
+
+
+TINY = ROOT / "tests" / "checkpoints" / "tiny.arch"
+
+
+def test_compile_without_check_says_what_it_built_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", str(TINY)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ok: tiny: ") and len(out) == 2
+    assert out[1].startswith("built a torch module: 5 submodules and a generated forward of ")
+    assert "nothing was written: -o FILE.pt2 saves it with torch.export" in out[1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_o_saves_a_torch_export_program_of_the_spec(tmp_path, capsys):
+    import torch
+
+    import archdsl
+
+    out = tmp_path / "tiny.pt2"
+    assert main(["compile", str(TINY), "-o", str(out), "-D", "num_classes=5", "--input", "48"]) == 0
+    said = capsys.readouterr().out.splitlines()[-1]
+    assert said.startswith(f"wrote {out} (torch.export program of tiny: input Nx3x48x48 for any batch N, ")
+    program = torch.export.load(out)
+    model = archdsl.build(TINY, num_classes=5).eval()
+    model.load_state_dict(program.state_dict)  # the spec's keys, every one
+    x = torch.randn(3, 3, 48, 48)  # another batch than the example's
+    with torch.no_grad():
+        assert torch.allclose(program.module()(x), model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--check"], "--check builds no module; -o needs one (drop --check)"),
+    (["--emit", "ir"], "--emit ir builds no module; -o needs one"),
+    (["--emit", "code"], "--emit code prints the module; -o saves it (use one or the other)"),
+    (["--torch-compile"], "--torch-compile runs the module; -o saves it (use one or the other)"),
+])
+def test_o_with_a_flag_that_does_something_else_is_a_usage_error(flags, says, tmp_path, capsys):
+    assert main(["compile", str(TINY), "-o", str(tmp_path / "t.pt2"), *flags]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {says}")
+    assert not (tmp_path / "t.pt2").exists()
+
+
+def test_o_names_a_pt2_file_in_a_folder_that_exists(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["compile", str(TINY), "-o", str(tmp_path / "t.onnx")])
+    assert stopped.value.code == 2 and "expected a file name ending in .pt2" in capsys.readouterr().err
+    assert main(["compile", str(TINY), "-o", str(tmp_path / "missing" / "t.pt2")]) == 1
+    assert "error[E0004]: cannot write" in capsys.readouterr().err
