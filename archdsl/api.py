@@ -127,13 +127,15 @@ def text_source(name: str, text: str) -> Source:
     return Source(name, text.removeprefix("\ufeff").replace("\r\n", "\n"))
 
 
-def analyse(spec, params: dict | None = None, input_size=None,
-            limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
+def analyse(spec, params: dict | None = None, input_size=None, limits: Limits | None = None, *,
+            library: bool = False) -> tuple[Graph | None, list[Diagnostic]]:
     """Parse and elaborate a spec; returns the IR (None on errors) and every diagnostic, sorted.
 
     The spec's text is only ever parsed, never run as code. `input_size` is what `--input`
     takes (see `load`). A network over `limits` (default: `Limits()`, see archdsl.limits) is
     an error (E0501-E0503). Raises TypeError for an argument of the wrong Python type.
+    With `library=True`, a block library (a file of only `block` and `use` lines) is checked
+    as one and returned as a `BlockLibrary` in the IR's place; without, it is E0212 (no network).
     """
     from archdsl.semantics import elaborate
     from archdsl.syntax.parser import parse
@@ -148,7 +150,7 @@ def analyse(spec, params: dict | None = None, input_size=None,
     if source is not None:
         tree, diagnostics = parse(source)
         if tree is not None:
-            graph, diagnostics = elaborate(tree, params, input_size, limits)
+            graph, diagnostics = elaborate(tree, params, input_size, limits, library=library)
         if graph is None:
             diagnostics = python_file(source) or diagnostics
     return graph, sorted(diagnostics, key=Diagnostic.sort_key)
@@ -195,9 +197,10 @@ def check(spec, input_size=None, *, limits: Limits | None = None, **params) -> l
     """Every diagnostic (errors and warnings) for `spec` with the given parameter values.
 
     The arguments are those of `load`; a bad parameter value or input size is among the
-    diagnostics (E0208) rather than raised.
+    diagnostics (E0208) rather than raised. A block library is checked on its own, as
+    `archdsl compile LIBRARY --check` does (its definitions and the libraries it uses).
     """
-    return analyse(spec, params, input_size, limits)[1]
+    return analyse(spec, params, input_size, limits, library=True)[1]
 
 
 def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Graph:

@@ -25,15 +25,33 @@ def verdict(graph, seconds: float) -> str:
             f"at {graph.input_type} -> {graph.output_type} ({seconds:.2f}s)")
 
 
+def library_verdict(library, seconds: float) -> str:
+    """`ok: block library torchvision_blocks: 5 blocks (conv_bn_act, ...)`."""
+    names = [block.name for block in library.blocks]
+    shown = ", ".join(names[:MAX_NAMED]) + (f", and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
+    uses = f"; uses {', '.join(library.uses)}" if library.uses else ""
+    return (f"ok: block library {library.name}: {len(names)} block{'' if len(names) == 1 else 's'} ({shown}){uses} "
+            f"({seconds:.2f}s)")
+
+
+#: the most block names a library's verdict lists
+MAX_NAMED = 20
+
+
 def cmd_compile(args) -> int:
     started = time.perf_counter()
     conflict = flag_conflict(args)
     if conflict:
         print(f"error: {conflict}", file=sys.stderr)
         return EXIT_USAGE
-    graph = load_for(args)
+    graph = load_for(args, library=args.check)
     if graph is None:
         return EXIT_ERRORS
+    from archdsl.semantics.userblocks import BlockLibrary
+
+    if isinstance(graph, BlockLibrary):  # checked on its own (with --check only)
+        print(library_verdict(graph, time.perf_counter() - started))
+        return EXIT_OK
     if args.emit == "ir":
         from archdsl.ir.printer import dump
 

@@ -131,14 +131,15 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def load_for(args):
-    """Analyse the spec named on the command line (`-`: standard input); the graph or None after reporting."""
+def load_for(args, library: bool = False):
+    """Analyse the spec named on the command line (`-`: standard input); the graph or None after
+    reporting. With `library`, a block library is checked as one and returned as a BlockLibrary."""
     from archdsl.api import analyse
 
     spec, diagnostics = (read_stdin() if args.spec == STDIN else (args.spec, []))
     graph = None
     if spec is not None:
-        graph, diagnostics = analyse(spec, dict(args.defines), args.input, limits_of(args))
+        graph, diagnostics = analyse(spec, dict(args.defines), args.input, limits_of(args), library=library)
     failed = report(diagnostics, args)
     return None if failed else graph
 
