@@ -162,10 +162,13 @@ PYTHON_LINE = re.compile(r"\s*(import [\w.]+|from [\w.]+ import\b|def \w+\s*\(|c
 
 
 def python_file(source: Source) -> list[Diagnostic]:
-    """For a spec that does not check, named `.py` or with a line only Python has (within its first
-    50 lines), the one diagnostic that matters (E0007), at that line; else nothing."""
-    lines = source.text.split("\n")[:50]
-    line = next((n for n, text in enumerate(lines, 1) if PYTHON_LINE.match(text)), None)
+    """For a spec that does not check, named `.py` or opening (after blank and comment lines) with
+    a line only Python has, the one diagnostic that matters (E0007), at that line; else nothing.
+    Python lines further down a spec that opens as one are its errors, reported as such."""
+    lines = source.text.split("\n")
+    first = next((n for n, text in enumerate(lines, 1) if text.strip() and (
+        not text.lstrip().startswith("#") or PYTHON_LINE.match(text))), None)
+    line = first if first is not None and PYTHON_LINE.match(lines[first - 1]) else None
     if line is None and not source.name.lower().endswith((".py", ".pyw")):
         return []
     line = line or 1
