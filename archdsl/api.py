@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
             what = _FILE_KINDS.get(kind, "a special file")
             return None, [error("E0001", f"`{name}` is {what}, not a spec", None, "", "give the path of a .arch file")]
         with path.open("rb") as file:
-            data = file.read(MAX_SPEC_BYTES + 1)
+            return read_stream(name, file)
     except FileNotFoundError:
         from archdsl.zoo import is_name
 
@@ -59,6 +60,13 @@ def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [error("E0001", f"cannot read `{name}`: {reason}", None, "", "check the path and its permissions")]
+
+
+def read_stream(name: str, stream) -> tuple[Source | None, list[Diagnostic]]:
+    """The spec in an open binary stream (a file, or standard input for the command line's `-`),
+    reported under `name`: at most MAX_SPEC_BYTES + 1 bytes are read (E0003 past the limit), then
+    decoded as `decode` does. An OSError while reading is the caller's to report."""
+    data = stream.read(MAX_SPEC_BYTES + 1)
     if len(data) > MAX_SPEC_BYTES:
         return None, [error("E0003", f"`{name}` is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", None,
                             "", "a spec is a short text file; is this the right file?")]
@@ -119,13 +127,15 @@ def text_source(name: str, text: str) -> Source:
     return Source(name, text.removeprefix("\ufeff").replace("\r\n", "\n"))
 
 
-def analyse(spec, params: dict | None = None, input_size=None,
-            limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
+def analyse(spec, params: dict | None = None, input_size=None, limits: Limits | None = None, *,
+            library: bool = False) -> tuple[Graph | None, list[Diagnostic]]:
     """Parse and elaborate a spec; returns the IR (None on errors) and every diagnostic, sorted.
 
     The spec's text is only ever parsed, never run as code. `input_size` is what `--input`
     takes (see `load`). A network over `limits` (default: `Limits()`, see archdsl.limits) is
     an error (E0501-E0503). Raises TypeError for an argument of the wrong Python type.
+    With `library=True`, a block library (a file of only `block` and `use` lines) is checked
+    as one and returned as a `BlockLibrary` in the IR's place; without, it is E0212 (no network).
     """
     from archdsl.semantics import elaborate
     from archdsl.syntax.parser import parse
@@ -140,8 +150,33 @@ def analyse(spec, params: dict | None = None, input_size=None,
     if source is not None:
         tree, diagnostics = parse(source)
         if tree is not None:
-            graph, diagnostics = elaborate(tree, params, input_size, limits)
+            graph, diagnostics = elaborate(tree, params, input_size, limits, library=library)
+        if graph is None:
+            diagnostics = python_file(source) or diagnostics
     return graph, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+#: a line only Python has: an import, a def or class, a decorator, a docstring, a main guard, a python shebang
+PYTHON_LINE = re.compile(r"\s*(import [\w.]+|from [\w.]+ import\b|def \w+\s*\(|class \w+\s*[(:]|@[\w.]+\s*(\(|$)"
+                         r"|\"\"\"|\'\'\'|if __name__\s*==|#!.*\bpython)")
+
+
+def python_file(source: Source) -> list[Diagnostic]:
+    """For a spec that does not check, named `.py` or opening (after blank and comment lines) with
+    a line only Python has, the one diagnostic that matters (E0007), at that line; else nothing.
+    Python lines further down a spec that opens as one are its errors, reported as such."""
+    lines = source.text.split("\n")
+    first = next((n for n, text in enumerate(lines, 1) if text.strip() and (
+        not text.lstrip().startswith("#") or PYTHON_LINE.match(text))), None)
+    line = first if first is not None and PYTHON_LINE.match(lines[first - 1]) else None
+    if line is None and not source.name.lower().endswith((".py", ".pyw")):
+        return []
+    line = line or 1
+    width = len(lines[line - 1].rstrip()) or 1
+    return [error("E0007", "this looks like Python, not a spec", Span(source, line, 1, line, width + 1),
+                  "Python" if PYTHON_LINE.match(lines[line - 1]) else "a Python file",
+                  "archdsl reads specs written in its own language (docs/language.md; `archdsl show resnet50` "
+                  "prints one to start from); from Python, build one with `archdsl.build(\"net.arch\")`")]
 
 
 def limits_arg(limits) -> Limits:
@@ -165,9 +200,10 @@ def check(spec, input_size=None, *, limits: Limits | None = None, **params) -> l
     """Every diagnostic (errors and warnings) for `spec` with the given parameter values.
 
     The arguments are those of `load`; a bad parameter value or input size is among the
-    diagnostics (E0208) rather than raised.
+    diagnostics (E0208) rather than raised. A block library is checked on its own, as
+    `archdsl compile LIBRARY --check` does (its definitions and the libraries it uses).
     """
-    return analyse(spec, params, input_size, limits)[1]
+    return analyse(spec, params, input_size, limits, library=True)[1]
 
 
 def load(spec, input_size=None, *, limits: Limits | None = None, **params) -> Graph:
@@ -205,8 +241,10 @@ def _graph_for(spec, input_size, limits: Limits | None, params: dict) -> Graph:
     return load(spec.source, size, limits=limits, **{**spec.overrides, **params})
 
 
-NO_TORCH = ("building a module needs PyTorch, which is not installed: `python3 -m pip install torch` "
-            "(the README shows how to get the CPU build); load, check, summary and render work without it")
+#: what build raises without torch (ModuleNotFoundError), and the command line reports as E0006
+NO_TORCH_HELP = ("`python3 -m pip install torch` (the README shows how to get the CPU build); load, check, "
+                 "summary and render work without it")
+NO_TORCH = f"building a module needs PyTorch, which is not installed: {NO_TORCH_HELP}"
 
 
 def feature_info(spec, input_size=None, *, out_indices=None, limits: Limits | None = None, **params):

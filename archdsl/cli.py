@@ -11,7 +11,8 @@ import argparse
 import sys
 import time
 
-from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for
+from archdsl.commands.common import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for,
+                                     report)
 from archdsl.commands.streams import OutputError, guarded_streams, internal_error, output_failed
 
 
@@ -24,45 +25,97 @@ def verdict(graph, seconds: float) -> str:
             f"at {graph.input_type} -> {graph.outputs_text()} ({seconds:.2f}s)")
 
 
+def library_verdict(library, seconds: float) -> str:
+    """`ok: block library torchvision_blocks: 5 blocks (conv_bn_act, ...)`."""
+    names = [block.name for block in library.blocks]
+    shown = ", ".join(names[:MAX_NAMED]) + (f", and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
+    uses = f"; uses {', '.join(library.uses)}" if library.uses else ""
+    return (f"ok: block library {library.name}: {len(names)} block{'' if len(names) == 1 else 's'} ({shown}){uses} "
+            f"({seconds:.2f}s)")
+
+
+#: the most block names a library's verdict lists
+MAX_NAMED = 20
+
+
 def cmd_compile(args) -> int:
     started = time.perf_counter()
     conflict = flag_conflict(args)
     if conflict:
         print(f"error: {conflict}", file=sys.stderr)
         return EXIT_USAGE
-    graph = load_for(args)
+    graph = load_for(args, library=args.check)
     if graph is None:
         return EXIT_ERRORS
+    from archdsl.semantics.userblocks import BlockLibrary
+
+    if isinstance(graph, BlockLibrary):  # checked on its own (with --check only)
+        print(library_verdict(graph, time.perf_counter() - started))
+        return EXIT_OK
     if args.emit == "ir":
         from archdsl.ir.printer import dump
 
         print(dump(graph), end="")
         return EXIT_OK
-    if not args.check:
-        module = build_module(graph, args)
-        if args.emit == "code":
-            from archdsl.backends.torch.codegen import generated_code
+    if args.check:
+        print(verdict(graph, time.perf_counter() - started))
+        return EXIT_OK
+    module = build_module(graph, args)
+    if args.emit == "code":
+        from archdsl.backends.torch.codegen import generated_code
 
-            print(generated_code(module))
-            return EXIT_OK
+        print(generated_code(module))
+        return EXIT_OK
     print(verdict(graph, time.perf_counter() - started))
     if args.torch_compile:
         from archdsl.backends.torch.options import try_compile
 
-        report = try_compile(module, _input_shape(graph), args.torch_compile)
-        print(report)
-        return EXIT_OK if report.ok else EXIT_ERRORS
+        result = try_compile(module, _input_shape(graph), args.torch_compile)
+        print(result)
+        return EXIT_OK if result.ok else EXIT_ERRORS
+    if args.output:
+        return save(module, graph, args)
+    print(built(module))
+    return EXIT_OK
+
+
+def built(module) -> str:
+    """What `compile` did when asked to write nothing: the module it built, and how to get it out."""
+    from archdsl.backends.torch.codegen import forwards, generated_code
+
+    modules = sum(1 for _ in module.modules()) - 1
+    units = sum(1 for _ in forwards(module)) - 1
+    lines = len(generated_code(module).splitlines())
+    return (f"built a torch module: {modules:,} submodules ({units:,} stages, blocks and scopes with forwards of "
+            f"their own) and {lines:,} lines of generated forward code (on the meta device, so no weights were made); "
+            "nothing was written: -o FILE.pt2 saves it with torch.export, --emit code prints its forwards")
+
+
+def save(module, graph, args) -> int:
+    """`-o FILE.pt2`: the module as a torch.export program."""
+    from archdsl.diagnostics import ArchError
+    from archdsl.program import save_program
+
+    try:
+        print(save_program(module, graph, args.output))
+    except ArchError as exc:
+        report(exc.diagnostics, args)
+        return EXIT_ERRORS
     return EXIT_OK
 
 
 def flag_conflict(args) -> str | None:
     """Why `compile`'s flags cannot go together, or None: a flag for the module built (--dtype,
-    --channels-last, --torch-compile) with --check or --emit ir, which build none; --emit code
-    with --check (no module to print) or with --torch-compile (which would run unreported)."""
+    --channels-last, --torch-compile, -o) with --check or --emit ir, which build none; --emit code
+    with --check (no module to print) or with --torch-compile (which would run unreported); -o with
+    --emit code or --torch-compile (each does something else with the module)."""
     module_flags = [flag for flag, given in (("--dtype", args.dtype), ("--channels-last", args.channels_last),
-                                             ("--torch-compile", args.torch_compile)) if given]
+                                             ("--torch-compile", args.torch_compile), ("-o", args.output)) if given]
     if args.check and args.emit == "code":
         return "--check builds no module; --emit code prints the one built (drop --check)"
+    if args.output and (args.emit == "code" or args.torch_compile):
+        other = "--emit code prints the module" if args.emit == "code" else "--torch-compile runs the module"
+        return f"{other}; -o saves it (use one or the other)"
     if not module_flags:
         return None
     flags = _joined(module_flags)
@@ -82,13 +135,16 @@ def _joined(words: list[str]) -> str:
 
 
 def build_module(graph, args):
-    """The lowered module, in the dtype and layout asked for. Only --torch-compile runs it, so only
-    then are its weights allocated (on the GPU if there is one); otherwise they are on the meta
-    device, which holds no storage: `--emit code` needs no more memory than `--check`."""
+    """The lowered module, in the dtype and layout asked for. Only --torch-compile runs it and -o
+    saves it, so only then are its weights allocated (on the GPU if there is one, for
+    --torch-compile); otherwise they are on the meta device, which holds no storage: `--emit code`
+    needs no more memory than `--check`."""
     import torch
 
     from archdsl.api import build
 
+    if args.output:
+        return build(graph, dtype=args.dtype, channels_last=args.channels_last, limits=limits_of(args))
     if not args.torch_compile:
         with torch.device("meta"):
             return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last,
@@ -96,6 +152,14 @@ def build_module(graph, args):
     device = "cuda" if torch.cuda.is_available() else None
     return build(graph, init=False, dtype=args.dtype, channels_last=args.channels_last, device=device,
                  limits=limits_of(args))
+
+
+def program_path(text: str) -> str:
+    """-o's file (argparse type): a .pt2 file, as torch.export.save writes."""
+    if not text.lower().endswith(".pt2"):
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .pt2 (a torch.export program), got "
+                                         f"{text!r}; `archdsl export` writes .onnx")
+    return text
 
 
 def _input_shape(graph) -> tuple[int, int, int]:
@@ -120,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch-compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
                    help="compile the module with torch.compile now (on the GPU if there is one), run it once and "
                         f"compare with eager; exit 1 on a graph break or a mismatch. MODE: {', '.join(COMPILE_MODES)}")
+    p.add_argument("-o", "--output", type=program_path, metavar="FILE.pt2",
+                   help="save the module (eval mode, freshly initialised weights) as a torch.export program")
     p.set_defaults(run=cmd_compile)
     for register in _command_modules():
         register(commands)
@@ -164,10 +230,21 @@ def run_command(parser: argparse.ArgumentParser, args) -> int:
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
-        from archdsl.api import NO_TORCH
+        return no_torch(args)
 
-        print(f"error: {NO_TORCH}", file=sys.stderr)
-        return EXIT_ERRORS
+
+#: what a command needs torch for, where it is not building a module
+NEEDS_TORCH = {"check-weights": "reading a .pth or .pt checkpoint", "export": "exporting to ONNX"}
+
+
+def no_torch(args) -> int:
+    """E0006, in the format asked for: the command needs torch, which is not installed."""
+    from archdsl.api import NO_TORCH_HELP
+    from archdsl.diagnostics import error
+
+    what = NEEDS_TORCH.get(args.command, "building a module")
+    report([error("E0006", f"{what} needs PyTorch, which is not installed", None, "", NO_TORCH_HELP)], args)
+    return EXIT_ERRORS
 
 
 if __name__ == "__main__":

@@ -84,9 +84,8 @@ def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = False, dy
     import torch
 
     output = Path(output)
-    t = graph.input_type
     batch = 2 if dynamic_batch else 1
-    x = torch.randn(batch, t.channels, t.height, t.width, generator=torch.Generator().manual_seed(0))
+    x = example_input(graph, batch)
     module = module.eval()
     started = time.perf_counter()
     program_opset = _export(module, x, output, _axes(dynamic_batch, dynamic_size), opset, graph.output_names)
@@ -99,6 +98,15 @@ def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = False, dy
     err = max(float((o - e).abs().max() / e.abs().max().clamp_min(1e-12)) for o, e in zip(ours, eager))
     dynamic = tuple(name for name, on in (("batch", dynamic_batch), ("height/width", dynamic_size)) if on)
     return ExportReport(output, program_opset, batch, seconds, err, dynamic)
+
+
+def example_input(graph: Graph, batch: int):
+    """A reproducible random batch of the graph's input size (fp32; the forward casts it to the
+    module's dtype)."""
+    import torch
+
+    t = graph.input_type
+    return torch.randn(batch, t.channels, t.height, t.width, generator=torch.Generator().manual_seed(0))
 
 
 def _axes(dynamic_batch: bool, dynamic_size: bool) -> dict[int, object] | None:

@@ -163,7 +163,7 @@ def test_building_without_torch_says_how_to_get_it():
             "sys.exit(main(['compile', 'specs/resnet18.arch']))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "E9999" not in result.stderr
-    assert result.stderr.startswith("error: building a module needs PyTorch") and "pip install torch" in result.stderr
+    assert result.stderr.startswith("error[E0006]: building a module needs PyTorch") and "pip install torch" in result.stderr
 
 
 SWITCHES = "network t\ninput 3x32x32\nparam use_bias = false\nparam k = 3x3\nconv 16 k pad=1 bias=use_bias\n"

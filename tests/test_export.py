@@ -39,6 +39,20 @@ def test_resnet18_with_a_dynamic_batch_gives_the_cards_logits(tmp_path, capsys):
     assert run_onnx(out, torch.cat([x, x[:1]])).shape == (3, 1000)
 
 
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2"])
+def test_export_round_trips_through_onnxruntime_to_the_cards_logits(name, tmp_path, capsys):
+    """resnet50 and mobilenet_v2 (densenet121 below, resnet18 above) at the cards' small input."""
+    card = load_card(name)
+    torch.save(card_state(name), tmp_path / "w.pth")
+    out = tmp_path / f"{name}.onnx"
+    size = "x".join(map(str, card["input_shape"][1:]))
+    assert main(["export", name, "-o", str(out), "--dynamic-batch", "--weights", str(tmp_path / "w.pth"),
+                 "--input", size]) == 0
+    printed = capsys.readouterr().out
+    assert float(printed.split("max |onnx - eager| = ")[1].split()[0]) <= 1e-4
+    assert relative_error(run_onnx(out, card_input(card["input_shape"], 0)), card["logits"]) < 1e-4
+
+
 def test_res2net_with_a_dynamic_size_runs_at_the_cards_odd_size(tmp_path):
     card = load_card("res2net50_26w_4s")
     torch.save(card_state("res2net50_26w_4s"), tmp_path / "w.pth")

@@ -126,6 +126,6 @@ def test_compile_without_check_builds_on_meta(monkeypatch):
 
     graph = load(spec_path("resnet18"))
     args = argparse.Namespace(torch_compile=None, dtype=None, channels_last=False, max_params=None,
-                              max_activations=None, max_nodes=None)
+                              max_activations=None, max_nodes=None, output=None)
     module = cli.build_module(graph, args)
     assert {p.device.type for p in module.parameters()} == {"meta"}

@@ -1,6 +1,8 @@
 """Blocks defined in the language: definitions, uses, rows, conditions, values, libraries, and
 what the checker says about them."""
 
+import json
+
 import pytest
 import torch
 
@@ -177,3 +179,72 @@ def test_rows_under_stages_of_a_user_block_and_what_the_stage_counts():
 def test_a_block_library_checked_as_a_spec_says_it_is_a_library():
     (d,) = analyse(ROOT / "specs" / "torchvision_blocks.arch")[1]
     assert d.code == "E0212" and "block library" in d.message and "use torchvision_blocks" in d.help
+
+
+LIBRARY = ROOT / "specs" / "torchvision_blocks.arch"
+
+
+def test_a_block_library_is_checked_on_its_own_with_compile_check(capsys):
+    from archdsl.cli import main
+
+    assert main(["compile", str(LIBRARY), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok: block library torchvision_blocks: 5 blocks "
+                          "(conv_bn_act, squeeze_excite, mbconv, fused_mbconv, basic_conv) (")
+    assert archdsl.check(LIBRARY) == []
+
+
+BROKEN_LIBRARY = """\
+use other
+block a out k=3
+  conv out k
+block a out
+  conv out 1x1
+block relu x
+  conv x 1x1
+block b out unused
+  conv out 1x1
+use missing
+"""
+
+
+def test_a_library_reports_what_reading_its_definitions_finds(tmp_path, capsys):
+    from archdsl.cli import main
+
+    (tmp_path / "other.arch").write_text("block o x\n  conv x 1x1\n")
+    (tmp_path / "mylib.arch").write_text(BROKEN_LIBRARY)
+    assert main(["compile", str(tmp_path / "mylib.arch"), "--check", "--format", "json"]) == 1
+    found = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(d["code"], d["line"]) for d in found] == [("E0202", 4), ("E0213", 6), ("W0410", 8), ("E0222", 10)]
+    (tmp_path / "mylib.arch").write_text(BROKEN_LIBRARY.split("block a out\n")[0] + "block b out unused\n"
+                                         "  conv out 1x1\n")
+    assert main(["compile", str(tmp_path / "mylib.arch"), "--check"]) == 0  # a warning alone passes
+    assert capsys.readouterr().out.startswith("ok: block library mylib: 2 blocks (a, b); uses other (")
+    assert main(["compile", str(tmp_path / "mylib.arch"), "--check", "--strict"]) == 1
+
+
+@pytest.mark.parametrize("command", [["summary"], ["render", "-o", "never.dot"], ["compile"],
+                                     ["compile", "--emit", "ir"]])
+def test_commands_that_need_a_network_refuse_a_library(command, capsys, monkeypatch, tmp_path):
+    from archdsl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([command[0], str(LIBRARY), *command[1:]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[E0212]: this file is a block library, not a network") and "--check` checks" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_loads_and_builds_no_library_and_list_names_none():
+    with pytest.raises(archdsl.ArchError) as refused:
+        archdsl.load(LIBRARY)
+    assert [d.code for d in refused.value.diagnostics] == ["E0212"]
+    assert "torchvision_blocks" not in archdsl.list_models()
+
+
+def test_a_file_that_is_neither_network_nor_library_is_still_e0212(tmp_path, capsys):
+    from archdsl.cli import main
+
+    (tmp_path / "t.arch").write_text("block a out\n  conv out 1x1\nconv 8 3x3\n")
+    assert main(["compile", str(tmp_path / "t.arch"), "--check"]) == 1
+    assert capsys.readouterr().err.startswith("error[E0212]: the spec declares no input")

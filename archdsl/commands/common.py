@@ -10,11 +10,13 @@ import argparse
 import os
 import sys
 
-from archdsl.diagnostics import Diagnostic, Severity, escape_text, render_all, to_json_lines
+from archdsl.diagnostics import Diagnostic, Severity, error, escape_text, render_all, to_json_lines
 from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
                             parse_count, show_bytes)
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+#: the SPEC argument that reads the spec from standard input, and the name it is reported under
+STDIN, STDIN_NAME = "-", "<stdin>"
 
 
 def parse_define(text: str) -> tuple[str, str]:
@@ -49,11 +51,13 @@ def parse_size(text: str) -> tuple[int, ...]:
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every command that reads a spec takes."""
-    parser.add_argument("spec", help="path of a .arch file, or a bundled network's name (archdsl list)")
+    parser.add_argument("spec", help="path of a .arch file, a bundled network's name (archdsl list), "
+                                     "or - to read the spec from standard input")
     parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
                         metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
+    parser.add_argument("--format", choices=("text", "json"), default="text", 
+                        help="text or json, for the diagnostics (and for summary, its table)")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the diagnostics (auto: when stderr is a terminal and NO_COLOR is unset)")
@@ -65,6 +69,24 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {show_bytes(DEFAULT_MAX_ACTIVATION_BYTES)}; e.g. 32GiB, 500MB)")
     parser.add_argument("--max-nodes", type=_limit(parse_count), metavar="N",
                         help=f"reject a network of more IR nodes (default {DEFAULT_MAX_NODES:,})")
+
+
+def add_depth_argument(parser: argparse.ArgumentParser, default_is: str) -> None:
+    """`--depth`, the same in `summary` and `render`: stage, block or layer, or N module path levels."""
+    parser.add_argument("--depth", type=depth, metavar="DEPTH",
+                        help="stage (one row or box per stage), block (per block), layer (per layer), or a "
+                             f"number N: module paths down to N levels, deeper groups folded (default: {default_is})")
+
+
+def depth(text: str) -> str | int:
+    """A `--depth` (argparse type): one of stage, block and layer, or a whole number from 1 up."""
+    from archdsl.backends.summary.structure import DEPTHS
+
+    if text in DEPTHS:
+        return text
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected stage, block, layer or a whole number from 1 up, got {text!r}")
+    return int(text)
 
 
 def _limit(parse):
@@ -94,7 +116,7 @@ def report(diagnostics: list[Diagnostic], args) -> bool:
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
     if failed and args.format == "text":
-        name = escape_text(args.spec) or "(empty path)"
+        name = STDIN_NAME if args.spec == STDIN else escape_text(args.spec) or "(empty path)"
         print(f"\n{name}: {_count(errors, 'error')}, {_count(warnings, 'warning')}", file=sys.stderr)
     return failed
 
@@ -109,10 +131,30 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def load_for(args):
-    """Analyse the spec named on the command line; the graph or None after reporting."""
+def load_for(args, library: bool = False):
+    """Analyse the spec named on the command line (`-`: standard input); the graph or None after
+    reporting. With `library`, a block library is checked as one and returned as a BlockLibrary."""
     from archdsl.api import analyse
 
-    graph, diagnostics = analyse(args.spec, dict(args.defines), args.input, limits_of(args))
+    spec, diagnostics = (read_stdin() if args.spec == STDIN else (args.spec, []))
+    graph = None
+    if spec is not None:
+        graph, diagnostics = analyse(spec, dict(args.defines), args.input, limits_of(args), library=library)
     failed = report(diagnostics, args)
     return None if failed else graph
+
+
+def read_stdin():
+    """The spec piped to standard input, as a Source named `<stdin>` (its `use` lines read libraries
+    from the current folder), or None and the diagnostic that says why it cannot be read."""
+    from archdsl.api import read_stream
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return None, [error("E0001", "`-` reads the spec from standard input, which is closed", None, "",
+                            "pipe the spec in, e.g. `archdsl compile - --check < net.arch`")]
+    try:
+        return read_stream(STDIN_NAME, stream)
+    except OSError as exc:
+        return None, [error("E0001", f"cannot read standard input: {exc.strerror or exc}", None, "",
+                            "pipe the spec in, e.g. `archdsl compile - --check < net.arch`")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_depth_argument, add_spec_arguments, load_for, report
 from archdsl.diagnostics import error, escape_text
 
 
@@ -45,8 +45,7 @@ def register(subparsers) -> None:
     add_spec_arguments(p)
     p.add_argument("-o", "--output", required=True, type=output_path, metavar="FILE",
                    help="where to write: .svg, .png, .pdf (these need Graphviz), .dot/.gv or .mmd (Mermaid)")
-    p.add_argument("--depth", choices=("stage", "block", "layer"), default="block",
-                   help="one box per stage, per block (default), or per layer")
+    add_depth_argument(p, "block")
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
     p.add_argument("--dpi", type=dpi, default=96, help=f"resolution of PNG output (default 96, at most {MAX_DPI})")
     p.set_defaults(run=run)
@@ -59,8 +58,9 @@ def run(args) -> int:
     from archdsl.backends.diagram.output import RenderError, write_diagram
 
     try:
-        write_diagram(graph, args.output, args.depth, args.rankdir, args.dpi)
+        written = write_diagram(graph, args.output, args.depth or "block", args.rankdir, args.dpi)
     except RenderError as exc:
         report([error(exc.code, exc.message, None, "", exc.help)], args)
         return EXIT_ERRORS
+    print(written)
     return EXIT_OK

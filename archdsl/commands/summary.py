@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for
-
-
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 up, got {text!r}")
-    return int(text)
+from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_depth_argument, add_spec_arguments, load_for
 
 
 def register(subparsers) -> None:
@@ -20,10 +13,9 @@ def register(subparsers) -> None:
                                           "parameters, buffers, MACs of conv and linear layers (torchvision's "
                                           "convention), other FLOPs, activation memory.")
     add_spec_arguments(p)
-    p.add_argument("--depth", type=positive, metavar="N",
-                   help="show module paths down to N levels; deeper groups fold into one row "
-                        "(default: the level of the stages)")
-    p.add_argument("--json", action="store_true", help="print the same data as JSON")
+    add_depth_argument(p, "the level of the stages")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the same as --format json: the table as JSON on stdout, diagnostics as JSON on stderr")
     p.set_defaults(run=run)
 
 
@@ -34,5 +26,6 @@ def run(args) -> int:
     from archdsl.backends.summary.table import render_text, summarize
 
     summary = summarize(graph, args.depth)
-    print(json.dumps(summary.as_dict(), indent=2) if args.json else render_text(summary), end="\n" if args.json else "")
+    as_json = args.format == "json"
+    print(json.dumps(summary.as_dict(), indent=2) if as_json else render_text(summary), end="\n" if as_json else "")
     return EXIT_OK

@@ -16,7 +16,8 @@ from archdsl.semantics.budget import Budget, OverBudget
 from archdsl.semantics.blocks import registry
 from archdsl.semantics.builder import HEADER_WORDS, STRUCTURE, Builder, Scope, make_input
 from archdsl.semantics.control import CONTROL
-from archdsl.semantics.userblocks import Library, spec_folder, unused_blocks, unused_parameters
+from archdsl.semantics.userblocks import (BlockLibrary, Library, is_library, spec_folder, unused_blocks,
+                                         unused_parameters)
 from archdsl.semantics.emit import shown_name
 from archdsl.semantics.ops import OPS
 from archdsl.semantics.outputs import build_outputs
@@ -49,14 +50,20 @@ class Header:
 
 @suggestion_budget()  # a spec full of unknown names stays linear to check
 def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_size=None,
-              limits: Limits | None = None) -> tuple[Graph | None, list[Diagnostic]]:
+              limits: Limits | None = None, *, library: bool = False
+              ) -> tuple[Graph | BlockLibrary | None, list[Diagnostic]]:
     """Build the IR of `spec`, with parameter `overrides` (each of its default's kind; `-D` text
     is read as the spec would read it) and an optional input size (see input_sizes), within
-    `limits` (archdsl.limits' defaults when None): a network over them is an error."""
+    `limits` (archdsl.limits' defaults when None): a network over them is an error.
+
+    With `library`, a file of only `block` and `use` lines is checked as a block library (see
+    check_library) instead of being refused as a spec without an input (E0212)."""
     diagnostics: list[Diagnostic] = []
     header = read_header(spec, overrides or {}, diagnostics)
     diagnostics += unknown_overrides(header)
     apply_input_size(header, input_size, diagnostics)
+    if header.input is None and library and is_library(spec.statements):
+        return check_library(spec, header, diagnostics)
     if header.input is None:
         declared = any(stmt.word == "input" for stmt in spec.statements)  # but malformed: reported already
         if not declared and not any(d.code == "E0212" for d in diagnostics):
@@ -84,13 +91,35 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     """Walk the statements from the input to the output node; returns the warnings about block
     definitions (unused ones and unused parameters), which wait until the spec has no errors."""
     evaluator = Evaluator(header.params)
-    library = Library(evaluator, (*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), diagnostics)
+    library = new_library(evaluator, diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     builder.library_failed = library.failed
     x = make_input(graph, builder.em, header.input_span)
     build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
     return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used for w in unused_parameters(b)]
+
+
+def new_library(evaluator: Evaluator, diagnostics: list[Diagnostic]) -> Library:
+    """A reader of block definitions, which may not take the name of a layer type or a word of the language."""
+    return Library(evaluator, (*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), diagnostics)
+
+
+def check_library(spec: T.Spec, header: Header, diagnostics: list[Diagnostic]
+                  ) -> tuple[BlockLibrary | None, list[Diagnostic]]:
+    """A block library read as a spec that uses it reads it (Library.collect: each definition's
+    parameters and defaults, names taken twice or reserved, the libraries it uses), and its blocks'
+    parameters that their bodies never read (W0410). The bodies themselves are checked where a
+    spec uses them, at the sizes it gives them. The library, or None where it has errors."""
+    library = new_library(Evaluator(header.params), diagnostics)
+    library.collect(spec.statements, spec_folder(spec.source), True)
+    own = tuple(block for block in library.blocks.values() if block.local)
+    diagnostics += [w for block in own for w in unused_parameters(block)]
+    diagnostics = merge_repeats(diagnostics)
+    if any(d.is_error for d in diagnostics):
+        return None, diagnostics
+    uses = tuple(stmt.args[0].name for stmt in spec.statements if stmt.word == "use")
+    return BlockLibrary(_stem(spec.source.name), own, uses), diagnostics
 
 
 def _stem(filename: str) -> str:
@@ -101,11 +130,12 @@ def _stem(filename: str) -> str:
 def _no_input(spec: T.Spec) -> Diagnostic:
     """E0212, at a top-level line that looks like a misspelt `input` (`Input 3x32x32`) if there is one;
     for a file of block definitions only, that it is a library, to `use` from a spec."""
-    if spec.statements and all(stmt.word in ("block", "use") for stmt in spec.statements):
+    if is_library(spec.statements):
         library = _stem(spec.source.name)
         return error("E0212", "this file is a block library, not a network: it declares no input",
                      spec.statements[0].word_span, "only block definitions",
-                     f"a spec beside it uses its blocks with `use {library}`; check that spec instead")
+                     f"a spec beside it uses its blocks with `use {library}`; `archdsl compile "
+                     f"{escape_text(spec.source.name)} --check` checks the library itself")
     near = next((stmt for stmt in spec.statements if stmt.word != "input"
                  and (stmt.word.lower() == "input" or did_you_mean(stmt.word, ("input",)))), None)
     if near is not None:
@@ -308,9 +338,9 @@ def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> Non
         return
     if header.input is None:
         return
-    if len(sizes) == 3 and sizes[0] != header.input.channels:
-        diagnostics.append(error("E0208", f"the spec takes {header.input.channels}-channel input, not {sizes[0]}",
-                                 header.input_span, "declared here", "only height and width can be changed"))
+    problem = _misread_size(sizes, header.input.channels)
+    if problem is not None:
+        diagnostics.append(error("E0208", problem[0], header.input_span, "declared here", problem[1]))
         return
     h, w = sizes[-2:]
     if not (1 <= h <= MAX_INPUT_SIZE and 1 <= w <= MAX_INPUT_SIZE):
@@ -318,6 +348,22 @@ def apply_input_size(header: Header, size, diagnostics: list[Diagnostic]) -> Non
                                  None, "", INPUT_SIZE_HELP))
         return
     header.input = TensorType(channels=header.input.channels, height=h, width=w)
+
+
+def _misread_size(sizes: tuple[int, ...], channels: int) -> tuple[str, str] | None:
+    """What is wrong with an input size that changes the declared channels (`4x64x64`), puts them
+    last (`224x224x3`) or leaves out a side (`3x224`, height 3): its message and help; else None."""
+    shown = "x".join(map(str, sizes))
+    if len(sizes) == 3 and sizes[0] != channels:
+        help = "only height and width can be changed"
+        if sizes[2] == channels:
+            help = f"sizes are channels x height x width: did you mean `{channels}x{sizes[0]}x{sizes[1]}`?"
+        return f"the spec takes {channels}-channel input, not {sizes[0]}", help
+    if len(sizes) == 2 and sizes[0] == channels < sizes[1]:
+        return (f"`{shown}` reads as height {sizes[0]} and width {sizes[1]}: a side is missing",
+                f"give channels x height x width (`{shown}x{sizes[1]}`), height x width "
+                f"(`{sizes[1]}x{sizes[1]}`) or one size for a square (`{sizes[1]}`)")
+    return None
 
 
 def merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -160,7 +160,26 @@ class Builder(BlockUses, Control):
             return self.use_block(stmt, scope, x, name, self.user_blocks[op.name], args, index)
         if op is None or op.name in self.blocks or any(isinstance(a, T.ListValue) for a in args):
             return self.row(stmt, scope, x, name or str(index), op, args, stage)
-        return self.layer(stmt, scope, x, name, op, args, index)
+        try:
+            return self.layer(stmt, scope, x, name, op, args, index)
+        except Invalid as exc:
+            raise (self.misspelt_type(exc, op, args) if name is None else exc) from None
+
+    def misspelt_type(self, exc: Invalid, op: T.Name, args) -> Invalid:
+        """`relu rellu`, `avgpool global_avg_pool`: a layer named like its type, with the type misspelt,
+        reads as a layer of the type its name spells given a word that is no value, and fails at that
+        word (an unknown parameter, an argument too many). Said instead as for any unknown layer type
+        (E0201 with its "did you mean") where the word is near a layer type and near no parameter.
+        Searched only after the failure, so a spec that checks clean costs no search."""
+        first = args[0] if args and isinstance(args[0], T.Name) else None
+        d = exc.diagnostic
+        if first is None or d.span != first.span or (d.code, d.help.split(":")[0]) not in (
+                ("E0205", "declare it with `param NAME = VALUE`"), ("E0206", f"{op.name} takes")):
+            return exc  # a near parameter, or a type word already explained (`relu ReLU`), stands
+        hint = layer_type_hint(first.name, (*self.known_words(), *HEADER_WORDS))
+        if not hint:
+            return exc
+        return invalid("E0201", f"unknown layer type `{first.name}`", first.span, "not a layer type", hint)
 
     def known_words(self):
         return (*OPS, *self.blocks, *self.user_blocks, *STRUCTURE, "split")

@@ -68,6 +68,21 @@ class BlockDef:
         return " ".join([self.name, *parts])
 
 
+@dataclass(frozen=True)
+class BlockLibrary:
+    """A block library checked on its own: a file of `block` definitions and `use` lines, with no
+    network to build. `blocks` are its own definitions in order, `uses` the libraries it reads."""
+
+    name: str
+    blocks: tuple[BlockDef, ...]
+    uses: tuple[str, ...]
+
+
+def is_library(statements) -> bool:
+    """Whether top-level `statements` make a block library: some, and every one a `block` or a `use`."""
+    return bool(statements) and all(stmt.word in LIBRARY_WORDS for stmt in statements)
+
+
 def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
     """The definition a `block` statement writes; `taken` holds the words a block cannot be named."""
     if not stmt.args or not isinstance(stmt.args[0], T.Name):

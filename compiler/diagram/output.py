@@ -12,7 +12,8 @@ from pathlib import Path
 from archdsl.ir.graph import Graph
 from archdsl.backends.diagram.dot import to_dot
 from archdsl.backends.diagram.mermaid import to_mermaid
-from archdsl.backends.diagram.view import build_view
+from archdsl.backends.diagram.view import View, build_view
+from archdsl.backends.summary.table import mib
 
 #: file suffix -> format
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}
@@ -35,9 +36,13 @@ def format_of(path: str | Path) -> str | None:
     return FORMATS.get(Path(path).suffix.lower())
 
 
-def diagram_text(graph: Graph, fmt: str, depth: str = "block", rankdir: str = "TB", dpi: int | None = None) -> str:
+def diagram_text(graph: Graph, fmt: str, depth: str | int = "block", rankdir: str = "TB",
+                 dpi: int | None = None) -> str:
     """DOT or Mermaid text of `graph`."""
-    view = build_view(graph, depth)
+    return _text(build_view(graph, depth), fmt, rankdir, dpi)
+
+
+def _text(view: View, fmt: str, rankdir: str, dpi: int | None) -> str:
     return to_mermaid(view, rankdir) if fmt == "mmd" else to_dot(view, rankdir, dpi)
 
 
@@ -59,17 +64,22 @@ def draw(dot_text: str, fmt: str) -> bytes:
                           INSTALL_DOT) from None
 
 
-def write_diagram(graph: Graph, path: str | Path, depth: str = "block", rankdir: str = "TB",
-                  dpi: int | None = None) -> None:
-    """Write the diagram of `graph` to `path` (.svg, .png, .pdf, .dot/.gv or .mmd)."""
+def write_diagram(graph: Graph, path: str | Path, depth: str | int = "block", rankdir: str = "TB",
+                  dpi: int | None = None) -> str:
+    """Write the diagram of `graph` to `path` (.svg, .png, .pdf, .dot/.gv or .mmd); what was
+    written, in a line: `wrote r50.svg (SVG, 14 boxes at block depth, 40.2 KiB)`."""
     path = Path(path)
     fmt = format_of(path)
     if fmt is None:
         raise ValueError(f"cannot tell the format of `{path}`; use one of {', '.join(FORMATS)}")
-    text = diagram_text(graph, fmt, depth, rankdir, dpi if fmt == "png" else None)
+    view = build_view(graph, depth)
+    text = _text(view, fmt, rankdir, dpi if fmt == "png" else None)
     data = draw(text, fmt) if fmt in DRAWN else text.encode("utf-8")
     try:
         path.write_bytes(data)
     except OSError as exc:
         raise RenderError("E0004", f"cannot write `{path}`: {exc.strerror or exc}",
                           "check that the folder exists and is writable") from None
+    boxes = len(view.boxes()) - 2  # not the input and output ends
+    return (f"wrote {path} ({'Mermaid' if fmt == 'mmd' else fmt.upper()}, {boxes} box{'es' if boxes != 1 else ''} "
+            f"at {f'depth {depth}' if isinstance(depth, int) else f'{depth} depth'}, {mib(len(data))})")

@@ -14,10 +14,10 @@ from typing import Union
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from archdsl.backends.summary.structure import Group, Run, module_tree, runs
+from archdsl.backends.summary.structure import DEPTHS, Group, Run, module_tree, runs, shown_whole
 from archdsl.backends.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
 
-DEPTHS = ("stage", "block", "layer")
+__all__ = ["DEPTHS", "Box", "Cluster", "Edge", "View", "build_view"]
 
 
 @dataclass
@@ -88,10 +88,11 @@ def cost_parts(cost: Cost) -> list[str]:
     return parts + ([f"{human(cost.macs)} MACs"] if cost.macs else [])
 
 
-def build_view(graph: Graph, depth: str = "block") -> View:
-    """The diagram of `graph` at `depth` (stage, block or layer)."""
-    if depth not in DEPTHS:
-        raise ValueError(f"depth must be one of {', '.join(DEPTHS)}")
+def build_view(graph: Graph, depth: str | int = "block") -> View:
+    """The diagram of `graph` at `depth`: stage, block or layer, or a number of module path levels
+    (as `archdsl summary --depth` takes it; see structure.shown_whole)."""
+    if not (isinstance(depth, int) and depth >= 1) and depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(DEPTHS)} or a number of path levels from 1 up")
     builder = _Builder(graph, depth)
     root = module_tree(graph)
     items = [builder.endpoint(next(n for n in graph.nodes() if n.op == "input"), "input")]
@@ -101,7 +102,7 @@ def build_view(graph: Graph, depth: str = "block") -> View:
 
 
 class _Builder:
-    def __init__(self, graph: Graph, depth: str):
+    def __init__(self, graph: Graph, depth: str | int):
         self.graph = graph
         self.depth = depth
         self.costs = {n.id: node_cost(n, graph) for n in graph.nodes()}
@@ -135,7 +136,7 @@ class _Builder:
             run_key = id(run.first)
             if not isinstance(run.first, Group):
                 out.append(self.op_box(run.first, run_key))
-            elif self.collapsed(run.first):
+            elif shown_whole(run.first, self.depth):
                 out.append(self.group_box(run, run.name_in(group), run_key))
             elif run.count == 1 and (len(run.first.nodes) == 1 or run.first.role == "part" and not _contiguous(
                     run.first, group)):
@@ -143,12 +144,6 @@ class _Builder:
             else:
                 out.append(self.group_cluster(run, run.name_in(group), run_key, level + 1))
         return out
-
-    def collapsed(self, group: Group) -> bool:
-        if self.depth == "layer":
-            return False
-        shown_whole = ("stage", "block", "part") if self.depth == "stage" else ("block", "part")
-        return group.role in shown_whole or not _holds_blocks(group)
 
     def op_box(self, node: NodeBase, run_key: int) -> Box:
         shape = "merge" if node.op in MERGES else "box"
@@ -219,10 +214,6 @@ def _contiguous(part: Group, parent: Group) -> bool:
     position = {n.id: i for i, n in enumerate(parent.nodes)}
     spots = [position[n.id] for n in part.nodes]
     return spots[-1] - spots[0] == len(spots) - 1
-
-
-def _holds_blocks(group: Group) -> bool:
-    return any(g.role in ("stage", "block") or _holds_blocks(g) for g in group.groups)
 
 
 def _group_colour(group: Group) -> str:

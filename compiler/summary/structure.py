@@ -17,6 +17,8 @@ from archdsl.backends.summary.kinds import assign_kinds
 
 #: nodes that are endpoints, not layers: they appear in no group
 ENDPOINTS = ("input", "output")
+#: the named depths of `summary` and `render`: one row or box per stage, per block, or per layer
+DEPTHS = ("stage", "block", "layer")
 
 
 @dataclass(eq=False)
@@ -167,3 +169,23 @@ def default_depth(root: Group) -> int:
     if stages:
         return min(stages)
     return 1 + max((g.level for g in walk_groups(root)), default=0)
+
+
+def shown_whole(group: Group, depth: str | int) -> bool:
+    """Whether `group` shows as one summary row or one diagram box at `depth`: a number of module
+    path levels (a group at that level or deeper), or a named depth. `stage`: every stage, block and
+    part whole; `block`: stages open, their blocks whole; `layer`: nothing whole. At `stage` and
+    `block` a group holding no stage or block at all (a plain stem) is one row or box too."""
+    if isinstance(depth, int):
+        return group.level >= depth
+    if depth not in DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(DEPTHS)} or a number of path levels, not {depth!r}")
+    if depth == "layer":
+        return False
+    whole = ("stage", "block", "part") if depth == "stage" else ("block", "part")
+    return group.role in whole or not holds_blocks(group)
+
+
+def holds_blocks(group: Group) -> bool:
+    """Whether a stage or a block sits anywhere below `group`."""
+    return any(g.role in ("stage", "block") or holds_blocks(g) for g in group.groups)

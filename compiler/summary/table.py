@@ -8,6 +8,7 @@ every node once, whatever the depth.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from archdsl.ir.graph import Graph
@@ -15,7 +16,11 @@ from archdsl.ir.memory import activation_bytes
 from archdsl.ir.nodes import NodeBase
 from archdsl.ir.state import node_parameter_count, node_state
 from archdsl.backends.summary.costs import node_other_flops, node_macs, peak_activation_bytes
-from archdsl.backends.summary.structure import Group, Item, Run, block_count, default_depth, module_tree, runs
+from archdsl.backends.summary.structure import (Group, Item, Run, block_count, default_depth, module_tree, runs,
+                                                shown_whole)
+
+#: the path of a top-level statement named only by its position (`9`), its same-padding (`3_pad`), or a run of them
+UNNAMED = re.compile(r"\d+(_pad)?(\.\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,15 @@ class Row:
     level: int
     repeat: int = 1
 
+    @property
+    def label(self) -> str:
+        """How the table names the row: its path, but for a statement named only by its position at
+        the top level (`9`, a run `1..3`), its op with the position: `flatten (9)`. The path, the
+        module's and the state_dict's name, stays as it is in `path` and the JSON."""
+        if not UNNAMED.fullmatch(self.path):
+            return self.path
+        return f"{self.op.split()[0]} ({self.path})"
+
 
 @dataclass(frozen=True)
 class Totals:
@@ -60,7 +74,7 @@ class Summary:
     input: str
     #: what the network returns, as one line: `1000`, or `c3 128x28x28, c4 256x14x14` (Graph.outputs_text)
     output: str
-    depth: int
+    depth: int | str
     rows: tuple[Row, ...]
     totals: Totals
     #: every output's name and type: (`output`, `1000`) for a classifier's one
@@ -86,8 +100,9 @@ def totals(graph: Graph) -> Totals:
                   peak_activation_bytes(graph))
 
 
-def summarize(graph: Graph, depth: int | None = None) -> Summary:
-    """The summary table down to `depth` path levels (default: the level of the stages)."""
+def summarize(graph: Graph, depth: int | str | None = None) -> Summary:
+    """The summary table down to `depth`: a number of module path levels (default: the level of the
+    stages), or stage, block or layer as `archdsl render` draws them (see structure.shown_whole)."""
     root = module_tree(graph)
     depth = default_depth(root) if depth is None else depth
     costs = {n.id: node_cost(n, graph) for n in root.nodes}
@@ -97,10 +112,10 @@ def summarize(graph: Graph, depth: int | None = None) -> Summary:
     return Summary(graph.name, str(graph.input_type), graph.outputs_text(), depth, tuple(rows), totals(graph), outputs)
 
 
-def _list(group: Group, graph: Graph, depth: int, costs: dict, rows: list[Row]) -> None:
+def _list(group: Group, graph: Graph, depth: int | str, costs: dict, rows: list[Row]) -> None:
     level = group.level + 1
     for run in runs(group, graph):
-        if isinstance(run.first, Group) and level < depth:
+        if isinstance(run.first, Group) and not shown_whole(run.first, depth):
             for item in run.items:  # shown in full, so each on its own
                 rows.append(_row(Run((item,)), costs, level))
                 _list(item, graph, depth, costs, rows)
@@ -215,7 +230,7 @@ HEADINGS = ("module", "op", "output", "params", "MACs")
 
 def render_text(summary: Summary) -> str:
     """The table and its totals as aligned text."""
-    cells = [HEADINGS] + [("  " * (r.level - 1) + r.path, r.op, r.output, f"{r.params:,}" if r.params else "-",
+    cells = [HEADINGS] + [("  " * (r.level - 1) + r.label, r.op, r.output, f"{r.params:,}" if r.params else "-",
                            human(r.macs) if r.macs else "-") for r in summary.rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADINGS))]
     align = ("<", "<", "<", ">", ">")
