@@ -1,4 +1,4 @@
-"""The lowering's speed measures change nothing observable: in-place ReLUs and adds give the
+"""The lowering's speed measures change nothing observable: in-place activations and adds give the
 same values and gradients as out-of-place ones, and `_modules` look-ups find the live modules."""
 
 import copy
@@ -8,7 +8,7 @@ import operator
 import torch
 
 import archdsl
-from archdsl.backends.torch.inplace import GUARDED, IN_PLACE
+from archdsl.backends.torch.inplace import GUARDED, IN_PLACE, PASS_THROUGH
 from conftest import SPECS, spec_path
 from test_lowering import TINY
 
@@ -23,8 +23,63 @@ def out_of_place(model):
         if node.target in UNGUARDED:
             node.target, node.args = UNGUARDED[node.target], node.args[:-1]
         node.target = OUT_OF_PLACE.get(node.target, node.target)
+        node.kwargs = {k: v for k, v in node.kwargs.items() if k != "inplace"}
     slow.recompile()
     return slow
+
+
+def overwrites(code: str) -> int:
+    """How many in-place ops the generated `code` makes."""
+    return sum(code.count(form) for form in ("torch.relu_(", "torch.sigmoid_(", "inplace = True", " += "))
+
+
+#: every activation with an in-place form, after a norm, in an SE gate and after dropout and
+#: stochastic depth that lead into adds
+ACTIVATIONS = """
+network activations
+input 4x8x8
+a conv 8 3x3 pad=1
+an bn
+ar relu6
+b conv 8 3x3 pad=1
+bn bn
+bh hardswish
+c conv 8 3x3 pad=1
+cn bn
+cs silu
+pool global_avgpool
+fc1 conv 4 1x1 bias=true
+fa mish
+fc2 conv 8 1x1 bias=true
+gate sigmoid
+se mul from cs, gate
+d conv 8 3x3 pad=1
+dn bn
+dd stochastic_depth 0.5
+da add from cs, dd
+e conv 8 3x3 pad=1
+en bn
+ed dropout 0.5
+eh hardsigmoid
+ea add from da, eh
+"""
+
+#: tensors read twice: through dropout and stochastic depth, which at inference hand on their
+#: input itself, and directly (`c`); no op may overwrite them
+SHARED = """
+network shared
+input 4x8x8
+a conv 8 3x3 pad=1
+n bn
+d stochastic_depth 0.5
+s add from d, a
+h dropout 0.5
+g silu
+c conv 8 1x1
+k relu6
+r hardswish from c
+t concat from s, k, r, n
+"""
 
 
 def forward_backward(model, x):
@@ -42,12 +97,22 @@ def test_generated_code_overwrites_dead_tensors_and_reads_modules_directly():
     assert code.count(" += ") == 16  # one shortcut per block
 
 
+def test_activations_work_in_place_as_torchvision_writes_them():
+    mobilenet = archdsl.build(spec_path("mobilenet_v2"), init=False).code
+    assert mobilenet.count("relu6(") == mobilenet.count("inplace = True") == 35
+    efficientnet = archdsl.build("efficientnet_b0", init=False).code
+    assert efficientnet.count("silu(") == efficientnet.count("inplace = True") == 49
+    assert efficientnet.count(" += ") == 9  # after stochastic depth, as `result += input`
+    assert archdsl.build("convnext_tiny", init=False).code.count(" += ") == 18
+
+
 def test_in_place_ops_change_no_value_or_gradient():
-    for spec in (TINY, spec_path("resnet18"), SPECS / "seeds" / "res2net50_se.arch", SPECS / "seeds" / "d2l_densenet.arch"):
+    for spec in (TINY, spec_path("resnet18"), SPECS / "seeds" / "res2net50_se.arch", SPECS / "seeds" / "d2l_densenet.arch",
+                 ACTIVATIONS, spec_path("mobilenet_v2")):
         torch.manual_seed(0)
         model = archdsl.build(spec, input_size=(32, 32)).train()
         slow = out_of_place(model)
-        assert "torch.relu_(" not in slow.code and "unless_alias" not in slow.code and "torch.relu_(" in model.code
+        assert overwrites(slow.code) == 0 and "unless_alias" not in slow.code and overwrites(model.code) > 0
         x = torch.randn(2, archdsl.load(spec).input_type.channels, 32, 32)
         before = x.clone()
         fast_out, fast_dx, fast_grads = forward_backward(model, x)
@@ -57,14 +122,29 @@ def test_in_place_ops_change_no_value_or_gradient():
         assert all(torch.equal(fast_grads[k], slow_grads[k]) for k in slow_grads)
 
 
+@torch.no_grad()
+def test_no_op_overwrites_a_tensor_still_to_be_read_at_inference():
+    for spec in (ACTIVATIONS, SHARED):
+        model = archdsl.build(spec).eval()  # at inference both return their input itself
+        x = torch.randn(2, 4, 8, 8)
+        assert torch.equal(model(x), out_of_place(model)(x))
+    assert overwrites(archdsl.build(SHARED).code) == 0
+
+
 def test_a_tensor_read_twice_is_never_overwritten():
-    model = archdsl.build(SPECS / "seeds" / "res2net50_se.arch", init=False)
-    for node in model.graph.nodes:
-        if node.target in OUT_OF_PLACE:
-            overwritten = node.args[0]
-            assert list(overwritten.users) == [node]
-            assert overwritten.op != "placeholder"
-            assert node.target is not operator.iadd or node.args[1] is not overwritten
+    for spec in (SPECS / "seeds" / "res2net50_se.arch", "efficientnet_b0", ACTIVATIONS, SHARED):
+        model = archdsl.build(spec, init=False)
+        for node in model.graph.nodes:
+            if node.target in OUT_OF_PLACE or node.kwargs.get("inplace"):
+                assert node.target is not operator.iadd or node.args[1] is not node.args[0]
+                _assert_private(model, node.args[0], node)
+
+
+def _assert_private(model, overwritten, reader):
+    """`overwritten`, and what it is at inference through dropout and stochastic depth, is read by its next op only."""
+    assert list(overwritten.users) == [reader] and overwritten.op != "placeholder"
+    if overwritten.op == "call_module" and isinstance(model.get_submodule(overwritten.target), PASS_THROUGH):
+        _assert_private(model, overwritten.args[0], overwritten)
 
 
 def test_copies_and_pickles_keep_working_and_replaced_layers_are_used():
@@ -92,17 +172,19 @@ r relu
 b conv 8 3x3 pad=1
 s concat from a, b
 """
+# as ALIASING, with an activation that has no checked in-place form: it stays out of place
+ALIASING_SILU = ALIASING.replace("r relu", "r silu")
 
 
 @torch.no_grad()
 def test_a_layer_replaced_by_identity_never_lets_an_in_place_op_overwrite_a_tensor_still_read():
     # `n` gets `a`, which the concat reads too; DenseNet's first norm of a unit gets the running
     # concatenation, which the next unit's concat reads too
-    cases = [(ALIASING, (1, 4, 8, 8), "n"),
+    cases = [(ALIASING, (1, 4, 8, 8), "n"), (ALIASING_SILU, (1, 4, 8, 8), "n"),
              (spec_path("densenet121"), (1, 3, 64, 64), "features.denseblock2.denselayer3.norm1")]
     for spec, shape, replaced in cases:
         model = archdsl.build(spec).eval()
-        assert "relu_unless_alias(" in model.code
+        assert "relu_unless_alias(" in model.code or "silu(n)" in model.code
         slow = out_of_place(model)
         parent, _, leaf = replaced.rpartition(".")
         for m in (model, slow):
