@@ -1,5 +1,6 @@
 """The lowering's speed measures change nothing observable: in-place activations and adds give the
-same values and gradients as out-of-place ones, and `_modules` look-ups find the live modules."""
+same values and gradients as out-of-place ones, `_modules` look-ups find the live modules, and
+per-position layers run on one channels-last tensor with the values torchvision's layout gives."""
 
 import copy
 import io
@@ -191,3 +192,46 @@ def test_a_layer_replaced_by_identity_never_lets_an_in_place_op_overwrite_a_tens
             setattr(m.get_submodule(parent), leaf, torch.nn.Identity())
         x = torch.randn(*shape)
         assert torch.equal(model(x), slow(x))
+
+
+#: ConvNeXt's per-position run, with a softmax (over the channels, so not elementwise) after it
+PER_POSITION = """
+network per_position
+input 8x4x4
+n layernorm eps=1e-6
+a position_linear 16
+g gelu
+b position_linear 8
+c position_linear 8
+s softmax
+d position_linear 8
+"""
+
+
+class ChannelsLast(torch.nn.Module):
+    """PER_POSITION written as torchvision writes a ConvNeXt block: one permute to channels-last,
+    the layers on that tensor, one permute back."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = torch.nn.LayerNorm(8, eps=1e-6)
+        self.a, self.b, self.c, self.d = (torch.nn.Linear(i, o) for i, o in ((8, 16), (16, 8), (8, 8), (8, 8)))
+
+    def forward(self, x):
+        x = self.b(torch.nn.functional.gelu(self.a(self.n(x.permute(0, 2, 3, 1)))))
+        return self.d(torch.softmax(self.c(x), dim=-1)).permute(0, 3, 1, 2)
+
+
+@torch.no_grad()
+def test_per_position_layers_and_the_activations_between_them_run_channels_last_as_torchvision_does():
+    model = archdsl.build(PER_POSITION).eval()
+    hand = ChannelsLast().eval()
+    hand.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 8, 4, 4)
+    assert torch.allclose(model(x), hand(x), rtol=0, atol=1e-6)  # the softmax is over the channels
+    # up to the softmax, the very bits of torchvision's layout (GELU on a channels-first view differs)
+    up_to_softmax = archdsl.build(PER_POSITION.split("c position_linear")[0]).eval()
+    up_to_softmax.load_state_dict({k: v for k, v in model.state_dict().items() if k[0] in "nab"})
+    assert torch.equal(up_to_softmax(x), hand.b(torch.nn.functional.gelu(hand.a(hand.n(x.permute(0, 2, 3, 1)))))
+                       .permute(0, 3, 1, 2))
+    assert archdsl.build("convnext_tiny", init=False).code.count(".permute(") == 46  # torchvision's 18 x 2 + 5 x 2

@@ -11,6 +11,7 @@ from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
 from archdsl.backends.torch.codegen import direct_lookups
 from archdsl.backends.torch.inplace import make_in_place
+from archdsl.backends.torch.layout import keep_channels_last
 from archdsl.backends.torch.ops import LOWERINGS
 
 
@@ -73,6 +74,7 @@ def lower(graph: Graph, init: bool = True) -> fx.GraphModule:
             values[node.id] = LOWERINGS[node.op](node, [values[i] for i in node.inputs], ctx)
         except Exception as exc:  # a bug in a lowering: say where, then re-raise
             raise LoweringError(f"while lowering {node.path} ({node.op}, {node.span}): {exc}") from exc
+    keep_channels_last(ctx.graph)
     make_in_place(ctx.graph, ctx.root)
     direct_lookups(ctx.graph)
     module = fx.GraphModule(ctx.root, ctx.graph, class_name=graph.name)
