@@ -96,6 +96,7 @@ def test_generated_code_overwrites_dead_tensors_and_reads_modules_directly():
     assert "getattr(" not in code
     assert code.count("torch.relu_(") == 49 and "torch.relu(" not in code  # every relu of resnet50
     assert code.count(" += ") == 16  # one shortcut per block
+    assert "getattr(" not in archdsl.build("regnet_y_400mf", init=False).code  # quoted names ("block1-0") too
 
 
 def test_activations_work_in_place_as_torchvision_writes_them():
