@@ -16,9 +16,10 @@ from typing import Iterator
 
 from torch import fx, nn
 
-# `name = <target>(`, the target as torch.fx formats a module path: self.a, getattr(x, "0"), nested
-_MODULE_CALL = re.compile(r'^(?P<lhs>\s*\w+ = )(?P<target>(?:getattr\()*self(?:\.\w+|, "\w+"\))*)\(')
-_PART = re.compile(r'\.(\w+)|, "(\w+)"\)')
+# `name = <target>(`, the target as torch.fx formats a module path: self.a, getattr(x, "0"), nested;
+# a name that is no identifier is quoted (torchvision's RegNet names its blocks "block1-0")
+_MODULE_CALL = re.compile(r'^(?P<lhs>\s*\w+ = )(?P<target>(?:getattr\()*self(?:\.\w+|, "[^"]+"\))*)\(')
+_PART = re.compile(r'\.(\w+)|, "([^"]+)"\)')
 
 
 def direct_lookups(graph: fx.Graph) -> None:

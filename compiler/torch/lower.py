@@ -18,6 +18,7 @@ from archdsl.ir.nodes import NodeBase
 from archdsl.ir.regions import Region, enclosing, regions
 from archdsl.backends.torch.codegen import direct_lookups
 from archdsl.backends.torch.inplace import make_in_place
+from archdsl.backends.torch.layout import keep_channels_last
 from archdsl.backends.torch.ops import LOWERINGS
 
 
@@ -135,6 +136,7 @@ def _close(open_: list[_Context], done: list[_Context]) -> None:
 
 
 def _finish(ctx: _Context, owner: nn.Module, class_name: str) -> fx.GraphModule:
+    keep_channels_last(ctx.graph)
     make_in_place(ctx.graph, owner)
     direct_lookups(ctx.graph)
     return fx.GraphModule(owner, ctx.graph, class_name=class_name)
