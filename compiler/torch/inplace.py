@@ -26,7 +26,6 @@ from torch import fx, nn
 from archdsl.backends.torch.ops import StochasticDepth
 
 FRESH_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
-FRESH_FUNCTIONS = (operator.add, operator.iadd, torch.cat, operator.mul)
 #: layers that return their input unchanged at inference and a fresh tensor in training
 PASS_THROUGH = (nn.Dropout, StochasticDepth)
 #: ops with an in-place twin of their own
@@ -73,6 +72,9 @@ def add_unless_alias(x: torch.Tensor, y: torch.Tensor, source: torch.Tensor) -> 
 
 
 GUARDED = {torch.relu: relu_unless_alias, operator.add: add_unless_alias}
+#: functions whose output is a new tensor they do not keep for backward (an add checked at run
+#: time returns a new sum or its first operand, itself such a tensor)
+FRESH_FUNCTIONS = (operator.add, operator.iadd, torch.cat, operator.mul, add_unless_alias)
 
 
 def _overwritable(root: nn.Module, value) -> bool:
