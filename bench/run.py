@@ -25,6 +25,7 @@ import torch  # noqa: E402
 from bench import building, eager, frontend, gpu, report  # noqa: E402
 from bench.budget import Budget  # noqa: E402
 from bench.references import has_reference  # noqa: E402
+from archdsl.zoo import is_library  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 GRAPHS = RESULTS / "graphs.json"  # written by bench/graphs.py --save
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     cuda = torch.cuda.is_available() and not args.gpu_dry_run
     device = "cuda" if cuda else "cpu"
     budget = Budget(args.budget)
-    specs = sorted((ROOT / "specs").rglob("*.arch"))
+    specs = sorted(p for p in (ROOT / "specs").rglob("*.arch") if not is_library(p))  # networks, not block libraries
     result = {"environment": environment(args, cuda), "complete": False}
     save = Saver(args.results / f"{device}.json", result, enabled=not args.gpu_dry_run)
     if not args.gpu_dry_run:
