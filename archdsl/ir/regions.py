@@ -93,5 +93,14 @@ def _named(node) -> bool:
 
 
 def enclosing(graph: Graph, units: dict[str, Region]) -> dict[int, tuple[str, ...]]:
-    """For each node, the paths of the units that hold it, outermost first."""
-    return {node.id: tuple(dict.fromkeys(f.path for f in node.origin if f.path in units)) for node in graph.nodes()}
+    """For each node, the paths of the units that hold it, outermost first; a unit whose path does
+    not lie under the one around it (its module could not be the other's child) is left out."""
+    chains = {}
+    for node in graph.nodes():
+        chain: list[str] = []
+        for frame in node.origin:
+            if frame.path in units and frame.path not in chain and \
+                    (not chain or frame.path.startswith(chain[-1] + ".")):
+                chain.append(frame.path)
+        chains[node.id] = tuple(chain)
+    return chains
