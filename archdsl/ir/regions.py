@@ -34,14 +34,6 @@ class Region:
     inputs: tuple[int, ...]
     output: int
 
-    @property
-    def first(self) -> int:
-        return self.nodes[0]
-
-    @property
-    def last(self) -> int:
-        return self.nodes[-1]
-
 
 def regions(graph: Graph) -> dict[str, Region]:
     """The frames of `graph` that can stand as units, by path, in the order they open (an outer
@@ -58,7 +50,7 @@ def regions(graph: Graph) -> dict[str, Region]:
     named = _NamedNodes(graph)
     found = (_region(graph, named, frames[path], ids) for path, ids in members.items())
     units = [r for r in found if r is not None]
-    return {r.path: r for r in sorted(units, key=lambda r: (r.first, -len(r.nodes)))}
+    return {r.path: r for r in sorted(units, key=lambda r: (r.nodes[0], -len(r.nodes)))}
 
 
 def _region(graph: Graph, named: "_NamedNodes", frame, ids: list[int]) -> Region | None:

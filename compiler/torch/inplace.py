@@ -90,7 +90,7 @@ def _fresh(root: nn.Module, maker: fx.Node) -> bool:
     if maker.op == "call_module":
         module = root.get_submodule(maker.target)
         if isinstance(module, fx.GraphModule):
-            returned = next(n for n in module.graph.nodes if n.op == "output").args[0]
+            returned = module.graph.output_node().args[0]
             return _overwritable(module, returned)
         return isinstance(module, FRESH_MODULES)
     return maker.op == "call_function" and maker.target in FRESH_FUNCTIONS
