@@ -18,7 +18,8 @@ CARD_NAMES = sorted(p.stem for p in CARDS.glob("*.json"))
 #: networks over 100M parameters, or ones whose card run takes tens of seconds on two cores
 HEAVY = {"regnet_y_128gf", "regnet_y_32gf", "regnet_y_16gf", "regnet_x_32gf", "convnext_large", "convnext_base",
          "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg19", "vgg19_bn", "efficientnet_b6",
-         "efficientnet_b7", "efficientnet_v2_l", "efficientnet_v2_m", "wide_resnet101_2", "resnext101_64x4d"}
+         "efficientnet_b7", "efficientnet_v2_l", "efficientnet_v2_m", "wide_resnet101_2", "resnext101_64x4d",
+         "vit_l_16", "vit_l_32", "vit_h_14"}
 #: the heavy networks whose logits are checked all the same, one of each family
 SAMPLED = {"vgg16", "regnet_y_16gf", "efficientnet_v2_m", "convnext_base"}
 

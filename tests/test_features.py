@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import archdsl
-from archdsl.ir.features import FeatureError, FeatureInfo, features_only
+from archdsl.ir.features import FeatureError, FeatureInfo, feature_points, features_only
 from archdsl.ir.verify import verify
 
 TINY = """\
@@ -139,23 +139,35 @@ def test_a_layer_may_not_be_named_feature_info():
 
 # --- every bundled classifier: the built maps are what feature_info says ---------------------
 
-CLASSIFIERS = [name for name in archdsl.list_models() if name != "unet"]
+#: ViTs keep one token sequence from their patch embedding on: no maps at several reductions
+SEQUENCES = {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
+CLASSIFIERS = [name for name in archdsl.list_models() if name != "unet" and name not in SEQUENCES]
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_features_only_maps_match_feature_info(name):
     """Built on the meta device (no memory, no arithmetic: every classifier in a few seconds in
     all) at the spec's declared input size, where each map's side, input side / reduction to the
-    nearest power of two, is the brief of timm's reduction."""
+    nearest power of two, is the brief of timm's reduction. A map is channels first, or
+    channels last where the network keeps it so (Swin's, as timm returns them)."""
     graph = archdsl.load(name)
     t = graph.input_type
     with torch.device("meta"):
         model = archdsl.build(graph, features_only=True, init=False).eval()
         maps = model(torch.empty(1, t.channels, t.height, t.width))
     info = model.feature_info
-    assert info.channels() == [y.shape[1] for y in maps]
-    assert info.reduction() == [2 ** round(math.log2(t.height / y.shape[2])) for y in maps]
+    types = [graph[f.node].type for f in feature_points(graph)]
+    types = [types[i] for i in info.out_indices]
+    assert [tuple(y.shape[1:]) for y in maps] == [u.shape for u in types]
+    assert info.channels() == [u.channels for u in types]
+    assert info.reduction() == [2 ** round(math.log2(t.height / u.spatial[0])) for u in types]
     assert info.channels() == archdsl.feature_info(graph).channels()
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCES))
+def test_a_vit_has_no_feature_maps_and_says_so(name):
+    with pytest.raises(FeatureError, match="not hierarchical: its trunk holds a token sequence"):
+        archdsl.feature_info(name)
 
 
 def test_a_features_only_graph_exports_to_onnx_with_its_maps_named(tmp_path):

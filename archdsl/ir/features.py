@@ -171,8 +171,8 @@ def reduction_levels(graph: Graph) -> dict[int, float]:
 
 def _entering(node, graph: Graph, level: dict[int, float]) -> float:
     """The reduction of what enters `node`: of its inputs of its own height if it has such, else of all."""
-    height = node.type.height if node.type is not None else None
-    same = [level[i] for i in node.inputs if graph[i].type is not None and graph[i].type.height == height]
+    height = _height(node.type)
+    same = [level[i] for i in node.inputs if graph[i].type is not None and _height(graph[i].type) == height]
     return max(same or [level[i] for i in node.inputs] or [1.0])
 
 
@@ -180,9 +180,15 @@ def _factor(node, graph: Graph) -> float:
     if node.op in STRIDED:
         return float(node.stride[0])
     t, inputs = node.type, [graph[i].type for i in node.inputs]
-    if not inputs or t is None or inputs[0] is None or t.is_flat or inputs[0].is_flat or t.height == inputs[0].height:
+    if not inputs or t is None or inputs[0] is None or None in (_height(t), _height(inputs[0])) \
+            or _height(t) == _height(inputs[0]):
         return 1.0
-    return 2.0 ** round(math.log2(inputs[0].height / t.height))
+    return 2.0 ** round(math.log2(_height(inputs[0]) / _height(t)))
+
+
+def _height(t) -> int | None:
+    """The height of a map (channels first or last); None for a vector or a token sequence."""
+    return t.spatial[0] if t is not None and t.spatial else None
 
 
 def _reduction(level: float) -> int | float:
@@ -223,7 +229,12 @@ def _trunk_points(graph: Graph, level: dict[int, float]) -> list:
                            "output, so archdsl cannot tell its feature maps; list the maps it should return in "
                            "the spec, `output from NAME, NAME, ...`, and build that")
     computed = next((i for i, n in enumerate(nodes[:head]) if not (n.VIEW or n.op == "zeropad")), head)
-    body = [n for n in nodes[computed:head] if n.type is not None and not n.type.is_flat]
+    body = [n for n in nodes[computed:head] if n.type is not None and n.type.spatial]
+    unmapped = [n for n in nodes[computed:head] if n.type is not None and not n.type.spatial]
+    if unmapped:
+        raise FeatureError(f"{graph.name} is not hierarchical: its trunk holds a token sequence "
+                           f"(`{unmapped[0].path}`, {unmapped[0].type}), not feature maps; list the values it "
+                           "should return in the spec, `output from NAME, ...`, and build that")
     if not body:
         raise FeatureError(f"{graph.name} has no feature map: its head (`{nodes[head].path}`) comes before any "
                            "image on every path from the input")

@@ -21,10 +21,12 @@ from archdsl.ir.ops.merge import Add, Concat, Mul
 from archdsl.ir.ops.norm import BatchNorm, GroupNorm, LayerNorm, LayerScale
 from archdsl.ir.ops.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool, Upsample
 from archdsl.ir.ops.reshape import ChannelSlice, Flatten, Identity, Input, Output, Shuffle
+from archdsl.ir.ops.tensor import (INITS, Attention, Div, Sub, Crop, LearnedTensor, MatMul, Pad, PositionBias,
+                                   Rearrange, Reduce, Roll, Scalar, Select, ShiftMask, Softmax,
+                                   relative_position_index, shift_mask)
 
 Relu = ACTIVATION_NODES["relu"]
 Sigmoid = ACTIVATION_NODES["sigmoid"]
-Softmax = ACTIVATION_NODES["softmax"]
 
 #: op name -> node class
 NODE_TYPES: dict[str, type[NodeBase]] = dict(REGISTRY)
@@ -40,4 +42,6 @@ __all__ = [
     "Flatten", "GlobalAvgPool", "GroupNorm", "Identity", "Input", "LayerNorm", "LayerScale", "Linear", "MaxPool",
     "MissingRule", "Mul", "NODE_TYPES", "Node", "NodeBase", "Output", "Pair", "PositionLinear", "Problem", "Relu",
     "Shuffle", "Sides", "Sigmoid", "Softmax", "StochasticDepth", "TensorType", "Upsample", "ZeroPad",
+    "INITS", "Div", "Sub", "Attention", "Crop", "LearnedTensor", "MatMul", "Pad", "PositionBias", "Rearrange",
+    "Reduce", "Roll", "Scalar", "Select", "ShiftMask", "relative_position_index", "shift_mask",
 ]

@@ -7,6 +7,11 @@ from archdsl.ir.nodes import NodeBase
 
 
 def _format_value(value) -> str:
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str)
+                                                  for v in value):
+        return ",".join(f"{k}={v}" for k, v in value)  # axis sizes: `sizes=p1=16,p2=16`
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
+        return ",".join(":".join(map(str, v)) for v in value)  # per-axis (axis, ...) entries
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (tuple, list)) and value and all(isinstance(v, str) for v in value):
@@ -19,7 +24,7 @@ def _format_value(value) -> str:
 def format_node(node: NodeBase, type_text: str | None = None) -> str:
     """One node's line; `type_text` in place of its type (an output node's, listing every output's)."""
     inputs = ", ".join(f"%{i}" for i in node.inputs)
-    attrs = " ".join(f"{k}={_format_value(v)}" for k, v in node.attrs().items() if v is not None)
+    attrs = " ".join(f"{k}={_format_value(v)}" for k, v in node.attrs().items() if v is not None and v != ())
     head = f"%{node.id} = {node.op}({inputs})"
     return f"{head}{' ' + attrs if attrs else ''} @{node.path} : {type_text or node.type}"
 

@@ -30,7 +30,7 @@ def node_state(node: NodeBase, graph: Graph) -> list[StateEntry]:
     """The state_dict entries of one node (empty for ops without state)."""
     if not node.has_state:
         return []
-    in_type = graph[node.inputs[0]].type
+    in_type = graph[node.inputs[0]].type if node.inputs else node.type  # a learned tensor has no input
     if in_type is None:
         return []
     return [StateEntry(f"{node.path}.{e.suffix}" if e.suffix else node.path, e.shape, e.trainable)

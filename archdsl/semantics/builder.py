@@ -134,7 +134,7 @@ class Builder(BlockUses, Control):
                 raise invalid("E0206", f"`{word}` takes no `from`", stmt.inputs[0].span, "unexpected",
                               "`from` names the input of a layer or a block")
             return x
-        if word in SECTIONS or word == "stages":
+        if (word in SECTIONS and not names_a_layer(stmt, self.known_words())) or word == "stages":
             return self.section(stmt, scope, x, stage)
         if word in CONTROL:
             return self.control(stmt, scope, x)
@@ -145,7 +145,7 @@ class Builder(BlockUses, Control):
         index = scope.next_index()
         if word.isdigit():
             index = self.position(stmt, scope, index)
-        if word in STRUCTURE and not (word == "concat" and stmt.inputs and not stmt.body):
+        if word in STRUCTURE and word not in SECTIONS and not (word == "concat" and stmt.inputs and not stmt.body):
             return self.structure(stmt, scope, x, index, stage)
         name, op, args = split_name(stmt, self.known_words())
         if name is None and op is not None and op.name not in self.known_words() and stage is not None \
@@ -466,6 +466,13 @@ def is_declaration(stmt: T.Statement, known) -> bool:
     named `output` (`output linear 10`: its first argument is a layer or block type)."""
     first = stmt.args[0] if stmt.args else None
     return stmt.word == "output" and not (isinstance(first, T.Name) and first.name in known)
+
+
+def names_a_layer(stmt: T.Statement, known) -> bool:
+    """`head linear 1000`: a section word naming a layer (torchvision's ViT has `heads.head`), told
+    from a section by its layer type and the body it lacks."""
+    first = stmt.args[0] if stmt.args else None
+    return not stmt.body and isinstance(first, T.Name) and first.name in known
 
 
 def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tuple]:

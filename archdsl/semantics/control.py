@@ -98,11 +98,14 @@ class Control:
             raise invalid("E0204", f"unknown value `{owner}`", span, "not defined before this point",
                           "`input.channels` reads the block's input; any value defined above can be read too")
         t = self.em.type_of(found)
-        if prop not in ("channels", "height", "width"):
-            raise invalid("E0205", f"a value has no `{prop}`", span, "unknown property",
-                          "a value's properties are `channels`, `height` and `width`")
         if t is None:
             raise Unknown()
+        if t is not None and prop in t.axes and prop not in ("channels", "height", "width"):
+            return t.size(prop)
+        if prop not in ("channels", "height", "width"):
+            raise invalid("E0205", f"a value has no `{prop}`", span, "unknown property",
+                          "a value's properties are `channels`, `height`, `width` and the names of its axes "
+                          f"({', '.join(t.axes)})")
         size = getattr(t, prop)
         if size is None:
             raise invalid("E0209", f"`{owner}` is a flat vector of {t.channels}: it has no {prop}", span,

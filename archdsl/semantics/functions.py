@@ -54,6 +54,8 @@ FUNCTIONS: dict[str, tuple[Callable, int, int, str]] = {
     "round": (lambda x: _whole(round(x)), 1, 1, "x to the nearest whole number, halves to even (as Python rounds)"),
     "int": (lambda x: _whole(x), 1, 1, "x with its fraction dropped"),
     "abs": (abs, 1, 1, "x without its sign"),
+    "sqrt": (math.sqrt, 1, 1, "the square root of x (`1 / sqrt(d)`: attention's scale)"),
+    "log": (math.log, 1, 1, "the natural logarithm of x"),
     "div": (divide, 2, 2, "a divided by b, keeping the fraction (`a // b` drops it)"),
     "make_divisible": (make_divisible, 2, 3, "v rounded to a multiple of d, at least m (default d), never 10% "
                                              "below v: torchvision's _make_divisible"),

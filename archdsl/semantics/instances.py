@@ -78,10 +78,21 @@ class BlockUses:
         path = join(scope.prefix, row)
         with self.em.frame("row", path, block.name):
             for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
-                unit_name = f"{row}-{i}" if binding.naming == "prefixed" else str(i)
+                unit_name = f"{row}-{i}" if binding.naming == "prefixed" else (
+                    binding.naming.replace("{i}", str(i)) if "{i}" in binding.naming else str(i))
                 x = self.unit(block, stmt, join(path, unit_name), x, binding, i, binding.repeat)
         self.define(scope, row, x, stmt)
         return x
+
+    def naming(self, value) -> str:
+        """A row's `names=`: one of NAMINGS, or a quoted pattern in which `{i}` is the unit's index
+        (`names="encoder_layer_{i}"`, as torchvision's ViT names its layers)."""
+        if not isinstance(value, T.Str):
+            return self.ev.choice(value, "names", NAMINGS)
+        if "{i}" not in value.value or not value.value.replace("{i}", "0").isidentifier():
+            raise invalid("E0209", "a names pattern is a name with `{i}` in it", value.span, "not a names pattern",
+                          'write it like names="encoder_layer_{i}": `{i}` becomes 0, 1, 2, ...')
+        return value.value
 
     @staticmethod
     def unnamed_row(stmt: T.Statement, name: str | None, naming: str) -> None:
@@ -142,7 +153,7 @@ class BlockUses:
         for param in block.params:
             values.setdefault(param.name, param.default)
         repeat = self.ev.int_(options["repeat"].value, "repeat", 0) if "repeat" in options else None
-        naming = self.ev.choice(options["names"].value, "names", NAMINGS) if "names" in options else "nested"
+        naming = self.naming(options["names"].value) if "names" in options else "nested"
         if "names" in options and repeat is None:
             raise invalid("E0206", "`names=` names the units of a row", options["names"].span, "no row here",
                           "add repeat=N to make a row of N units")

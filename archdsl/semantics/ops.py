@@ -11,6 +11,7 @@ from typing import Callable
 
 from archdsl.diagnostics import Diagnostic, Label, did_you_mean, error
 from archdsl.ir import nodes as N
+from archdsl.semantics import tensor_ops as T_
 from archdsl.semantics.emit import Emitter
 from archdsl.semantics.spelling import as_layer_type
 from archdsl.semantics.values import COMMENT_HINT, Evaluator, Invalid, after_double_slash, check_stride_place, invalid
@@ -91,6 +92,8 @@ class OpDef:
     positional: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     arity: tuple[int, int] = (1, 1)
+    #: options other than `options` name the input's axes (`roll h=3`), or sizes of a pattern's axes
+    axis_options: bool = False
 
 
 def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
@@ -274,6 +277,13 @@ def _shuffle(call: Call, em: Emitter, xs: list[int]) -> int:
     return em.emit(N.Shuffle, xs, call.path, call.span, groups=groups)
 
 
+def _concat(call: Call, em: Emitter, xs: list[int]) -> int:
+    option = call.options.get("axis")
+    if option is None:
+        return em.emit(N.Concat, xs, call.path, call.span)
+    axis = T_.axis_of(T_.input_type(em, xs), call.ev.word(option.value), option.value.span)
+    return em.emit(N.Concat, xs, call.path, call.span, axis=axis)
+
 OPS: dict[str, OpDef] = {
     "conv": OpDef(_conv, ("channels", "kernel"), ("stride", "pad", "groups", "bias", "dilation", "in")),
     "bn": OpDef(_bn, ("channels",), ("eps", "momentum")),
@@ -296,16 +306,31 @@ OPS: dict[str, OpDef] = {
     "linear": OpDef(_linear, ("features",), ("bias", "in")),
     "dropout": OpDef(_dropout, ("p",), ("p",)),
     "zeropad": OpDef(_zeropad, ("padding",)),
-    "add": OpDef(_plain(N.Add), arity=(2, 64)),
-    "mul": OpDef(_plain(N.Mul), arity=(2, 2)),
-    "concat": OpDef(_plain(N.Concat), arity=(1, 64)),
+    "add": OpDef(T_.scalar_or(_plain(N.Add)), ("value",), arity=(1, 64)),
+    "mul": OpDef(T_.scalar_or(_plain(N.Mul)), ("value",), arity=(1, 2)),
+    "sub": OpDef(T_.scalar_or(T_._two(N.Sub)), ("value",), ("reverse",), arity=(1, 2)),
+    "div": OpDef(T_.scalar_or(T_._two(N.Div)), ("value",), ("reverse",), arity=(1, 2)),
+    "concat": OpDef(_concat, (), ("axis",), arity=(1, 64)),
+    "rearrange": OpDef(T_._rearrange, ("pattern",), axis_options=True),
+    "reduce": OpDef(T_._reduce, ("mode", "pattern"), axis_options=True),
+    "softmax": OpDef(T_._softmax, (), ("axis",)),
+    "roll": OpDef(T_._roll, (), ("back",), axis_options=True),
+    "crop": OpDef(T_._crop, (), (), axis_options=True),
+    "select": OpDef(T_._select, (), (), axis_options=True),
+    "pad": OpDef(T_._pad, (), (), axis_options=True),
+    "matmul": OpDef(T_._matmul, (), ("transpose",), arity=(2, 2)),
+    "tensor": OpDef(T_._tensor, ("axes",), ("lead", "init", "std", "value"), arity=(0, 0), axis_options=True),
+    "shift_mask": OpDef(T_._shift_mask, (), ("window", "shift", "size"), arity=(0, 0)),
+    "position_bias": OpDef(T_._position_bias, (), ("window", "flat")),
+    "attention": OpDef(T_._attention, ("heads",), ("heads", "dropout")),
 }
+
 
 
 def check_call(call: Call, definition: OpDef) -> None:
     """Reject unknown options and surplus arguments before the op runs."""
     for name, option in call.options.items():
-        if name not in definition.options:
+        if name not in definition.options and not definition.axis_options:
             allowed = ", ".join(definition.options) or "none"
             hint = did_you_mean(name, definition.options) or f"{call.op} takes: {allowed}"
             raise invalid("E0203", f"{call.op} has no option `{name}`", option.name_span, "unknown option", hint)

@@ -80,6 +80,10 @@ class Evaluator:
             return [self.eval(v) for v in value.items]
         if isinstance(value, T.Stride):
             return value.value
+        if isinstance(value, T.Str):
+            raise invalid("E0101", "quoted text is for patterns only", value.span, "not a value here",
+                          "write words bare, like `shortcut=proj`; quotes hold the axis patterns of `rearrange`, "
+                          '`reduce` and `tensor`, and a row\'s `names="layer_{i}"`')
         raise AssertionError(f"unknown syntax value {value!r}")
 
     def _name(self, value: T.Name):

@@ -57,7 +57,7 @@ class Indenter:
             raise IndentError(token.end_line, 1, len(indent_text))
 
 
-_BRACKETS = re.compile(r"#[^\n]*|[][()]")
+_BRACKETS = re.compile(r'#[^\n]*|"[^"\n]*"|[][()]')
 
 
 def check_brackets(source: Source) -> list[Diagnostic]:
@@ -111,6 +111,7 @@ MAX_BLOCK_DEPTH = 32
 
 _SCAN = re.compile(r"""
     (?P<comment> \#[^\n]* )
+  | (?P<string> "[^"\n]*" )
   | (?P<newline> \n (?: [ \t]* (?: \#[^\n]* )? \n )* (?P<indent> [ \t]* ) )
   | (?P<word> [A-Za-z0-9_.]+ )
   | (?P<operator> // | [-+*] )

@@ -264,7 +264,7 @@ class _Builder:
         if isinstance(item, Token):
             return self.token_value(item)
         kind = item.data
-        if kind in ("int", "float", "name", "dims", "stride"):
+        if kind in ("int", "float", "name", "dims", "stride", "string"):
             return self.token_value(item.children[0], kind)
         if kind == "call":
             function, *args = item.children
@@ -289,6 +289,8 @@ class _Builder:
             return T.Name(str(token), span)
         if kind == "float":
             return T.Float(float(token), span)
+        if kind == "string":
+            return T.Str(str(token)[1:-1], span)
         digits = str(token).lstrip("/").split("x")
         if any(len(d) > MAX_INT_DIGITS for d in digits):
             self.diagnostics.append(error(

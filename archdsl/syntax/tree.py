@@ -24,6 +24,14 @@ class Float:
 
 
 @dataclass(frozen=True)
+class Str:
+    """A quoted text, without its quotes: an axis pattern like `c h w -> (h w) c`."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Name:
     name: str
     span: Span
@@ -86,7 +94,7 @@ class Stride:
     span: Span
 
 
-Value = Union[Int, Float, Name, BinOp, Not, Call, Dims, ListValue, TupleValue]
+Value = Union[Int, Float, Str, Name, BinOp, Not, Call, Dims, ListValue, TupleValue]
 
 
 @dataclass(frozen=True)

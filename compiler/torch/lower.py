@@ -56,6 +56,20 @@ class _Context:
             owner.register_parameter(leaf, parameter)
         return self.graph.get_attr(self._local(path))
 
+    def get_buffer(self, path: str, tensor):
+        """An fx value reading the buffer at dotted `path` (its state_dict key), installed once."""
+        *parents, leaf = path.split(".")
+        owner = _owner(self.root, parents)
+        if leaf not in owner._buffers:
+            owner.register_buffer(leaf, tensor)
+        return self.graph.get_attr(self._local(path))
+
+    def install(self, path: str, module: nn.Module) -> None:
+        _install(self.root, path, module)
+
+    def local(self, path: str) -> str:
+        return self._local(path)
+
     def _local(self, path: str) -> str:
         assert path.startswith(self.prefix), (path, self.prefix)
         return path[len(self.prefix):]

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archdsl.backends.torch.tensor_ops import LOWERINGS as TENSOR_LOWERINGS
+from archdsl.backends.torch.tensor_ops import elementwise
 from archdsl.ir.nodes import ACTIVATIONS
 
 
@@ -71,15 +73,18 @@ def _pad(ctx, x, padding, value=0.0):
     return ctx.graph.call_function(F.pad, (x, (left, right, top, bottom)), {"value": value} if value else {})
 
 
-def _add(node, xs, ctx):
-    out = xs[0]
-    for x in xs[1:]:
-        out = ctx.graph.call_function(operator.add, (out, x))
-    return out
-
-
 def _concat(node, xs, ctx):
-    return ctx.graph.call_function(torch.cat, (list(xs), 1))
+    """Along the channels (dim 1), or `axis`; a value the same for every sample (a class token)
+    is expanded to the batch of the others first."""
+    if node.axis is None:
+        return ctx.graph.call_function(torch.cat, (list(xs), 1))
+    types = [ctx.ir[i].type for i in node.inputs]
+    batched = next((x for x, t in zip(xs, types) if t.batched), None)
+    if batched is not None:
+        batch = ctx.graph.call_method("size", (batched, 0))
+        xs = [x if t.batched else ctx.graph.call_method("expand", (x, batch, *[-1] * t.rank))
+              for x, t in zip(xs, types)]
+    return ctx.graph.call_function(torch.cat, (list(xs), node.axis + 1))
 
 
 def _slice(node, xs, ctx):
@@ -123,8 +128,9 @@ def _channels_first(ctx, x):
 
 def _per_position(ctx, node, module, xs):
     """`module` applied over the channels at each position of an image, as torchvision's
-    ConvNeXt does: permute to NHWC, apply, permute back. On a flat vector, applied directly."""
-    if ctx.in_type(node).is_flat:
+    ConvNeXt does: permute to NHWC, apply, permute back. On anything else (a vector, a token
+    sequence), whose features are its last axis, applied directly."""
+    if not ctx.in_type(node).is_image:
         return ctx.call_module(node.path, module, xs)
     inner = ctx.call_module(node.path, module, [_channels_last(ctx, xs[0])])
     return _channels_first(ctx, inner)
@@ -230,8 +236,9 @@ LOWERINGS = {
     "global_avgpool": _function(F.adaptive_avg_pool2d, output_size=1),
     "flatten": _function(torch.flatten, start_dim=1),
     "zeropad": _zeropad,
-    "add": _add,
-    "mul": _function(operator.mul),
+    "add": elementwise(operator.add, torch.add),
+    "mul": elementwise(operator.mul, torch.mul),
     "concat": _concat,
     "slice": _slice,
+    **TENSOR_LOWERINGS,
 }

@@ -50,7 +50,6 @@ _F = "torch.nn.functional."
 ACTIVATIONS = {a.name: a for a in (
     Activation("relu", "torch.relu", 1),
     Activation("sigmoid", "torch.sigmoid", 1),
-    Activation("softmax", "torch.softmax", 3, fixed={"dim": 1}),
     Activation("relu6", _F + "relu6", 2),
     Activation("hardswish", _F + "hardswish", 4),
     Activation("hardsigmoid", _F + "hardsigmoid", 3),

@@ -10,10 +10,11 @@ raises MissingRule, and the completeness tests list every such gap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from archdsl.ir.origin import Frame
 from archdsl.diagnostics import Span
@@ -30,26 +31,102 @@ class MissingRule(NotImplementedError):
     """An op class lacks one of the rules every op must give."""
 
 
+#: the axis names of the two kinds every CNN spec uses: an image (channels first) and a flat vector
+IMAGE_AXES = ("c", "h", "w")
+VECTOR_AXES = ("c",)
+
+
 class TensorType(BaseModel):
-    """The type of one image's activation: channels x height x width, or a flat vector."""
+    """The type of one sample's activation: its sizes along named axes, the batch axis left out.
+
+    An image is `c h w` (channels first, as torch's convs take it), a flat vector `c`, a token
+    sequence `n c`; any other axes a rearrange makes are named by its pattern. The feature axis
+    of everything but an image is the last one (where torch's Linear and LayerNorm act).
+    `batched` is false for a value that is the same for every sample (a learned tensor, a fixed
+    table): it broadcasts over the batch. `TensorType(channels=, height=, width=)` builds an
+    image, `TensorType(channels=)` a vector.
+    """
 
     model_config = ConfigDict(frozen=True)
-    channels: int
-    height: int | None = None
-    width: int | None = None
+    shape: tuple[int, ...]
+    axes: tuple[str, ...]
+    batched: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_channels(cls, data):
+        if isinstance(data, dict) and "channels" in data:
+            data = dict(data)
+            c, h, w = data.pop("channels"), data.pop("height", None), data.pop("width", None)
+            data["shape"], data["axes"] = ((c,), VECTOR_AXES) if h is None else ((c, h, w), IMAGE_AXES)
+        return data
+
+    @model_validator(mode="after")
+    def _axes_match(self):
+        if len(self.shape) != len(self.axes) or len(set(self.axes)) != len(self.axes):
+            raise ValueError(f"axes {self.axes} do not name the sizes {self.shape} once each")
+        return self
+
+    @property
+    def is_image(self) -> bool:
+        return self.axes == IMAGE_AXES
 
     @property
     def is_flat(self) -> bool:
-        return self.height is None
+        """A vector: one axis."""
+        return len(self.shape) == 1
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def channels(self) -> int:
+        """An image's channels, or the features (last axis) of anything else."""
+        return self.shape[0] if self.is_image else self.shape[-1]
+
+    @property
+    def height(self) -> int | None:
+        return self.shape[1] if self.is_image else None
+
+    @property
+    def width(self) -> int | None:
+        return self.shape[2] if self.is_image else None
+
+    @property
+    def spatial(self) -> tuple[int, int] | None:
+        """(height, width) of a map, channels first or last (axes named h and w); else None."""
+        if "h" in self.axes and "w" in self.axes:
+            return self.size("h"), self.size("w")
+        return None
 
     @property
     def numel(self) -> int:
-        return self.channels * (self.height or 1) * (self.width or 1)
+        return math.prod(self.shape)
+
+    def size(self, axis: str) -> int:
+        return self.shape[self.axes.index(axis)]
+
+    def with_shape(self, shape, axes=None) -> "TensorType":
+        """This type with other sizes (and axis names), batched as it is."""
+        return TensorType(shape=tuple(shape), axes=tuple(axes if axes is not None else self.axes),
+                          batched=self.batched)
+
+    def with_channels(self, channels: int) -> "TensorType":
+        """This type with `channels` on its feature axis."""
+        shape = list(self.shape)
+        shape[0 if self.is_image else -1] = channels
+        return self.with_shape(shape)
+
+    @property
+    def sizes_text(self) -> str:
+        """`197x768`: the sizes alone."""
+        return "x".join(map(str, self.shape))
 
     def __str__(self) -> str:
-        if self.is_flat:
-            return str(self.channels)
-        return f"{self.channels}x{self.height}x{self.width}"
+        plain = self.is_image or (self.is_flat and self.axes == VECTOR_AXES)
+        names = " ".join(self.axes) + ("" if self.batched else ", no batch")
+        return self.sizes_text if plain and self.batched else f"{self.sizes_text} ({names})"
 
 
 @dataclass(frozen=True)
@@ -168,10 +245,14 @@ class SameType:
 
 
 def need_spatial(node: NodeBase, t: TensorType) -> list[Problem]:
-    """E0305 where `node` needs an image but `t` is flat."""
+    """E0305 where `node` needs an image (c h w) but `t` is a flat vector or has other axes."""
     if t.is_flat:
         return [Problem("E0305", f"{node.op} needs an image (CxHxW), but its input is a flat vector of {t}",
                         f"input is {t}", "move this layer before `flatten`")]
+    if not t.is_image:
+        return [Problem("E0305", f"{node.op} needs an image (CxHxW), but its input is {t}", f"input is {t}",
+                        f'make an image of it first, e.g. `rearrange "{" ".join(t.axes)} -> ..."` with the '
+                        "channels first")]
     return []
 
 
@@ -214,3 +295,29 @@ def groups_problem(node: NodeBase, groups: int, channels: int, what: str = "grou
                    f"{channels} channels in {groups} groups",
                    f"{channels} is not divisible by {groups}; group counts that divide it: "
                    + nearest_divisors(channels, groups))
+
+
+def broadcast(a: TensorType, b: TensorType) -> TensorType | None:
+    """numpy's rule, axes aligned from the last: each pair equal or one of them 1. The names
+    and the batch follow the input with more axes (the first where they have as many)."""
+    longer, shorter = (a, b) if a.rank >= b.rank else (b, a)
+    shape = list(longer.shape)
+    for i in range(1, shorter.rank + 1):
+        x, y = longer.shape[-i], shorter.shape[-i]
+        if x != y and 1 not in (x, y):
+            return None
+        shape[-i] = max(x, y)
+    return TensorType(shape=tuple(shape), axes=longer.axes, batched=a.batched or b.batched)
+
+
+def broadcast_all(node, inputs: list[TensorType]) -> Result:
+    out = inputs[0]
+    for i, t in enumerate(inputs[1:], start=1):
+        joined = broadcast(out, t)
+        if joined is None:
+            return None, [Problem("E0342", f"{node.op}: {out} and {t} do not broadcast",
+                                  f"{node.op}s {out} and {t}",
+                                  "aligned from the last axis, each pair of sizes must be equal or one of them 1",
+                                  blame_input=i)]
+        out = joined
+    return out, []

@@ -80,7 +80,7 @@ class Conv(NodeBase):
         problems = declared(self, "channels", self.in_channels, t.channels) + _groups(self, t)
         out, more = window(self, t, self.kernel, self.stride, self.padding, self.dilation)
         if out is not None:
-            out = out.model_copy(update={"channels": self.out_channels})
+            out = out.with_channels(self.out_channels)
         return out, problems + more
 
     def state(self, in_type) -> list[Entry]:

@@ -33,10 +33,10 @@ class Linear(_Linear):
 
     def infer(self, inputs) -> Result:
         (t,) = inputs
-        if not t.is_flat:
+        if t.is_image:
             return None, [Problem("E0305", f"linear needs a flat vector, but its input is an image {t}",
                                   f"input is {t}", "add `flatten` (after a global pool) before this layer")]
-        return TensorType(channels=self.out_features), declared(self, "features", self.in_features, t.channels)
+        return t.with_channels(self.out_features), declared(self, "features", self.in_features, t.channels)
 
 
 class PositionLinear(_Linear):
@@ -53,4 +53,4 @@ class PositionLinear(_Linear):
         if problems:
             return None, [Problem("E0305", f"position_linear needs an image (CxHxW), but its input is a flat "
                                   f"vector of {t}", f"input is {t}", "on a flat vector, use `linear`")]
-        return t.model_copy(update={"channels": self.out_features}), []
+        return t.with_channels(self.out_features), []

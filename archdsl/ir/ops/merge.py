@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from archdsl.ir.ops.base import NodeBase, NoMacs, Problem, Result, Stateless, TensorType, hw
+from archdsl.ir.ops.base import NodeBase, NoMacs, Problem, Result, Stateless, TensorType, broadcast_all, hw
 
 MANY = 1 << 16
 
@@ -15,6 +15,8 @@ class Add(Stateless, NoMacs, NodeBase):
     FAMILY = "merge"
 
     def infer(self, inputs) -> Result:
+        if not all_plain(inputs):
+            return broadcast_all(self, inputs)
         first = inputs[0]
         for i, t in enumerate(inputs[1:], start=1):
             if t.channels != first.channels:
@@ -46,6 +48,8 @@ class Mul(Stateless, NoMacs, NodeBase):
     FAMILY = "merge"
 
     def infer(self, inputs) -> Result:
+        if not all_plain(inputs):
+            return broadcast_all(self, inputs)
         x, gate = inputs
         same_kind = x.is_flat == gate.is_flat
         ok_spatial = same_kind and (gate.height, gate.width) in ((x.height, x.width), (1, 1))
@@ -61,12 +65,20 @@ class Mul(Stateless, NoMacs, NodeBase):
 
 
 class Concat(Stateless, NoMacs, NodeBase):
+    """Values joined along an axis: an image's or a vector's channels, or `axis` (its position)."""
+
     op: Literal["concat"] = "concat"
+    axis: int | None = None
     ARITY = (1, MANY)
     FAMILY = "merge"
 
     def infer(self, inputs) -> Result:
+        if self.axis is not None:
+            return self._along_axis(inputs)
         first = inputs[0]
+        if not all_plain(inputs):
+            return None, [Problem("E0341", f"concat of {first}: say along which axis", f"joins {first}",
+                                  f"write `concat from ... axis=NAME` with one of {', '.join(first.axes)}")]
         for i, t in enumerate(inputs[1:], start=1):
             if (t.height, t.width) != (first.height, first.width):
                 return None, [Problem(
@@ -74,5 +86,22 @@ class Concat(Stateless, NoMacs, NodeBase):
                     "concatenated values must share height and width", blame_input=i)]
         return TensorType(channels=sum(t.channels for t in inputs), height=first.height, width=first.width), []
 
+    def _along_axis(self, inputs) -> Result:
+        first = inputs[0]
+        for i, t in enumerate(inputs[1:], start=1):
+            others = [s for k, s in enumerate(t.shape) if k != self.axis]
+            if t.rank != first.rank or others != [s for k, s in enumerate(first.shape) if k != self.axis]:
+                return None, [Problem("E0342", f"concat along `{first.axes[self.axis]}`: {first} and {t} differ "
+                                      "on another axis", f"joins {first} and {t}",
+                                      "every other axis must have the same size", blame_input=i)]
+        shape = list(first.shape)
+        shape[self.axis] = sum(t.shape[self.axis] for t in inputs)
+        return TensorType(shape=tuple(shape), axes=first.axes, batched=any(t.batched for t in inputs)), []
+
     def other_flops(self, inputs) -> int:
         return 0
+
+
+def all_plain(inputs) -> bool:
+    """Whether every input is a batched image or vector: what the CNN rules (and their words) are for."""
+    return all(t.batched and (t.is_image or t.is_flat) for t in inputs)

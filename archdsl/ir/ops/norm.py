@@ -48,8 +48,8 @@ class BatchNorm(_Norm):
 
 
 class LayerNorm(_Norm):
-    """Layer norm over the channels at each position (torchvision ConvNeXt's LayerNorm2d), or
-    over a flat vector's features."""
+    """Layer norm over the channels at each position of an image (torchvision ConvNeXt's
+    LayerNorm2d), or over the features (last axis) of anything else."""
 
     op: Literal["layernorm"] = "layernorm"
     eps: float = 1e-5
@@ -74,6 +74,9 @@ class GroupNorm(_Norm):
 
     def infer(self, inputs) -> Result:
         (t,) = inputs
+        if not (t.is_image or t.is_flat):
+            return None, [Problem("E0305", f"groupnorm needs an image (CxHxW) or a vector, but its input is {t}",
+                                  f"input is {t}", "on a token sequence, use `layernorm`")]
         problems = _eps_problem(self, strict=False)
         if self.groups < 1 or t.channels % self.groups:
             problems.append(groups_problem(self, self.groups, t.channels))

@@ -59,7 +59,7 @@ class ChannelSlice(Free, NodeBase):
             return None, [Problem("E0309", f"channels {self.start}..{self.start + self.size} are outside the "
                                   f"input's {t.channels}", "bad split",
                                   "splits must cover the input's channels exactly")]
-        return t.model_copy(update={"channels": self.size}), []
+        return t.with_channels(self.size), []
 
 
 class Shuffle(Free, NodeBase):
