@@ -1,0 +1,201 @@
+"""The language server (`archdsl lsp`), end to end: a real client session over JSON-RPC on stdio
+(initialize, a broken spec's diagnostics at their ranges, the fix clearing them, hover, go to
+definition across a library, completion, quick fixes, the outline, a clean shutdown); and the
+analysis behind it, in process, on every bundled spec."""
+
+import time
+
+import pytest
+
+pytest.importorskip("pygls")
+
+from archdsl.lsp.document import analyse_text, char_column, client_column  # noqa: E402
+from archdsl.lsp.navigate import Libraries, definition_of, path_at, word_at, words  # noqa: E402
+from conftest import SPECS, bundled_specs  # noqa: E402
+from lsp_client import Client  # noqa: E402
+
+LIBRARY = """\
+# blocks for the test spec
+block conv_bn out kernel=3
+  conv out kernel pad=kernel // 2
+  bn
+  relu
+"""
+
+BROKEN = """\
+network tiny
+use tiny_blocks
+input 3x32x32
+param width = 16
+
+stem
+  c1 conv width 3x3 pad=1
+  bnn
+  c1 relu
+  b1 conv_bn 32 kernel=3
+  let doubled = width * 2
+  c2 conv doubled 1x1 from b1
+head
+  global_avgpool
+  flatten
+  fc linear 10
+"""
+FIXED = BROKEN.replace("  bnn\n", "  bn\n").replace("  c1 relu\n", "  r1 relu\n")
+
+
+def at(text: str, line_text: str, word: str, nth: int = 0) -> dict:
+    """The LSP position of the `nth` `word` on the first line that starts with `line_text`."""
+    lines = text.split("\n")
+    line = next(i for i, s in enumerate(lines) if s.startswith(line_text))
+    col = -1
+    for _ in range(nth + 1):
+        col = lines[line].index(word, col + 1)
+    return {"line": line, "character": col + 1}
+
+
+@pytest.fixture()
+def session(tmp_path):
+    (tmp_path / "tiny_blocks.arch").write_text(LIBRARY)
+    spec = tmp_path / "tiny.arch"
+    spec.write_text(BROKEN)
+    client = Client()
+    try:
+        yield client, spec
+    finally:
+        if client.proc.poll() is None:
+            client.proc.kill()
+            client.proc.wait()
+
+
+def test_a_client_session_from_initialize_to_shutdown(session):
+    client, spec = session
+    uri = spec.as_uri()
+    init = client.request("initialize", {"processId": None, "rootUri": spec.parent.as_uri(), "capabilities": {},
+                                         "initializationOptions": {"errorsUrl": "https://example.org/errors.md"}})
+    caps = init["capabilities"]
+    assert caps["hoverProvider"] and caps["definitionProvider"] and caps["documentSymbolProvider"]
+    client.notify("initialized")
+
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "arch", "version": 1,
+                                                            "text": BROKEN}})
+    found = client.diagnostics(uri, 1)
+    by_code = {d["code"]: d for d in found}
+    assert sorted(by_code) == ["E0201", "E0202"], found
+    unknown = by_code["E0201"]
+    assert unknown["range"] == {"start": {"line": 7, "character": 2}, "end": {"line": 7, "character": 5}}
+    assert unknown["severity"] == 1 and unknown["source"] == "archdsl"
+    assert "did you mean `bn`?" in unknown["message"]
+    assert unknown["codeDescription"]["href"] == "https://example.org/errors.md#e0201-unknown-layer-type-or-block-type"
+    twice = by_code["E0202"]
+    assert twice["range"]["start"] == {"line": 8, "character": 2}
+    related = twice["relatedInformation"]
+    assert related[0]["location"]["uri"] == uri and related[0]["location"]["range"]["start"] == {"line": 6,
+                                                                                               "character": 2}
+
+    fixes = client.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": unknown["range"],
+                                                       "context": {"diagnostics": [unknown]}})
+    assert [f["title"] for f in fixes] == ["Change to `bn`"]
+    assert fixes[0]["edit"]["changes"][uri] == [{"range": unknown["range"], "newText": "bn"}]
+
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                             "contentChanges": [{"text": FIXED}]})
+    assert client.diagnostics(uri, 2) == []
+
+    hover = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": at(FIXED, "  c1", "conv")})
+    text = hover["contents"]["value"]
+    assert "**c1** · `conv`" in text and "`3x32x32` → `16x32x32`" in text and "params 432 " in text, text
+    use = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": at(FIXED, "  b1", "conv_bn")})
+    text = use["contents"]["value"]
+    # conv 16->32 3x3 (4,608) + bn (64): the expansion's totals, at the use's module path
+    assert "conv_bn (block)" in text and "`16x32x32` → `32x32x32` at `b1`" in text and "params 4,672" in text, text
+    assert "3 nodes" in text
+
+    definition = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                            "position": at(FIXED, "  b1", "conv_bn")})
+    assert definition["uri"] == (spec.parent / "tiny_blocks.arch").as_uri()
+    assert definition["range"] == {"start": {"line": 1, "character": 6}, "end": {"line": 1, "character": 13}}
+    source = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                        "position": at(FIXED, "  c2", "b1")})
+    assert source == {"uri": uri, "range": {"start": {"line": 9, "character": 2}, "end": {"line": 9, "character": 4}}}
+    let = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                     "position": at(FIXED, "  c2", "doubled")})
+    assert let["range"]["start"] == {"line": 10, "character": 6}
+    param = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                       "position": at(FIXED, "  c1", "width")})
+    assert param["range"]["start"] == {"line": 3, "character": 6}
+
+    outline = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    assert [s["name"] for s in outline] == ["tiny", "stem", "head"]
+    assert [s["name"] for s in outline[1]["children"]] == ["c1", "r1", "b1", "c2"]
+
+    items = client.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                       "position": at(FIXED, "  c2", "b1")})
+    labels = {i["label"] for i in (items["items"] if isinstance(items, dict) else items)}
+    assert {"c1", "r1", "b1", "input"} <= labels and "doubled" not in labels
+
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    assert client.diagnostics(uri) == []
+    assert client.close() == 0
+
+
+def test_every_bundled_spec_analyses_clean_and_quickly():
+    """Every bundled spec checks clean through the server's analysis, and each statement walked is
+    mapped to the nodes it made. The time is recorded, not asserted (docs/editors.md gives the figure)."""
+    slowest = 0.0
+    for path in bundled_specs():
+        analysis = analyse_text(str(path), path.read_text())
+        start = time.perf_counter()
+        analysis = analyse_text(str(path), path.read_text())
+        slowest = max(slowest, time.perf_counter() - start)
+        assert analysis.graph is not None and not [d for d in analysis.diagnostics if d.is_error], path
+        top = {id(stmt) for stmt in analysis.tree.statements}
+        covered = {i for stmt, a, b in analysis.made if id(stmt) in top for i in range(a, b)}
+        ops = [analysis.graph[i].op for i in range(len(analysis.graph)) if i not in covered]
+        assert ops == ["input", "output"], (path, ops)  # every other node has its statement
+    assert slowest < 5.0  # a hang or a quadratic walk, not a timing budget
+
+
+def test_a_stage_row_hover_counts_its_units_and_costs():
+    from archdsl.lsp.hover import hover_text
+
+    path = SPECS / "resnet50.arch"
+    analysis = analyse_text(str(path), path.read_text())
+    line = next(i for i, s in enumerate(path.read_text().split("\n"), 1) if s.strip().startswith("layer3"))
+    chain = path_at(analysis.tree.statements, line, 5)
+    text = hover_text(analysis, chain, {})
+    # torchvision's resnet50.layer3: six bottlenecks, 7,098,368 parameters
+    assert "**layer3** · `bottleneck` row" in text
+    assert "`512x28x28` → `1024x14x14` at `layer3` · 6 units" in text and "params 7,098,368" in text, text
+
+
+def test_definition_of_a_bundled_library_block():
+    path = SPECS / "efficientnet.arch"
+    analysis = analyse_text(str(path), path.read_text())
+    line = next(i for i, s in enumerate(path.read_text().split("\n"), 1) if "1 mbconv" in s)
+    col = analysis.source.line(line).index("mbconv") + 2
+    chain = path_at(analysis.tree.statements, line, col)
+    blocks = Libraries().blocks(analysis.tree.statements, path.parent)
+    word = word_at(chain[-1], line, col, blocks)
+    assert word.name == "mbconv" and word.role == "type"
+    block = blocks["mbconv"]
+    assert block.span.file.endswith("torchvision_blocks.arch") and block.args[0].name == "mbconv"
+    # inside the library: `expanded` is the `let` above its use, `eps` the block's parameter
+    lib = analyse_text(block.span.file, (SPECS / "torchvision_blocks.arch").read_text())
+    use = next(s for s in lib.tree.statements if s.word == "block" and s.args[0].name == "mbconv")
+    line = next(n for n in range(use.span.line, use.span.line + 9)
+                if lib.source.line(n).strip().startswith("conv_bn_act expanded kernel=1"))  # under `if`
+    text = lib.source.line(line)
+    chain = path_at(lib.tree.statements, line, text.index("expanded") + 2)
+    word = word_at(chain[-1], line, text.index("expanded") + 2, blocks)
+    found = definition_of(word, chain, lib.tree.statements, (*words(), *blocks))
+    assert lib.source.line(found.line)[found.col - 1:found.end_col - 1] == "expanded" and found.line == use.span.line + 1
+    col = text.index("eps=eps") + 6
+    found = definition_of(word_at(chain[-1], line, col, blocks), chain, lib.tree.statements, (*words(), *blocks))
+    assert found.line == use.span.line and lib.source.line(found.line)[found.col - 1:].startswith("eps=")
+
+
+def test_positions_count_utf16_units():
+    line = "conv 8 3x3  # 𝔵 wide"
+    assert client_column(line, line.index("w") + 1) == line.index("w") + 1  # the astral char counts 2
+    assert char_column(line, client_column(line, 18)) == 18
+    assert client_column("é", 2, "utf-8") == 2 and client_column("é", 2, "utf-32") == 1
