@@ -199,3 +199,16 @@ def test_positions_count_utf16_units():
     assert client_column(line, line.index("w") + 1) == line.index("w") + 1  # the astral char counts 2
     assert char_column(line, client_column(line, 18)) == 18
     assert client_column("é", 2, "utf-8") == 2 and client_column("é", 2, "utf-32") == 1
+
+
+def test_without_pygls_the_command_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    from archdsl.cli import main
+
+    monkeypatch.delitem(sys.modules, "archdsl.lsp.server", raising=False)
+    monkeypatch.setitem(sys.modules, "pygls", None)
+    monkeypatch.setitem(sys.modules, "pygls.lsp.server", None)
+    assert main(["lsp"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0008]: the language server needs pygls" in err and "pip install 'archdsl[lsp]'" in err

@@ -17,10 +17,11 @@ def run(args) -> int:
     try:
         from archdsl.lsp.server import serve
     except ModuleNotFoundError as exc:
-        if exc.name not in ("pygls", "lsprotocol"):
+        missing = (exc.name or "").split(".")[0]
+        if missing not in ("pygls", "lsprotocol"):
             raise
         sys.stderr.write(render(error(
-            "E0008", f"the language server needs {exc.name}, which is not installed", None, "",
+            "E0008", f"the language server needs {missing}, which is not installed", None, "",
             "install it with `pip install 'archdsl[lsp]'`")) + "\n")
         return EXIT_ERRORS
     serve()
