@@ -212,3 +212,66 @@ def test_without_pygls_the_command_says_what_to_install(monkeypatch, capsys):
     assert main(["lsp"]) == 1
     err = capsys.readouterr().err
     assert "error[E0008]: the language server needs pygls" in err and "pip install 'archdsl[lsp]'" in err
+
+
+def _fixes(text: str):
+    from lsprotocol import types as L
+
+    from archdsl.lsp.assist import code_actions
+    from archdsl.lsp.document import span_range
+
+    analysis = analyse_text("/nowhere/fix.arch", text)
+    found = []
+    for d in analysis.diagnostics:
+        r = span_range(d.span)
+        found.append(L.Diagnostic(range=L.Range(L.Position(**r["start"]), L.Position(**r["end"])), message=d.message,
+                                  code=d.code, data={"help": d.help}))
+    return code_actions("file:///nowhere/fix.arch", analysis, found, "utf-16")
+
+
+def test_quick_fixes_replace_a_misspelt_word_and_offer_the_nearest_widths():
+    fixes = _fixes("network n\ninput 3x32x32\nconv 64 3x3\nconv 63 3x3 groups=2\nmaxpool 2x2 ceil=ture\n")
+    edits = {f.title: f.edit.changes["file:///nowhere/fix.arch"][0] for f in fixes}
+    assert set(edits) == {"Change 63 to 62", "Change 63 to 64", "Change to `true`"}
+    width = edits["Change 63 to 62"]
+    assert (width.range.start.line, width.range.start.character, width.range.end.character, width.new_text) == \
+        (3, 5, 7, "62")
+    word = edits["Change to `true`"]
+    assert (word.range.start.line, word.range.start.character, word.range.end.character) == (4, 17, 21)
+
+
+def test_a_width_written_as_a_name_gets_no_number_to_replace():
+    fixes = _fixes("network n\nparam w = 63\ninput 3x32x32\nconv 64 3x3\nconv w 3x3 groups=2\n")
+    assert fixes == []
+
+
+def test_completion_offers_types_at_a_line_start_and_an_options_words():
+    from archdsl.lsp.assist import completions
+
+    text = "network n\ninput 3x32x32\nstem\n  c1 conv 8 3x3\n  r1 hardswish\n  b \n  x gelu approximate=\n"
+    analysis = analyse_text("/nowhere/c.arch", text)
+    labels = lambda line, col: {i.label for i in completions(analysis, line, col, {})}  # noqa: E731
+    start = labels(6, 4)  # `  b` being typed
+    assert {"conv", "bottleneck", "global_avgpool", "stages", "scope", "let"} <= start
+    assert "c1" not in start
+    after_type = labels(4, len("  c1 conv 8 3x3 ") + 1)
+    assert {"stride=", "groups=", "pad=", "input"} <= after_type and not {"c1", "r1"} & after_type
+    assert labels(7, len("  x gelu approximate=") + 1) == {"none", "tanh"}
+
+
+def test_the_outline_has_stages_blocks_and_scopes():
+    from archdsl.lsp.assist import symbols
+    from archdsl.lsp.document import span_range
+
+    path = SPECS / "efficientnet.arch"
+    analysis = analyse_text(str(path), path.read_text())
+    outline = symbols(analysis.tree.statements, span_range)
+    names = [s.name for s in outline]
+    assert names == ["efficientnet", "scope features", "head"]
+    features = outline[1].children
+    assert "stages" in [c.name for c in features]
+    rows = next(c for c in features if c.name == "stages").children
+    assert [r.name for r in rows] == [f"{n} mbconv" for n in range(1, 8)]
+    library = analyse_text(str(SPECS / "torchvision_blocks.arch"), (SPECS / "torchvision_blocks.arch").read_text())
+    blocks = [s.name for s in symbols(library.tree.statements, span_range)]
+    assert {"conv_bn_act", "squeeze_excite", "mbconv"} <= set(blocks)

@@ -8,11 +8,9 @@ from lsprotocol import types as L
 
 from archdsl.lsp.document import Analysis, client_column
 from archdsl.lsp.navigate import SECTIONS, defined_before, path_at, statement_name, words
+from archdsl.lsp.vocabulary import language_words
 from archdsl.syntax import tree as T
 
-#: the words of the language that start a statement, besides layer and block types
-STATEMENT_WORDS = ("network", "input", "param", "default", "stem", "head", "body", "stages", "scope", "residual",
-                   "concat", "shortcut", "branch", "block", "use", "let", "require", "if", "elif", "else", "output")
 #: options that take true or false on layers
 BOOLEAN_OPTIONS = ("bias", "ceil", "count_pad", "align_corners")
 #: words of layer options that take a word (besides the activations', read from their table)
@@ -47,10 +45,11 @@ def _symbol(stmt: T.Statement, to_range, known) -> L.DocumentSymbol | None:
         name, kind = f"{stmt.word} {first}" if first else stmt.word, L.SymbolKind.Namespace
     else:
         named = statement_name(stmt, known)
-        if named is None:
+        if named is None and not stmt.word.isdigit():
             return None
         row = any(isinstance(a, T.ListValue) for a in stmt.args) or "repeat" in {o.name for o in stmt.options}
-        name, kind = named.name, (L.SymbolKind.Struct if row else L.SymbolKind.Field)
+        name = named.name if named is not None else f"{stmt.word} {first or ''}".strip()  # `2 mbconv`: by position
+        kind = L.SymbolKind.Struct if row else L.SymbolKind.Field
     whole = to_range(_whole_span(stmt))
     return L.DocumentSymbol(name=name, kind=kind, range=whole, selection_range=to_range(stmt.word_span),
                             children=symbols(stmt.body, to_range, known) or None)
@@ -82,10 +81,11 @@ def completions(analysis: Analysis, line: int, col: int, blocks: dict) -> list[L
     if re.search(r"\bfrom\s+(\w+\s*,\s*)*\w*$", text):
         return _items(visible_names(statements, line, col, layers_only=True), L.CompletionItemKind.Variable)
     head = text.split()
+    keywords = [w for w in language_words()["keyword"] if w != "from"]
     if len(head) <= 1 and not text.endswith(" ") or (len(head) == 1 and text.endswith(" ") and head[0] not in words()
-                                                     and head[0] not in STATEMENT_WORDS):
+                                                     and head[0] not in keywords):
         return (_items(words(), L.CompletionItemKind.Class) + _items(blocks, L.CompletionItemKind.Function)
-                + _items(STATEMENT_WORDS, L.CompletionItemKind.Keyword))
+                + _items(keywords, L.CompletionItemKind.Keyword))
     layer = next((w for w in head if w in words() or w in blocks), None)
     return (_items([f"{o}=" for o in options_of(layer, blocks)], L.CompletionItemKind.Property)
             + _items(visible_names(statements, line, col), L.CompletionItemKind.Variable))
