@@ -133,6 +133,17 @@ def test_a_client_session_from_initialize_to_shutdown(session):
     labels = {i["label"] for i in (items["items"] if isinstance(items, dict) else items)}
     assert {"c1", "r1", "b1", "input"} <= labels and "doubled" not in labels
 
+    # a problem inside the library's block body shows at the use that made it, the body's line related
+    inside = FIXED.replace("b1 conv_bn 32 kernel=3", "b1 conv_bn 32 kernel=0")
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                             "contentChanges": [{"text": inside}]})
+    (body,) = client.diagnostics(uri, 3)
+    assert body["code"] == "E0209" and body["range"]["start"] == {"line": 9, "character": 2}
+    library = body["relatedInformation"][0]["location"]
+    assert library["uri"] == (spec.parent / "tiny_blocks.arch").as_uri()
+    assert library["range"]["start"] == {"line": 2, "character": 11}  # `kernel` in `conv out kernel ...`
+    assert body["relatedInformation"][1]["message"] == "in `b1`, made by this use of `conv_bn`"
+
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     assert client.diagnostics(uri) == []
     assert client.close() == 0
