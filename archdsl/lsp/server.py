@@ -39,7 +39,12 @@ class ArchServer(LanguageServer):
     def refresh(self, uri: str) -> None:
         """Analyse the document's current text and publish its diagnostics."""
         document = self.workspace.get_text_document(uri)
-        analysis = analyse_text(uri_to_path(uri), document.source)
+        try:
+            analysis = analyse_text(uri_to_path(uri), document.source)
+        except Exception as exc:  # a bug in archdsl: say so, keep serving the other documents
+            self.window_log_message(L.LogMessageParams(L.MessageType.Error, f"archdsl: internal error checking "
+                                                       f"{uri}: {type(exc).__name__}: {exc}"))
+            return
         self.analyses[uri] = analysis
         found = [self.diagnostic(d, analysis) for d in analysis.diagnostics]
         self.text_document_publish_diagnostics(
