@@ -114,6 +114,9 @@ def test_a_client_session_from_initialize_to_shutdown(session):
                                                             "position": at(FIXED, "  b1", "conv_bn")})
     assert definition["uri"] == (spec.parent / "tiny_blocks.arch").as_uri()
     assert definition["range"] == {"start": {"line": 1, "character": 6}, "end": {"line": 1, "character": 13}}
+    option = client.request("textDocument/definition", {"textDocument": {"uri": uri},
+                                                        "position": at(FIXED, "  b1", "kernel")})
+    assert option["uri"].endswith("tiny_blocks.arch") and option["range"]["start"] == {"line": 1, "character": 18}
     source = client.request("textDocument/definition", {"textDocument": {"uri": uri},
                                                         "position": at(FIXED, "  c2", "b1")})
     assert source == {"uri": uri, "range": {"start": {"line": 9, "character": 2}, "end": {"line": 9, "character": 4}}}

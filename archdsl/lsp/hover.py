@@ -4,6 +4,7 @@ block definition takes and makes at each of its uses."""
 from __future__ import annotations
 
 from archdsl.lsp.document import Analysis
+from archdsl.lsp.navigate import walk, words
 from archdsl.syntax import tree as T
 
 #: at most this many uses of a block, or walks of a statement in a block body, are listed
@@ -18,9 +19,7 @@ def hover_text(analysis: Analysis, chain: list[T.Statement], blocks: dict[str, T
     if stmt.word == "input" and len(chain) == 1 and analysis.graph is not None:
         return f"**input** `{analysis.graph.input_type}`"
     runs = analysis.nodes_of(stmt)
-    if not runs:
-        if analysis.graph is None and analysis.diagnostics:
-            return None  # types are shown once the spec checks
+    if not runs:  # a spec with errors has no IR: its diagnostics are what there is to see
         return None
     title = _title(stmt, blocks)
     row = _row([analysis.graph[i] for i in runs[0]])
@@ -38,7 +37,6 @@ def hover_text(analysis: Analysis, chain: list[T.Statement], blocks: dict[str, T
 
 def _title(stmt: T.Statement, blocks: dict[str, T.Statement]) -> str:
     from archdsl.semantics.builder import split_name
-    from archdsl.lsp.navigate import words
 
     name, op, _ = split_name(stmt, (*words(), *blocks))
     kind = op.name if op is not None else "stage row"
@@ -110,9 +108,7 @@ def _costs(analysis: Analysis, ids) -> str:
 
 def _definition(analysis: Analysis, block: T.Statement, blocks: dict[str, T.Statement]) -> str:
     """A block definition: how a use is written, then each use's types and costs."""
-    from archdsl.lsp.navigate import walk
     from archdsl.semantics.builder import split_name
-    from archdsl.lsp.navigate import words
 
     head = block.args[0].name if block.args and isinstance(block.args[0], T.Name) else "?"
     params = [a.name for a in block.args[1:] if isinstance(a, T.Name)]

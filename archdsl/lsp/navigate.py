@@ -86,7 +86,7 @@ class Word:
     name: str
     span: Span
     #: `from` (a value of the scope), `type` (a statement's layer or block type), `value` (an
-    #: argument or an option's value), `use` (a library's name)
+    #: argument or an option's value), `option` (an option's name), `use` (a library's name)
     role: str
 
 
@@ -108,8 +108,9 @@ def word_at(stmt: T.Statement, line: int, col: int, blocks) -> Word | None:
                 typed = index == 0 and isinstance(arg, T.Name) and (arg.name in blocks or arg.name in words())
                 return Word(name.name.split(".", 1)[0], name.span, "type" if typed else "value")
     for option in stmt.options:
-        if stmt.word in ("let", "param") and contains(option.name_span, line, col):
-            return Word(option.name, option.name_span, "value")
+        if contains(option.name_span, line, col):
+            role = "value" if stmt.word in ("let", "param") else "option"
+            return Word(option.name, option.name_span, role)
         for name in values_in(option.value):
             if contains(name.span, line, col):
                 return Word(name.name.split(".", 1)[0], name.span, "value")
@@ -174,6 +175,15 @@ def definition_of(word: Word, chain: list[T.Statement], top, known) -> Span | No
             return enclosing.word_span
         return next((stmt.span for stmt in top if stmt.word == "input"), None)
     return None
+
+
+def parameter_of(stmt: T.Statement, option: str, blocks: dict[str, T.Statement]) -> Span | None:
+    """Where the block that `stmt` uses declares its parameter `option` (`expand` in `mbconv 24 expand=6`)."""
+    from archdsl.semantics.builder import split_name
+
+    op = split_name(stmt, (*words(), *blocks))[1]
+    block = blocks.get(op.name) if op is not None else None
+    return next((p.span for p in _block_params(block) if p.name == option), None) if block else None
 
 
 def _block_params(block: T.Statement):

@@ -17,7 +17,8 @@ from archdsl.diagnostics import Diagnostic, Span
 from archdsl.lsp import assist
 from archdsl.lsp.document import Analysis, analyse_text, char_column, path_to_uri, span_range, uri_to_path
 from archdsl.lsp.hover import hover_text
-from archdsl.lsp.navigate import Libraries, definition_of, library_file, path_at, word_at, words
+from archdsl.lsp.navigate import (Libraries, definition_of, library_file, parameter_of, path_at, word_at,
+                                    words)
 
 SEVERITY = {"error": L.DiagnosticSeverity.Error, "warning": L.DiagnosticSeverity.Warning}
 
@@ -195,6 +196,8 @@ def find_definition(ls: ArchServer, analysis: Analysis, line: int, col: int) -> 
     if word.role in ("type", "value") and word.name in blocks:
         block = blocks[word.name]
         return block.args[0].span
+    if word.role == "option":
+        return parameter_of(chain[-1], word.name, blocks)
     if word.role == "type":
         return None
     return definition_of(word, chain, analysis.tree.statements, (*words(), *blocks))
