@@ -288,3 +288,14 @@ def test_the_outline_has_stages_blocks_and_scopes():
     library = analyse_text(str(SPECS / "torchvision_blocks.arch"), (SPECS / "torchvision_blocks.arch").read_text())
     blocks = [s.name for s in symbols(library.tree.statements, span_range)]
     assert {"conv_bn_act", "squeeze_excite", "mbconv"} <= set(blocks)
+
+
+def test_a_bundled_library_is_found_from_a_spec_anywhere(tmp_path):
+    """`use torchvision_blocks` in a spec outside specs/: its blocks are still found, in the bundled file."""
+    from archdsl.syntax.parser import parse
+    from archdsl.api import text_source
+
+    tree, _ = parse(text_source(str(tmp_path / "mine.arch"), "use torchvision_blocks\nblock mine out\n  conv out 1x1\n"))
+    blocks = Libraries().blocks(tree.statements, tmp_path)
+    assert blocks["mine"].span.file == str(tmp_path / "mine.arch")
+    assert blocks["mbconv"].span.file == str(SPECS / "torchvision_blocks.arch")

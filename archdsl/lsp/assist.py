@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from lsprotocol import types as L
 
@@ -60,7 +61,6 @@ def _whole_span(stmt: T.Statement):
     last = stmt
     while last.body:
         last = last.body[-1]
-    from dataclasses import replace
     ends = [stmt.span, last.span, *(a.span for a in last.args), *(o.span for o in last.options)]
     end = max(ends, key=lambda s: (s.end_line, s.end_col))
     return replace(stmt.span, end_line=end.end_line, end_col=end.end_col)
