@@ -299,3 +299,38 @@ def test_a_bundled_library_is_found_from_a_spec_anywhere(tmp_path):
     blocks = Libraries().blocks(tree.statements, tmp_path)
     assert blocks["mine"].span.file == str(tmp_path / "mine.arch")
     assert blocks["mbconv"].span.file == str(SPECS / "torchvision_blocks.arch")
+
+
+@pytest.mark.parametrize("name", ["resnet50d", "efficientnet", "torchvision_blocks", "broken"])
+def test_every_position_of_a_spec_is_answered_without_an_exception(name):
+    """Hover, definition and completion at every character of a spec (one that checks, one using a
+    library, a library, one with errors), and one past each line's end, all in process."""
+    from archdsl.lsp.assist import completions
+    from archdsl.lsp.hover import hover_text
+    from archdsl.lsp.server import find_definition
+
+    path = SPECS / f"{name}.arch"
+    text = BROKEN + "  conv 8 3x3 bias=\n  [\n" if name == "broken" else path.read_text()
+    analysis = analyse_text(str(path), text)
+    blocks = Libraries().blocks(analysis.tree.statements if analysis.tree else (), SPECS)
+    answered = 0
+    for line, content in enumerate(text.split("\n"), 1):
+        for col in range(1, len(content) + 3):
+            chain = path_at(analysis.tree.statements, line, col) if analysis.tree else []
+            answered += bool(chain and hover_text(analysis, chain, blocks))
+            if analysis.tree:
+                find_definition(analysis, line, col, blocks)
+            completions(analysis, line, col, blocks)
+    assert answered > 0 or name in ("torchvision_blocks", "broken")
+    assert analysis.tree is not None  # with syntax errors, the other lines still make a tree
+
+
+def test_a_line_being_typed_leaves_the_rest_navigable():
+    from archdsl.lsp.assist import completions
+
+    text = FIXED.replace("  c2 conv doubled 1x1 from b1\n", "  c2 conv doubled 1x1 pad=\n  c3 conv 8 3x3 from \n")
+    analysis = analyse_text("/nowhere/typing.arch", text)
+    assert analysis.graph is None and {d.code for d in analysis.diagnostics} == {"E0102"}
+    line = text.split("\n").index("  c3 conv 8 3x3 from ") + 1
+    labels = {i.label for i in completions(analysis, line, len("  c3 conv 8 3x3 from ") + 1, {})}
+    assert {"c1", "r1", "b1", "input"} <= labels

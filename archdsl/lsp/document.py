@@ -12,6 +12,10 @@ from archdsl.ir.graph import Graph
 from archdsl.syntax import tree as T
 
 
+#: rounds of blanking the lines with syntax errors before giving up on a tree for a broken spec
+MAX_BLANKING = 4
+
+
 @dataclass
 class Analysis:
     """What the server knows of one version of a document."""
@@ -51,7 +55,27 @@ def analyse_text(path: str, text: str) -> Analysis:
             graph = None
     if graph is None:
         diagnostics = python_file(source) or diagnostics
+    if tree is None:
+        tree = _tree_without(source, diagnostics)
     return Analysis(source, tree, graph, sorted(diagnostics, key=Diagnostic.sort_key), made)
+
+
+def _tree_without(source: Source, diagnostics: list[Diagnostic]) -> T.Spec | None:
+    """A spec with syntax errors (a line being typed) still has a tree to navigate: the one its other
+    lines make, with those the errors are on blanked (so every span stays where it was)."""
+    from archdsl.api import text_source
+    from archdsl.syntax.parser import parse
+
+    lines = source.text.split("\n")
+    for _ in range(MAX_BLANKING):  # an unclosed bracket hides the errors after it until it is blanked
+        broken = {d.span.line for d in diagnostics if d.span is not None and d.span.file == source.name}
+        if not broken:
+            return None
+        lines = [" " * len(line) if number in broken else line for number, line in enumerate(lines, 1)]
+        tree, diagnostics = parse(text_source(source.name, "\n".join(lines)))
+        if tree is not None:
+            return tree
+    return None
 
 
 def uri_to_path(uri: str) -> str:

@@ -148,7 +148,7 @@ def create_server() -> ArchServer:
         if at is None:
             return None
         analysis, line, col = at
-        span = find_definition(ls, analysis, line, col)
+        span = find_definition(analysis, line, col, ls.blocks(analysis))
         return ls.location(span) if isinstance(span, Span) else span
 
     @server.feature(L.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
@@ -180,13 +180,12 @@ def create_server() -> ArchServer:
     return server
 
 
-def find_definition(ls: ArchServer, analysis: Analysis, line: int, col: int) -> Span | L.Location | None:
+def find_definition(analysis: Analysis, line: int, col: int, blocks: dict) -> Span | L.Location | None:
     """Where the name at `line`:`col` is defined: a value, a parameter, a `let`, a block (here or in a
-    library), or the library file a `use` reads."""
+    library: `blocks`, by name), or the library file a `use` reads."""
     chain = path_at(analysis.tree.statements, line, col)
     if not chain:
         return None
-    blocks = ls.blocks(analysis)
     word = word_at(chain[-1], line, col, blocks)
     if word is None:
         return None
