@@ -128,3 +128,36 @@ def test_the_textmate_grammar_tokenizes_every_spec_as_the_lexer_does():
         assert not differ, (path, sorted(differ.items())[:5])
     resnet = textmate_kinds(results[[p.name for p in ALL_SPECS].index("resnet50.arch")]["tokens"])
     assert {"keyword", "type", "definition", "size", "stride", "option", "integer", "comment"} <= set(resnet.values())
+
+
+VIM = ROOT / "editors" / "vim"
+
+
+def test_the_vim_syntax_is_written_from_the_shared_words():
+    from archdsl.lsp.vocabulary import vim_syntax
+
+    assert (VIM / "syntax" / "arch.vim").read_text() == vim_syntax(), \
+        "regenerate: python -m archdsl.lsp.vocabulary vim > editors/vim/syntax/arch.vim"
+
+
+def test_vim_highlights_a_spec_with_the_syntax_file(tmp_path):
+    """Vim itself (where installed) reads editors/vim: the file type, and the syntax group at each
+    kind of token of resnet50.arch, asked of Vim with synID()."""
+    vim = shutil.which("vim") or shutil.which("nvim")
+    if vim is None:
+        pytest.skip("neither vim nor nvim is installed")
+    text = (SPECS / "resnet50.arch").read_text().split("\n")
+    conv1 = next(n for n, line in enumerate(text, 1) if line.startswith("  conv1"))
+    places = {(2, 1): "archKeyword", (conv1, 3): "archDefinition", (conv1, 12): "archType",
+              (conv1, 17): "archInteger", (conv1, 21): "archSize", (conv1, 24): "archStride",
+              (conv1, 27): "archOption", (1, 1): "archComment"}
+    assert text[conv1 - 1][23:25] == "/2" and text[conv1 - 1][26:29] == "pad"
+    out = tmp_path / "groups.txt"
+    script = tmp_path / "ask.vim"
+    asks = " ".join(f"call add(out, synIDattr(synID({line}, {col}, 1), 'name'))" for line, col in places)
+    script.write_text(f"set rtp^={VIM}\nfiletype plugin on\nsyntax on\nedit {SPECS / 'resnet50.arch'}\n"
+                      f"let out = [&filetype]\n{asks.replace(' call', chr(10) + 'call')}\n"
+                      f"call writefile(out, '{out}')\nqa!\n")
+    subprocess.run([vim, "-Nu", "NONE", "-es", "-S", str(script)], stdin=subprocess.DEVNULL, capture_output=True,
+                   timeout=60)
+    assert out.read_text().split("\n")[:-1] == ["arch", *places.values()]

@@ -1,6 +1,7 @@
-"""The highlighting rules, once, for every highlighter: the Pygments lexer (archdsl.highlight) and
-the TextMate grammar of the VS Code extension (editors/vscode/syntaxes/arch.tmLanguage.json,
-written by `python -m archdsl.lsp.vocabulary`). The words come from the language's registries.
+"""The highlighting rules, once, for every highlighter: the Pygments lexer (archdsl.highlight), the
+TextMate grammar of the VS Code extension (editors/vscode/syntaxes/arch.tmLanguage.json, written by
+`python -m archdsl.lsp.vocabulary`) and a Vim syntax file with the same kinds (editors/vim, written
+by `python -m archdsl.lsp.vocabulary vim`). The words come from the language's registries.
 
 Each rule is a regular expression (in the subset Python's `re` and Oniguruma share) and the kind of
 each of its groups (or of the whole match); a kind names a Pygments token type and a TextMate scope.
@@ -49,9 +50,9 @@ def language_words() -> dict[str, tuple[str, ...]]:
     from archdsl.semantics.control import CONTROL
     from archdsl.semantics.ops import OPS
 
-    return {"keyword": tuple(dict.fromkeys((*HEADER_WORDS, *STRUCTURE, *CONTROL, "output", "from"))),
-            "constant": ("true", "false", "none"), "word-operator": ("and", "or", "not"),
-            "type": tuple(dict.fromkeys((*OPS, *registry(), "split")))}
+    keywords = tuple(dict.fromkeys((*HEADER_WORDS, *STRUCTURE, *CONTROL, "output", "from")))
+    return {"keyword": keywords, "constant": ("true", "false", "none"), "word-operator": ("and", "or", "not"),
+            "type": tuple(w for w in dict.fromkeys((*OPS, *registry(), "split")) if w not in keywords)}
 
 
 def _either(words) -> str:
@@ -103,5 +104,39 @@ def textmate_grammar() -> dict:
             "patterns": patterns}
 
 
+#: Vim syntax group -> the highlight group it links to, for each kind the Vim syntax marks
+VIM_GROUPS = {"comment": "Comment", "keyword": "Keyword", "constant": "Boolean", "word-operator": "Operator",
+              "type": "Type", "definition": "Identifier", "block-name": "Function", "library": "Include",
+              "function": "Function", "option": "Label", "size": "Number", "stride": "Special",
+              "float": "Float", "integer": "Number"}
+
+
+def vim_syntax() -> str:
+    """The same kinds as a Vim syntax file (Vim and Neovim without a language server's help); Vim
+    ranks its keywords above its matches, so a statement's name that is also a type shows as a type."""
+    words = language_words()
+    group = lambda kind: "arch" + "".join(part.title() for part in kind.split("-"))  # noqa: E731
+    lines = ['" archdsl specs (.arch). Written by `python -m archdsl.lsp.vocabulary vim`: do not edit.',
+             'if exists("b:current_syntax")', "  finish", "endif", ""]
+    lines += [r'syn match archDefinition "^\s*\zs\h[[:alnum:]_]*\(-[[:alnum:]_]\+\)*\ze\s\+\(\h\|\[\)"',
+              r'syn match archOption "\<\h\w*\ze\s*=\([^=]\|$\)"',
+              r'syn match archFunction "\<\h\w*\ze("',
+              r'syn match archBlockName "\(\<block\s\+\)\@<=\h\w*"',
+              r'syn match archLibrary "\(\<use\s\+\)\@<=\h\w*"',
+              r'syn match archInteger "\<\d\+\>"',
+              r'syn match archFloat "\<\d\+\.\d*\([eE][-+]\=\d\+\)\=\|\<\d\+[eE][-+]\=\d\+\>"',
+              r'syn match archSize "\<\d\+\(x\d\+\)\+\>"',
+              r'syn match archStride "\s\zs/\d\+\>"']
+    for kind in ("keyword", "constant", "word-operator", "type"):
+        lines.append(f"syn keyword {group(kind)} " + " ".join(words[kind]))
+    lines += [r'syn match archComment "#.*$"', ""]
+    lines += [f"hi def link {group(kind)} {target}" for kind, target in VIM_GROUPS.items()]
+    lines += ["", 'let b:current_syntax = "arch"']
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(json.dumps(textmate_grammar(), indent=2) + "\n")
+    if sys.argv[1:] == ["vim"]:
+        sys.stdout.write(vim_syntax())
+    else:
+        sys.stdout.write(json.dumps(textmate_grammar(), indent=2) + "\n")
