@@ -8,10 +8,12 @@ from pathlib import Path
 
 from archdsl.diagnostics import Span
 from archdsl.lsp.document import contains
+from archdsl.lsp.vocabulary import language_words
+from archdsl.semantics.builder import SECTIONS as BUILDER_SECTIONS
 from archdsl.syntax import tree as T
 
 #: sections that group statements without a scope of their own: their names stay visible around them
-SECTIONS = ("stem", "head", "body", "stages")
+SECTIONS = (*BUILDER_SECTIONS, "stages")
 
 
 def words() -> tuple[str, ...]:
@@ -122,13 +124,9 @@ def statement_name(stmt: T.Statement, known) -> T.Name | None:
     `scope features`, a stage row's name), with its span; None for an unnamed one."""
     if stmt.word in ("scope", "residual", "concat") and stmt.args and isinstance(stmt.args[0], T.Name):
         return stmt.args[0]
-    if stmt.word in known or stmt.word in SECTIONS or stmt.word in _CONTROL or stmt.word.isdigit():
+    if stmt.word in known or stmt.word in language_words()["keyword"] or stmt.word.isdigit():
         return None
     return T.Name(stmt.word, stmt.word_span)
-
-
-_CONTROL = ("network", "input", "param", "default", "let", "require", "if", "elif", "else", "block", "use",
-            "output")
 
 
 def defined_before(statements, stop: T.Statement | None, known):
