@@ -23,6 +23,12 @@ class Client:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        try:
+            self._read_messages()
+        except (ValueError, OSError):  # the stream was closed under the reader: the session is over
+            self.inbox.put(None)
+
+    def _read_messages(self) -> None:
         stream = self.proc.stdout
         while True:
             length = None
