@@ -147,6 +147,16 @@ def test_a_client_session_from_initialize_to_shutdown(session):
     assert library["range"]["start"] == {"line": 2, "character": 11}  # `kernel` in `conv out kernel ...`
     assert body["relatedInformation"][1]["message"] == "in `b1`, made by this use of `conv_bn`"
 
+    # the library fixed on disk and saved in the editor: the spec that uses it is checked again
+    library_uri = (spec.parent / "tiny_blocks.arch").as_uri()
+    fixed_library = LIBRARY.replace("conv out kernel pad=kernel // 2", "conv out max(kernel, 1) pad=kernel // 2")
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": library_uri, "languageId": "arch", "version": 1,
+                                                            "text": fixed_library}})
+    assert client.diagnostics(library_uri, 1) == []
+    (spec.parent / "tiny_blocks.arch").write_text(fixed_library)
+    client.notify("textDocument/didSave", {"textDocument": {"uri": library_uri}})
+    assert client.diagnostics(uri, 3) == []
+
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     assert client.diagnostics(uri) == []
     assert client.close() == 0

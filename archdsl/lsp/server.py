@@ -123,7 +123,9 @@ def create_server() -> ArchServer:
 
     @server.feature(L.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: ArchServer, params: L.DidSaveTextDocumentParams):
-        ls.refresh(params.text_document.uri)
+        # a saved library changes what the specs that use it read from disk: check every open one again
+        for uri in [params.text_document.uri, *(u for u in ls.analyses if u != params.text_document.uri)]:
+            ls.refresh(uri)
 
     @server.feature(L.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: ArchServer, params: L.DidCloseTextDocumentParams):
