@@ -280,6 +280,10 @@ def test_completion_offers_types_at_a_line_start_and_an_options_words():
     after_type = labels(4, len("  c1 conv 8 3x3 ") + 1)
     assert {"stride=", "groups=", "pad=", "input"} <= after_type and not {"c1", "r1"} & after_type
     assert labels(7, len("  x gelu approximate=") + 1) == {"none", "tanh"}
+    staged = analyse_text("/nowhere/s.arch", "network n\ninput 3x32x32\nstages \n")
+    from archdsl.semantics.blocks import registry
+
+    assert {i.label for i in completions(staged, 3, 8, {"mine": None})} == {*registry(), "mine"} >= {"bottleneck"}
 
 
 def test_the_outline_has_stages_blocks_and_scopes():

@@ -81,9 +81,13 @@ def completions(analysis: Analysis, line: int, col: int, blocks: dict) -> list[L
     if re.search(r"\bfrom\s+(\w+\s*,\s*)*\w*$", text):
         return _items(visible_names(statements, line, col, layers_only=True), L.CompletionItemKind.Variable)
     head = text.split()
+    done = head if text.endswith((" ", "\t")) else head[:-1]  # the words before the one being typed
     keywords = [w for w in language_words()["keyword"] if w != "from"]
-    if len(head) <= 1 and not text.endswith(" ") or (len(head) == 1 and text.endswith(" ") and head[0] not in words()
-                                                     and head[0] not in keywords):
+    if done == ["stages"]:
+        from archdsl.semantics.blocks import registry
+
+        return _items(registry(), L.CompletionItemKind.Class) + _items(blocks, L.CompletionItemKind.Function)
+    if not done or (len(done) == 1 and done[0] not in (*words(), *keywords, *blocks)):  # a type is next
         return (_items(words(), L.CompletionItemKind.Class) + _items(blocks, L.CompletionItemKind.Function)
                 + _items(keywords, L.CompletionItemKind.Keyword))
     layer = next((w for w in head if w in words() or w in blocks), None)
