@@ -268,7 +268,7 @@ def test_a_width_written_as_a_name_gets_no_number_to_replace():
     assert fixes == []
 
 
-def test_completion_offers_types_at_a_line_start_and_an_options_words():
+def test_completion_offers_types_at_a_line_start_and_an_options_words(tmp_path):
     from archdsl.lsp.assist import completions
 
     text = "network n\ninput 3x32x32\nstem\n  c1 conv 8 3x3\n  r1 hardswish\n  b \n  x gelu approximate=\n"
@@ -281,6 +281,11 @@ def test_completion_offers_types_at_a_line_start_and_an_options_words():
     assert {"stride=", "groups=", "pad=", "input"} <= after_type and not {"c1", "r1"} & after_type
     assert labels(7, len("  x gelu approximate=") + 1) == {"none", "tanh"}
     staged = analyse_text("/nowhere/s.arch", "network n\ninput 3x32x32\nstages \n")
+    mine = tmp_path / "mine.arch"
+    (tmp_path / "my_blocks.arch").write_text(LIBRARY)
+    using = analyse_text(str(mine), "network n\nuse \n")
+    libraries = {i.label for i in completions(using, 2, 5, {})}
+    assert {"my_blocks", "torchvision_blocks"} <= libraries and not {"resnet50", "mine"} & libraries
     from archdsl.semantics.blocks import registry
 
     assert {i.label for i in completions(staged, 3, 8, {"mine": None})} == {*registry(), "mine"} >= {"bottleneck"}

@@ -83,6 +83,8 @@ def completions(analysis: Analysis, line: int, col: int, blocks: dict) -> list[L
     head = text.split()
     done = head if text.endswith((" ", "\t")) else head[:-1]  # the words before the one being typed
     keywords = [w for w in language_words()["keyword"] if w != "from"]
+    if done == ["use"]:
+        return _items(libraries_near(analysis.source.name), L.CompletionItemKind.Module)
     if done == ["stages"]:
         from archdsl.semantics.blocks import registry
 
@@ -93,6 +95,23 @@ def completions(analysis: Analysis, line: int, col: int, blocks: dict) -> list[L
     layer = next((w for w in head if w in words() or w in blocks), None)
     return (_items([f"{o}=" for o in options_of(layer, blocks)], L.CompletionItemKind.Property)
             + _items(visible_names(statements, line, col), L.CompletionItemKind.Variable))
+
+
+def libraries_near(spec: str, most: int = 500) -> list[str]:
+    """The block libraries `use` can name from `spec`: those beside it, then the bundled ones (at most
+    `most` files of each folder are looked at)."""
+    from pathlib import Path
+
+    from archdsl.zoo import bundled_folder, is_library
+
+    found = []
+    for folder in (Path(spec).parent, bundled_folder()):
+        try:
+            files = sorted(folder.glob("*.arch"))[:most]
+        except OSError:
+            continue
+        found += [path.stem for path in files if path.name != Path(spec).name and is_library(path)]
+    return found
 
 
 def _items(labels, kind) -> list[L.CompletionItem]:
