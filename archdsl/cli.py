@@ -195,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
     from archdsl.commands import explain, export, render, summary, weights, zoo
+    from archdsl.lsp import command as lsp
 
-    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register]
+    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register,
+            lsp.register]
 
 
 def main(argv: list[str] | None = None) -> int:

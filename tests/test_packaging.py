@@ -28,7 +28,8 @@ def test_graphviz_is_a_dependency_and_the_extras_hold_onnx():
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert any(d.startswith("graphviz") for d in deps)
     assert {d.split(">")[0] for d in extras["onnx"]} == {"onnx", "onnxscript", "onnxruntime"}
-    assert "archdsl[onnx,safetensors]" in extras["test"]
+    assert "archdsl[onnx,safetensors,lsp]" in extras["test"]
+    assert {d.split(">")[0] for d in extras["lsp"]} == {"pygls", "lsprotocol", "pygments"}
 
 
 @pytest.fixture(scope="module")

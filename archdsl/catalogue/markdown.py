@@ -53,13 +53,14 @@ def document() -> str:
     from importlib import resources
 
     index = ["| code | severity | meaning |", "|---|---|---|"]
-    index += [f"| [{e.code}](#{_anchor(e)}) | {e.severity} | {e.title} |" for e in entries().values()]
+    index += [f"| [{e.code}](#{anchor(e)}) | {e.severity} | {e.title} |" for e in entries().values()]
     json_part = resources.files("archdsl.catalogue").joinpath(JSON_SECTION_FILE).read_text(encoding="utf-8")
     sections = [entry_markdown(e) for e in entries().values()]
     return "\n".join([INTRO, *index, "", json_part.strip(), "", *sections]).rstrip() + "\n"
 
 
-def _anchor(entry: Entry) -> str:
+def anchor(entry: Entry) -> str:
+    """The heading anchor of an entry in docs/errors.md (`e0201-unknown-layer-type-or-block-type`)."""
     words = f"{entry.code}: {entry.title}".lower()
     return "".join(c for c in words.replace(" ", "-") if c.isalnum() or c in "-_")
 

@@ -8,6 +8,7 @@ and the walk goes on, so that one run reports everything.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
@@ -30,6 +31,9 @@ HEADER_WORDS = ("network", "input", "param", "default")
 SECTIONS = ("stem", "head", "body")
 STRUCTURE = SECTIONS + ("scope", "residual", "concat", "stages", "shortcut", "branch")
 EXAMPLE_OUTPUT = "output from c3, c4, c5"
+#: where set (by a tool that maps source back to the IR: the language server), every statement walked is
+#: appended as (statement, first node id, end node id): the nodes it made, its expansion's included
+MADE_BY: ContextVar[list | None] = ContextVar("made_by", default=None)
 
 
 @dataclass
@@ -95,7 +99,10 @@ class Builder(BlockUses, Control):
                     x, chain = self.condition(stmt, scope, x, stage, chain)
                     continue
                 chain = None
+                start, made = len(self.graph), MADE_BY.get()
                 x = self.statement(stmt, scope, x, stage)
+                if made is not None:
+                    made.append((stmt, start, len(self.graph)))
             except (Invalid, Unknown) as exc:
                 if isinstance(exc, Invalid):
                     self.diagnostics.append(exc.diagnostic)

@@ -54,6 +54,8 @@ class Option:
     read: Callable[[Evaluator, object, str], object]
     default: object
     help: str = ""
+    #: the words it takes, where it takes words (what an editor offers to complete)
+    words: tuple[str, ...] = ()
 
 
 def int_option(default: int, minimum: int = 1, help: str = "", maximum: int | None = None) -> Option:
@@ -61,7 +63,7 @@ def int_option(default: int, minimum: int = 1, help: str = "", maximum: int | No
 
 
 def bool_option(default: bool, help: str = "") -> Option:
-    return Option(lambda ev, v, name: ev.bool_(v, name), default, help)
+    return Option(lambda ev, v, name: ev.bool_(v, name), default, help, ("true", "false"))
 
 
 def float_option(default: float, help: str = "") -> Option:
@@ -69,7 +71,7 @@ def float_option(default: float, help: str = "") -> Option:
 
 
 def choice_option(choices: tuple[str, ...], default: str, help: str = "") -> Option:
-    return Option(lambda ev, v, name: ev.choice(v, name, choices), default, help)
+    return Option(lambda ev, v, name: ev.choice(v, name, choices), default, help, tuple(choices))
 
 
 def norm_options() -> dict[str, Option]:

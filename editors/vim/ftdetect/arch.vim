@@ -1,0 +1,2 @@
+" archdsl specs
+autocmd BufRead,BufNewFile *.arch setfiletype arch
