@@ -45,9 +45,9 @@ class ExportReport:
 def size_refusal(graph: Graph) -> Diagnostic:
     """E0702: a graph whose padding was worked out for its declared size cannot take another."""
     return error("E0702", f"{graph.name} is fixed to its input size {graph.input_type}: dynamic height and width "
-                          "cannot be exported", graph.size_fixed_by, "pad=same with a stride is worked out for "
-                          "the declared size", "export without --dynamic-size (a fixed size), or write explicit "
-                          "pad= values, which work at any size")
+                          "cannot be exported", graph.size_fixed_by, graph.size_fixed_why,
+                 "export without --dynamic-size (a fixed size); a spec checked at another size (--input) "
+                 "exports at that one")
 
 
 def missing_packages() -> list[str]:

@@ -16,8 +16,9 @@ from archdsl.backends.diagram.style import FAMILY, LEGEND
 from archdsl.backends.summary.costs import node_macs, node_other_flops, total_macs
 from archdsl.backends.torch.ops import LOWERINGS, torch_function
 
-#: ops the builder makes itself, not layer statements (`scalar`: what `mul 0.5`, `add 1` make)
-NOT_STATEMENTS = {"input", "output", "slice", "scalar"}
+#: ops the builder makes itself, not layer statements (`scalar`: what `mul 0.5`, `add 1` make;
+#: `pad`: what `zeropad h=(0, 1)` makes, zeros along named axes)
+NOT_STATEMENTS = {"input", "output", "slice", "scalar", "pad"}
 ENDPOINTS = {"input", "output"}
 
 

@@ -86,7 +86,7 @@ def test_default_bn_momentum_reaches_the_norms_blocks_make():
 def test_a_strided_pad_same_binds_the_module_to_its_input_size_and_says_so():
     fixed = archdsl.build("network f\ninput 3x16x16\nconv 4 3x3 /2 pad=same\n")
     assert fixed(torch.randn(1, 3, 16, 16)).shape == (1, 4, 8, 8)
-    with pytest.raises(AssertionError, match=r"f takes 16x16 images: the pad=same padding at .*:3:1 .*input_size="):
+    with pytest.raises(AssertionError, match=r"f takes 16x16 images: pad=same with a stride is worked out for the declared size \(at .*:3:1\).*input_size="):
         fixed(torch.randn(1, 3, 17, 17))  # TensorFlow would pad 17 evenly: silently wrong otherwise
     assert archdsl.build("network f\ninput 3x16x16\nconv 4 3x3 /2 pad=same\n", input_size=(17, 17))(
         torch.randn(1, 3, 17, 17)).shape == (1, 4, 9, 9)

@@ -248,3 +248,10 @@ def test_a_file_that_is_neither_network_nor_library_is_still_e0212(tmp_path, cap
     (tmp_path / "t.arch").write_text("block a out\n  conv out 1x1\nconv 8 3x3\n")
     assert main(["compile", str(tmp_path / "t.arch"), "--check"]) == 1
     assert capsys.readouterr().err.startswith("error[E0212]: the spec declares no input")
+
+
+def test_an_if_after_a_taken_if_is_a_chain_of_its_own():
+    """Two `if`s in a row are two conditions: the second is read even where the first held."""
+    graph = archdsl.load("network t\ninput 3x8x8\nblock b n\n  if n > 0\n    relu\n  if n > 1\n    sigmoid\n"
+                         "b 2\n")
+    assert [n.op for n in graph.nodes()][1:-1] == ["relu", "sigmoid"]

@@ -136,7 +136,8 @@ def features_only(graph: Graph, out_indices: Sequence[int] | None = None) -> tup
     kept = [node for node in graph.nodes() if node.id in keep]
     fixed = graph.size_fixed_by if any(node.span == graph.size_fixed_by for node in kept) else None
     pruned = Graph(name=graph.name, input_type=graph.input_type, params=dict(graph.params),
-                   overrides=dict(graph.overrides), source=graph.source, size_fixed_by=fixed)
+                   overrides=dict(graph.overrides), source=graph.source, size_fixed_by=fixed,
+                   size_fixed_why=graph.size_fixed_why)
     ids: dict[int, int] = {}
     for node in kept:
         ids[node.id] = len(pruned)

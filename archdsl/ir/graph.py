@@ -29,6 +29,8 @@ class Graph:
     #: the first statement whose padding was worked out for the declared input size (a strided
     #: `pad=same`), so the built module takes that size only; None where any size works
     size_fixed_by: Span | None = None
+    #: what about `size_fixed_by` holds only at the declared size
+    size_fixed_why: str = "pad=same with a stride is worked out for the declared size"
     dag: nx.DiGraph = field(default_factory=nx.DiGraph)
 
     def add(self, node: NodeBase) -> NodeBase:

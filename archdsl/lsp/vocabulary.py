@@ -17,6 +17,7 @@ from functools import lru_cache
 KINDS = {
     "space": ("Text.Whitespace", None),
     "comment": ("Comment.Single", "comment.line.number-sign.arch"),
+    "string": ("String.Double", "string.quoted.double.arch"),
     "keyword": ("Keyword", "keyword.control.arch"),
     "constant": ("Keyword.Constant", "constant.language.arch"),
     "word-operator": ("Operator.Word", "keyword.operator.word.arch"),
@@ -68,6 +69,7 @@ def rules() -> tuple[tuple[str, tuple[str, ...]], ...]:
     types = _either(words["type"])
     return (
         (r"#.*$", ("comment",)),
+        (r'"[^"\n]*"', ("string",)),  # an axis pattern: `rearrange "c h w -> n=(h w) c"`
         # a statement's own name before its type (`conv1  conv 64 7x7`, `relu relu`) or its stage table
         (rf"^([ \t]*)(?!{reserved}{END})({NAME})(?=[ \t]+(?:{types}{END}|\[))", ("space", "definition")),
         (rf"^([ \t]*)(?!{known}{END})({NAME})(?=[ \t]+[A-Za-z_])", ("space", "definition")),
@@ -105,7 +107,7 @@ def textmate_grammar() -> dict:
 
 
 #: Vim syntax group -> the highlight group it links to, for each kind the Vim syntax marks
-VIM_GROUPS = {"comment": "Comment", "keyword": "Keyword", "constant": "Boolean", "word-operator": "Operator",
+VIM_GROUPS = {"comment": "Comment", "string": "String", "keyword": "Keyword", "constant": "Boolean", "word-operator": "Operator",
               "type": "Type", "definition": "Identifier", "block-name": "Function", "library": "Include",
               "function": "Function", "option": "Label", "size": "Number", "stride": "Special",
               "float": "Float", "integer": "Number"}
@@ -129,7 +131,7 @@ def vim_syntax() -> str:
               r'syn match archStride "\s\zs/\d\+\>"']
     for kind in ("keyword", "constant", "word-operator", "type"):
         lines.append(f"syn keyword {group(kind)} " + " ".join(words[kind]))
-    lines += [r'syn match archComment "#.*$"', ""]
+    lines += [r'syn match archComment "#.*$"', r'syn match archString +"[^"]*"+', ""]
     lines += [f"hi def link {group(kind)} {target}" for kind, target in VIM_GROUPS.items()]
     lines += ["", 'let b:current_syntax = "arch"']
     return "\n".join(lines) + "\n"

@@ -118,11 +118,16 @@ class Emitter:
         t = self.type_of(x)
         if t is None or t.is_flat:
             return (0, 0)
-        if max(_pair(stride)) > 1 and self.graph.size_fixed_by is None:
-            self.graph.size_fixed_by = span
+        if max(_pair(stride)) > 1:
+            self.fix_size(span, "pad=same with a stride is worked out for the declared size")
         (top, bottom), (left, right) = (_same_sides(size, k, s, d) for size, k, s, d in
                                         zip((t.height, t.width), _pair(kernel), _pair(stride), _pair(dilation)))
         return (top, left) if (top, left) == (bottom, right) else (top, bottom, left, right)
+
+    def fix_size(self, span: Span | None, why: str) -> None:
+        """Record (the first) construct whose sizes hold only at the declared input size."""
+        if self.graph.size_fixed_by is None:
+            self.graph.size_fixed_by, self.graph.size_fixed_why = span, why
 
     def pad_unevenly(self, x: int, path: str, span, padding: tuple) -> tuple[int, tuple]:
         """For a conv: an uneven (top, bottom, left, right) padding becomes a zero padding node

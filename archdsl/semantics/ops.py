@@ -171,6 +171,9 @@ def _dropout(call: Call, em: Emitter, xs: list[int]) -> int:
 
 
 def _zeropad(call: Call, em: Emitter, xs: list[int]) -> int:
+    """`zeropad 3` (an image's height and width), or zeros along named axes: `zeropad h=(0, 1) w=(0, 1)`."""
+    if call.options and not call.positional:
+        return T_._pad(call, em, xs)
     h, w = call.arg(0, "a padding", lambda v, what: call.ev.pair(v, what, minimum=0), example="zeropad 3")
     return em.emit(N.ZeroPad, xs, call.path, call.span, padding=(h, h, w, w))
 
@@ -305,7 +308,7 @@ OPS: dict[str, OpDef] = {
     "avgpool": OpDef(_pool(N.AvgPool), ("kernel",), ("stride", "pad", "ceil", "count_pad")),
     "linear": OpDef(_linear, ("features",), ("bias", "in")),
     "dropout": OpDef(_dropout, ("p",), ("p",)),
-    "zeropad": OpDef(_zeropad, ("padding",)),
+    "zeropad": OpDef(_zeropad, ("padding",), axis_options=True),
     "add": OpDef(T_.scalar_or(_plain(N.Add)), ("value",), arity=(1, 64)),
     "mul": OpDef(T_.scalar_or(_plain(N.Mul)), ("value",), arity=(1, 2)),
     "sub": OpDef(T_.scalar_or(T_._two(N.Sub)), ("value",), ("reverse",), arity=(1, 2)),
@@ -317,7 +320,6 @@ OPS: dict[str, OpDef] = {
     "roll": OpDef(T_._roll, (), ("back",), axis_options=True),
     "crop": OpDef(T_._crop, (), (), axis_options=True),
     "select": OpDef(T_._select, (), (), axis_options=True),
-    "pad": OpDef(T_._pad, (), (), axis_options=True),
     "matmul": OpDef(T_._matmul, (), ("transpose",), arity=(2, 2)),
     "tensor": OpDef(T_._tensor, ("axes",), ("lead", "init", "std", "value"), arity=(0, 0), axis_options=True),
     "shift_mask": OpDef(T_._shift_mask, (), ("window", "shift", "size"), arity=(0, 0)),

@@ -56,10 +56,18 @@ def bind_or_report(call, value: T.Str, t: N.TensorType, sizes, same_names: bool)
         raise invalid("E0340", error.message, pattern_span(value, error), f"input is {t}", error.help) from None
 
 
+def fixes_size(call, em: Emitter, xs: list[int]) -> None:
+    """Axis sizes worked out at check time hold at the declared input size only: the built module
+    says so if given another (build at another size with input_size=)."""
+    if xs and em.type_of(xs[0]) is not None and em.type_of(xs[0]).batched:
+        em.fix_size(call.span, f"the axis sizes of `{call.op}` are worked out for the declared size")
+
+
 def _rearrange(call, em: Emitter, xs: list[int]) -> int:
     pattern = read_pattern(call, 0, 'rearrange "c h w -> (h w) c"')
     sizes = axis_sizes(call)
     bind_or_report(call, pattern, input_type(em, xs), sizes, True)
+    fixes_size(call, em, xs)
     return em.emit(N.Rearrange, xs, call.path, call.span, pattern=pattern.value, sizes=sizes)
 
 
@@ -70,6 +78,7 @@ def _reduce(call, em: Emitter, xs: list[int]) -> int:
     pattern = read_pattern(call, 1, f'reduce {mode} "c h w -> c"')
     sizes = axis_sizes(call)
     bind_or_report(call, pattern, input_type(em, xs), sizes, False)
+    fixes_size(call, em, xs)
     return em.emit(N.Reduce, xs, call.path, call.span, mode=mode, pattern=pattern.value, sizes=sizes)
 
 
@@ -137,6 +146,7 @@ def _range(call, option, what: str) -> tuple[int, int]:
 def _crop(call, em: Emitter, xs: list[int]) -> int:
     t = input_type(em, xs)
     ranges = tuple((axis, *_range(call, option, f"`{t.axes[axis]}`")) for axis, option in axis_options(call, t, ()))
+    fixes_size(call, em, xs)
     return em.emit(N.Crop, xs, call.path, call.span, ranges=ranges)
 
 
@@ -160,6 +170,7 @@ def _pad(call, em: Emitter, xs: list[int]) -> int:
             raise invalid("E0209", f"the padding of `{t.axes[axis]}` must be a count or (before, after)",
                           option.value.span, "not a padding", "write h=1 (both sides) or h=(0, 1) (after only)")
         pads.append((axis, *both))
+    fixes_size(call, em, xs)
     return em.emit(N.Pad, xs, call.path, call.span, pads=tuple(pads))
 
 

@@ -100,9 +100,9 @@ def _input(node, xs, ctx):
         size = ctx.graph.call_function(operator.getitem, (ctx.graph.call_function(getattr, (x, "shape")),
                                                           slice(-2, None)))
         fits = ctx.graph.call_function(operator.eq, (size, (t.height, t.width)))
-        ctx.graph.call_function(torch._assert, (fits, f"{ctx.ir.name} takes {t.height}x{t.width} images: the "
-                                                      f"pad=same padding at {where} is worked out for that size; "
-                                                      f"for another, build with input_size=(height, width)"))
+        ctx.graph.call_function(torch._assert, (fits, f"{ctx.ir.name} takes {t.height}x{t.width} images: "
+                                                      f"{ctx.ir.size_fixed_why} (at {where}); for another size, "
+                                                      f"build with input_size=(height, width)"))
     return x
 
 

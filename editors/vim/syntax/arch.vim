@@ -15,10 +15,12 @@ syn match archStride "\s\zs/\d\+\>"
 syn keyword archKeyword network input param default stem head body scope residual concat stages shortcut branch if elif else let require block use output from
 syn keyword archConstant true false none
 syn keyword archWordOperator and or not
-syn keyword archType conv bn relu sigmoid softmax relu6 hardswish hardsigmoid silu gelu leaky_relu tanh elu mish deconv layernorm groupnorm position_linear layer_scale stochastic_depth adaptive_avgpool adaptive_maxpool upsample shuffle identity flatten global_avgpool maxpool avgpool linear dropout zeropad add mul basic bottleneck res2 dense transition split
+syn keyword archType conv bn relu sigmoid relu6 hardswish hardsigmoid silu gelu leaky_relu tanh elu mish deconv layernorm groupnorm position_linear layer_scale stochastic_depth adaptive_avgpool adaptive_maxpool upsample shuffle identity flatten global_avgpool maxpool avgpool linear dropout zeropad add mul sub div rearrange reduce softmax roll crop select matmul tensor shift_mask position_bias attention basic bottleneck res2 dense transition split
 syn match archComment "#.*$"
+syn match archString +"[^"]*"+
 
 hi def link archComment Comment
+hi def link archString String
 hi def link archKeyword Keyword
 hi def link archConstant Boolean
 hi def link archWordOperator Operator

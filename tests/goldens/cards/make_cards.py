@@ -22,8 +22,9 @@ sys.path.insert(0, str(HERE.parent.parent))  # tests/, for cards.py
 
 TORCHVISION = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
                "resnext101_32x8d", "wide_resnet50_2", "densenet121", "densenet161", "densenet169", "densenet201"}
-#: the transformers run at their builder's size (a ViT's position embedding fixes it), the odd
-#: input at the same size with another seed; vit_h_14 at 518, the size of its published weights
+#: the transformers run at their builder's size, vit_h_14 at 518 (the size of its published
+#: weights); the odd input is 97x97 where the network takes any size (Swin, whose windows are then
+#: padded), else the same size with another seed (a ViT's position embedding fixes its size)
 TRANSFORMERS = {"vit_b_16": 224, "vit_b_32": 224, "vit_l_16": 224, "vit_l_32": 224, "vit_h_14": 518,
                 "swin_t": 224, "swin_s": 224, "swin_b": 224, "swin_v2_t": 256, "swin_v2_s": 256, "swin_v2_b": 256,
                 "maxvit_t": 224}
@@ -51,8 +52,9 @@ def card(name: str) -> dict:
     model, source = reference(name, **({"image_size": size} if name.startswith("vit") else {}))
     fill(model)
     model.eval()
+    odd = size if name.startswith("vit") else 97
     inputs = {"input_shape": [2, 3, 64, 64], "odd_input_shape": [1, 3, 97, 97]} if size is None else \
-        {"input_shape": [1, 3, size, size], "odd_input_shape": [1, 3, size, size]}
+        {"input_shape": [1, 3, size, size], "odd_input_shape": [1, 3, odd, odd]}
     with torch.no_grad():
         out = model(card_input(inputs["input_shape"], 0))
         odd = model(card_input(inputs["odd_input_shape"], 1))
