@@ -83,7 +83,7 @@ def run(body: str, input_type: str = "4x8x8", batch: int = 2, seed: int = 0):
 
 
 ACTIVATION_CASES = [
-    ("relu", torch.relu), ("sigmoid", torch.sigmoid), ("softmax", lambda x: torch.softmax(x, 1)),
+    ("relu", torch.relu), ("sigmoid", torch.sigmoid), ("exp", torch.exp), ("softmax", lambda x: torch.softmax(x, 1)),
     ("relu6", F.relu6), ("hardswish", F.hardswish), ("hardsigmoid", F.hardsigmoid), ("silu", F.silu),
     ("gelu", F.gelu), ("gelu approximate=tanh", lambda x: F.gelu(x, approximate="tanh")),
     ("leaky_relu", F.leaky_relu), ("leaky_relu slope=0.2", lambda x: F.leaky_relu(x, 0.2)),

@@ -21,7 +21,7 @@ from archdsl.ir.ops.merge import Add, Concat, Mul
 from archdsl.ir.ops.norm import BatchNorm, GroupNorm, LayerNorm, LayerScale
 from archdsl.ir.ops.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool, Upsample
 from archdsl.ir.ops.reshape import ChannelSlice, Flatten, Identity, Input, Output, Shuffle
-from archdsl.ir.ops.tensor import (INITS, Attention, Div, Sub, Crop, LearnedTensor, MatMul, Pad, PositionBias,
+from archdsl.ir.ops.tensor import (INITS, Attention, Clamp, CoordsTable, Div, Sub, coords_table, Crop, LearnedTensor, MatMul, Pad, PositionBias,
                                    Rearrange, Reduce, Roll, Scalar, Select, ShiftMask, Softmax,
                                    relative_position_index, shift_mask)
 
@@ -42,6 +42,6 @@ __all__ = [
     "Flatten", "GlobalAvgPool", "GroupNorm", "Identity", "Input", "LayerNorm", "LayerScale", "Linear", "MaxPool",
     "MissingRule", "Mul", "NODE_TYPES", "Node", "NodeBase", "Output", "Pair", "PositionLinear", "Problem", "Relu",
     "Shuffle", "Sides", "Sigmoid", "Softmax", "StochasticDepth", "TensorType", "Upsample", "ZeroPad",
-    "INITS", "Div", "Sub", "Attention", "Crop", "LearnedTensor", "MatMul", "Pad", "PositionBias", "Rearrange",
+    "INITS", "Div", "Sub", "Attention", "Clamp", "CoordsTable", "coords_table", "Crop", "LearnedTensor", "MatMul", "Pad", "PositionBias", "Rearrange",
     "Reduce", "Roll", "Scalar", "Select", "ShiftMask", "relative_position_index", "shift_mask",
 ]

@@ -157,9 +157,14 @@ def _pool(cls):
 
 def _linear(call: Call, em: Emitter, xs: list[int]) -> int:
     ev = call.ev
-    return em.emit(N.Linear, xs, call.path, call.span,
-                   out_features=call.arg(0, "output features", ev.int_, example="linear num_classes"),
-                   bias=call.opt("bias", ev.bool_, True), in_features=call.opt("in", ev.int_, None))
+    out = call.arg(0, "output features", ev.int_, example="linear num_classes")
+    unused = call.opt("bias_unused", lambda v, what: ev.pair(v, what, minimum=0), None)
+    if unused is not None and not 0 <= unused[0] < unused[1] <= out:
+        raise invalid("E0209", f"bias_unused={unused[0]}..{unused[1]} is not a range of the {out} outputs",
+                      call.options["bias_unused"].value.span, "outside the bias",
+                      f"write (start, stop) with 0 <= start < stop <= {out}")
+    return em.emit(N.Linear, xs, call.path, call.span, out_features=out, bias=call.opt("bias", ev.bool_, True),
+                   in_features=call.opt("in", ev.int_, None), bias_unused=unused)
 
 
 def _dropout(call: Call, em: Emitter, xs: list[int]) -> int:
@@ -306,7 +311,7 @@ OPS: dict[str, OpDef] = {
     "global_avgpool": OpDef(_plain(N.GlobalAvgPool)),
     "maxpool": OpDef(_pool(N.MaxPool), ("kernel",), ("stride", "pad", "ceil")),
     "avgpool": OpDef(_pool(N.AvgPool), ("kernel",), ("stride", "pad", "ceil", "count_pad")),
-    "linear": OpDef(_linear, ("features",), ("bias", "in")),
+    "linear": OpDef(_linear, ("features",), ("bias", "in", "bias_unused")),
     "dropout": OpDef(_dropout, ("p",), ("p",)),
     "zeropad": OpDef(_zeropad, ("padding",), axis_options=True),
     "add": OpDef(T_.scalar_or(_plain(N.Add)), ("value",), arity=(1, 64)),
@@ -325,6 +330,8 @@ OPS: dict[str, OpDef] = {
     "shift_mask": OpDef(T_._shift_mask, (), ("window", "shift", "size"), arity=(0, 0)),
     "position_bias": OpDef(T_._position_bias, (), ("window", "flat")),
     "attention": OpDef(T_._attention, ("heads",), ("heads", "dropout")),
+    "clamp": OpDef(T_._clamp, (), ("min", "max")),
+    "coords_table": OpDef(T_._coords_table, (), ("window",), arity=(0, 0)),
 }
 
 

@@ -264,3 +264,19 @@ def _attention(call, em: Emitter, xs: list[int]) -> int:
                       "write it like `attention 12` or `attention heads=12`")
     dropout = call.opt("dropout", call.ev.float_, 0.0)
     return em.emit(N.Attention, xs, call.path, call.span, heads=heads, dropout=dropout)
+
+
+def _clamp(call, em: Emitter, xs: list[int]) -> int:
+    low, high = call.opt("min", call.ev.float_, None), call.opt("max", call.ev.float_, None)
+    if low is None and high is None:
+        raise invalid("E0207", "clamp needs a bound", call.span, "min or max missing",
+                      "write it like `clamp max=4.6` or `clamp min=1e-12`")
+    return em.emit(N.Clamp, xs, call.path, call.span, min=low, max=high)
+
+
+def _coords_table(call, em: Emitter, xs: list[int]) -> int:
+    window = call.opt("window", call.ev.pair, None)
+    if window is None or min(window) < 2:
+        raise invalid("E0207", "coords_table needs a window of at least 2x2", call.span, "window missing",
+                      "write it like `relative_coords_table coords_table window=8`")
+    return em.emit(N.CoordsTable, [], call.path, call.span, window=window)

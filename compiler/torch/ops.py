@@ -28,8 +28,25 @@ def _bn(node, xs, ctx):
     return ctx.call_module(node.path, nn.BatchNorm2d(ctx.in_type(node).channels, node.eps, node.momentum), xs)
 
 
+class PartBiasLinear(nn.Linear):
+    """nn.Linear whose bias entries `unused` (start, stop) are taken as 0 in the forward, though
+    held in the state_dict: Swin V2's qkv, whose key bias torchvision zeroes on a copy each forward."""
+
+    def __init__(self, in_features: int, out_features: int, unused: tuple[int, int]):
+        super().__init__(in_features, out_features)
+        self.unused = unused
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias.clone()
+        bias[self.unused[0]:self.unused[1]] = 0
+        return F.linear(x, self.weight, bias)
+
+
 def _linear(node, xs, ctx):
-    return ctx.call_module(node.path, nn.Linear(ctx.in_type(node).channels, node.out_features, node.bias), xs)
+    in_features = ctx.in_type(node).channels
+    if node.bias_unused is not None and node.bias:
+        return ctx.call_module(node.path, PartBiasLinear(in_features, node.out_features, node.bias_unused), xs)
+    return ctx.call_module(node.path, nn.Linear(in_features, node.out_features, node.bias), xs)
 
 
 def _dropout(node, xs, ctx):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archdsl.ir.nodes import relative_position_index, shift_mask
+from archdsl.ir.nodes import coords_table, relative_position_index, shift_mask
 
 
 def _reshape(ctx, x, shape):
@@ -209,7 +209,17 @@ def _has(ctx, path: str) -> bool:
         return False
 
 
+def _clamp(node, xs, ctx):
+    return ctx.graph.call_function(torch.clamp, (xs[0],), {"min": node.min, "max": node.max})
+
+
+def _coords_table(node, xs, ctx):
+    return ctx.get_buffer(node.path, torch.tensor(coords_table(node.window), dtype=torch.float32)[None])
+
+
 LOWERINGS = {
+    "clamp": _clamp,
+    "coords_table": _coords_table,
     "rearrange": _rearrange,
     "reduce": _reduce,
     "softmax": _softmax,

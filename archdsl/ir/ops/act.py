@@ -59,6 +59,7 @@ ACTIVATIONS = {a.name: a for a in (
     Activation("tanh", "torch.tanh", 1),
     Activation("elu", _F + "elu", 3, {"alpha": Option(1.0)}),
     Activation("mish", _F + "mish", 4),
+    Activation("exp", "torch.exp", 1),
 )}
 
 

@@ -26,10 +26,14 @@ class _Linear(NodeBase):
 
 
 class Linear(_Linear):
+    """nn.Linear over the last axis. `bias_unused` (start, stop): those entries of the bias are
+    kept in the state_dict but taken as 0 (Swin V2's key bias, which torchvision zeroes in its forward)."""
+
     op: Literal["linear"] = "linear"
     out_features: int
     bias: bool = True
     in_features: int | None = None
+    bias_unused: tuple[int, int] | None = None
 
     def infer(self, inputs) -> Result:
         (t,) = inputs

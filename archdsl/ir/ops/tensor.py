@@ -178,6 +178,51 @@ class Scalar(Stateless, NoMacs, SameType, NodeBase):
         return self.type.numel
 
 
+class Clamp(Stateless, NoMacs, SameType, NodeBase):
+    """The values held within [min, max] (either may be left open): torch.clamp."""
+
+    op: Literal["clamp"] = "clamp"
+    min: float | None = None
+    max: float | None = None
+    FAMILY = "activation"
+
+    def other_flops(self, inputs) -> int:
+        return self.type.numel
+
+
+class CoordsTable(Stateless, NoMacs, NodeBase):
+    """Swin V2's table of relative coordinates between the positions of a window: for each offset
+    (dy, dx) in (2h-1) x (2w-1), the pair scaled to -8..8 and log-spaced, sign(v) log2(|v| + 1) / 3.
+    A buffer at this node's path, stored with a leading axis of 1, as torchvision registers it."""
+
+    op: Literal["coords_table"] = "coords_table"
+    has_state: bool = Field(default=True, exclude=True)
+    window: tuple[int, int]
+    ARITY = (0, 0)
+    VIEW = True
+    FAMILY = "reshape"
+
+    def infer(self, inputs) -> Result:
+        h, w = self.window
+        return TensorType(shape=(2 * h - 1, 2 * w - 1, 2), axes=("oh", "ow", "yx"), batched=False), []
+
+    def state(self, in_type) -> list[Entry]:
+        h, w = self.window
+        return [Entry("", (1, 2 * h - 1, 2 * w - 1, 2), False)]
+
+    def other_flops(self, inputs) -> int:
+        return 0
+
+
+def coords_table(window: tuple[int, int]) -> list:
+    """The values of CoordsTable, (2h-1) x (2w-1) x 2, as nested lists."""
+    def scaled(offset: int, size: int) -> float:
+        v = 8 * offset / (size - 1)
+        return math.copysign(math.log2(abs(v) + 1.0) / 3.0, v) if v else 0.0
+    h, w = window
+    return [[[scaled(dy, h), scaled(dx, w)] for dx in range(-(w - 1), w)] for dy in range(-(h - 1), h)]
+
+
 class MatMul(Stateless, NodeBase):
     """Matrix product over the last two axes, the axes before them broadcast (torch.matmul);
     with `transpose`, of the first by the second's transpose (q @ k^T)."""
@@ -374,5 +419,5 @@ class Attention(NodeBase):
 
 
 __all__ = ["Rearrange", "Reduce", "Softmax", "Roll", "Crop", "Select", "Pad", "Sub", "Div", "Scalar", "MatMul",
-           "LearnedTensor", "ShiftMask", "PositionBias", "Attention", "broadcast", "broadcast_all",
+           "LearnedTensor", "ShiftMask", "Clamp", "CoordsTable", "coords_table", "PositionBias", "Attention", "broadcast", "broadcast_all",
            "relative_position_index", "shift_mask", "MANY", "math", "ClassVar"]
