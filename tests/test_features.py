@@ -164,6 +164,13 @@ def test_features_only_maps_match_feature_info(name):
     assert info.channels() == archdsl.feature_info(graph).channels()
 
 
+def test_maxvit_tokens_between_maps_leave_its_stages_as_points():
+    """Its partitions make token groups and turn them back into maps inside every layer."""
+    info = points("maxvit_t")
+    assert info.channels() == [64, 64, 128, 256, 512] and info.reduction() == [2, 4, 8, 16, 32]
+    assert info.module_name() == ["stem", "blocks.0", "blocks.1", "blocks.2", "blocks"]
+
+
 @pytest.mark.parametrize("name", sorted(SEQUENCES))
 def test_a_vit_has_no_feature_maps_and_says_so(name):
     with pytest.raises(FeatureError, match="not hierarchical: its trunk holds a token sequence"):

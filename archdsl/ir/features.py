@@ -7,7 +7,9 @@ last trunk value of that level, passing over the values inside a construct that 
 level and ends at a later one (a DenseNet transition's norm, relu and conv before its pool; a
 MobileNet block's expansion before its strided depthwise conv). For torchvision's ResNet-50
 that is the stem's `relu` (64 channels, reduction 2), then `layer1` .. `layer4` (256 .. 2048;
-4 .. 32), as timm's `features_only` ResNet-50. A network that lists its outputs
+4 .. 32), as timm's `features_only` ResNet-50. Token sequences on the trunk that turn back into
+a map before the head (MaxViT's partitions) are passed over; ones that reach it (ViT's) leave
+no feature maps. A network that lists its outputs
 (`output from c3, c4, c5`) has those as its points, named as listed (but one listed flat
 output, a classifier's logits, is its head's as any classifier's).
 
@@ -231,7 +233,9 @@ def _trunk_points(graph: Graph, level: dict[int, float]) -> list:
                            "the spec, `output from NAME, NAME, ...`, and build that")
     computed = next((i for i, n in enumerate(nodes[:head]) if not (n.VIEW or n.op == "zeropad")), head)
     body = [n for n in nodes[computed:head] if n.type is not None and n.type.spatial]
-    unmapped = [n for n in nodes[computed:head] if n.type is not None and not n.type.spatial]
+    # tokens that turn back into a map before the head (MaxViT's window partitions) leave it hierarchical
+    after = nodes.index(body[-1]) + 1 if body else computed
+    unmapped = [n for n in nodes[after:head] if n.type is not None and not n.type.spatial]
     if unmapped:
         raise FeatureError(f"{graph.name} is not hierarchical: its trunk holds a token sequence "
                            f"(`{unmapped[0].path}`, {unmapped[0].type}), not feature maps; list the values it "
