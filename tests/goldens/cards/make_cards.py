@@ -52,7 +52,7 @@ def card(name: str) -> dict:
     model, source = reference(name, **({"image_size": size} if name.startswith("vit") else {}))
     fill(model)
     model.eval()
-    odd = size if name.startswith("vit") else 97
+    odd = size if name.startswith(("vit", "maxvit")) else 97  # MaxViT's stages take multiples of 7
     inputs = {"input_shape": [2, 3, 64, 64], "odd_input_shape": [1, 3, 97, 97]} if size is None else \
         {"input_shape": [1, 3, size, size], "odd_input_shape": [1, 3, odd, odd]}
     with torch.no_grad():
