@@ -4,7 +4,8 @@ A definition is read once (its parameters and their defaults); each use instanti
 like a sequence of statements under the instance's module path (see instances.py). A library
 is another spec file beside the spec, holding only definitions: `use mobile_blocks` reads
 `mobile_blocks.arch` from the spec's own folder. A library's name is a plain name, so it can
-name no other folder, no absolute path and no way out of the spec's folder.
+name no other folder, no absolute path and no way out of the spec's folder; a library file that
+is a link leading out of the folder is refused by archdsl.sources (E0222) without being read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from archdsl.diagnostics import Diagnostic, Label, Span, warning
 from archdsl.semantics.reserved import why_reserved
 from archdsl.semantics.values import Evaluator, Invalid, invalid, names_in, show
+from archdsl.sources import read_file  # the one reader of spec files: kind, size, encoding, folder
 from archdsl.syntax import tree as T
 
 #: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named
@@ -214,7 +216,6 @@ class Library:
             self.collect(tree.statements, path.parent, False, (*chain, resolved))
 
     def parse(self, path: Path, name: T.Name) -> T.Spec | None:
-        from archdsl.api import read_file  # the one reader of spec files: size, kind and encoding checks
         from archdsl.syntax.parser import parse
 
         source, found = read_file(path)
