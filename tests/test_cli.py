@@ -109,7 +109,7 @@ def test_bad_usage_exits_2():
 @pytest.mark.parametrize("argv, says", [
     (["compile", "SPEC", "--check", "--format", "json", "--bad-flag"], "unrecognized arguments: --bad-flag"),
     (["summary", "SPEC", "--json", "--depth", "0"], "argument --depth: expected stage, block, layer"),
-    (["check-weights", "SPEC", "--format=json"], "the following arguments are required: FILE"),
+    (["export", "SPEC", "--format=json"], "the following arguments are required: -o/--output"),
     (["compile", "SPEC", "--format", "json", "-D", "a=1", "-D", "a=2"], "a is given twice"),
     (["compile", "SPEC", "--format", "json", "--check", "--dtype", "bf16"], "--check builds no module"),
 ])
