@@ -39,16 +39,16 @@ def read_source(spec) -> tuple[Source | None, list[Diagnostic]]:
     return read_file(Path(spec))
 
 
-def read_file(path: Path, folder: Path | None = None) -> tuple[Source | None, list[Diagnostic]]:
+def read_file(path: Path) -> tuple[Source | None, list[Diagnostic]]:
     """The spec at `path`; E0001 for anything but a readable regular file, E0003 past MAX_SPEC_BYTES,
-    E0222 for a file whose resolved path lies outside `folder` (default: the folder `path` names).
+    E0222 for a link whose target lies outside the folder `path` names (the spec's own).
 
     A FIFO, a device or a socket is refused from its file type before it is opened, so
     reading can neither block nor run on forever; at most MAX_SPEC_BYTES + 1 bytes are read.
     """
     name = str(path)
-    if leads_out(path, path.parent if folder is None else folder):
-        return None, [outside_error(path, folder)]
+    if leads_out(path, path.parent):
+        return None, [outside_error(path)]
     try:
         kind = stat.S_IFMT(path.stat().st_mode)
         if kind != stat.S_IFREG:
@@ -144,10 +144,9 @@ def _resolved(path: Path) -> Path | None:
         return None
 
 
-def outside_error(path: Path, folder: Path | None = None) -> Diagnostic:
+def outside_error(path: Path) -> Diagnostic:
     """E0222 for a spec file that leads out of its folder: it names the link, never the target."""
-    where = f"`{folder}`" if folder is not None else "its folder"
-    return error("E0222", f"`{path}` leads outside {where} (a link to a file elsewhere), so it is not read",
+    return error("E0222", f"`{path}` leads outside its folder (a link to a file elsewhere), so it is not read",
                  None, "", "a spec reads only files inside its own folder: copy the file there instead of "
                            "linking to it")
 
