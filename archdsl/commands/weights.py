@@ -6,6 +6,7 @@ the first line of a check against a spec that most of the checkpoint does not fi
 from __future__ import annotations
 
 from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_spec_arguments, load_for, report
+from archdsl.diagnostics import MAX_REPORTED
 
 #: the per-key differences shown (in text) under a checkpoint of another network; the rest are counted
 MAX_KEYS_SHOWN = 10
@@ -50,7 +51,7 @@ def run(args) -> int:
     headline = another_network(graph, shapes) if any(d.is_error for d in found) else None
     if headline is not None:
         found = [headline, *found]
-    if report(found, args, *([MAX_KEYS_SHOWN + 1] if headline is not None else [])):
+    if report(found, args, MAX_REPORTED if headline is None else 1 + MAX_KEYS_SHOWN):
         return EXIT_ERRORS
     print(f"ok: {args.checkpoint}: {len(shapes):,} tensors match {graph.name}"
           + (" but the head (see the warning)" if found else ""))
