@@ -8,6 +8,7 @@ Nothing heavy is imported before main() runs, so Ctrl-C at any moment exits 130 
 from __future__ import annotations
 
 import argparse
+import contextvars
 import sys
 import time
 
@@ -42,7 +43,7 @@ def cmd_compile(args) -> int:
     started = time.perf_counter()
     conflict = flag_conflict(args)
     if conflict:
-        print(f"error: {conflict}", file=sys.stderr)
+        print_usage_error(conflict, args.format == "json")
         return EXIT_USAGE
     graph = load_for(args, library=args.check)
     if graph is None:
@@ -167,12 +168,45 @@ def _input_shape(graph) -> tuple[int, int, int]:
     return t.channels, t.height, t.width
 
 
+#: whether this run's usage errors are written as JSON (the command line asked for --format json)
+_JSON_USAGE = contextvars.ContextVar("json_usage", default=False)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (its subcommands' too), whose usage errors are one JSON object (E0010)
+    when the command line asks for `--format json`; the exit status is 2 either way."""
+
+    def error(self, message: str):
+        if not _JSON_USAGE.get():
+            super().error(message)
+        print_usage_error(message, True, self.prog)
+        self.exit(EXIT_USAGE)
+
+
+def print_usage_error(message: str, json_format: bool, prog: str = "archdsl") -> None:
+    """A usage error on stderr: `prog: error: message` after the usage, or E0010 as JSON."""
+    if not json_format:
+        print(f"error: {message}", file=sys.stderr)
+        return
+    from archdsl.diagnostics import error, to_json_lines
+
+    print(to_json_lines([error("E0010", message, None, "", f"`{prog} --help` shows how the command is used")]),
+          file=sys.stderr)
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether a command line asks for JSON (`--format json`, `--format=json`, summary's `--json`),
+    read before it is parsed, so that a usage error can be JSON too."""
+    return "--json" in argv or "--format=json" in argv or any(
+        word == "--format" and value == "json" for word, value in zip(argv, argv[1:]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from archdsl.api import COMPILE_MODES, DTYPE_NAMES
 
     from archdsl import __version__
 
-    parser = argparse.ArgumentParser(prog="archdsl", description="Compile .arch network specs.")
+    parser = Parser(prog="archdsl", description="Compile .arch network specs.")
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = commands.add_parser("compile", help="check a spec and lower it to a torch module")
@@ -204,6 +238,8 @@ def _command_modules():
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; the exit status. Every import that takes time happens in here."""
     json_format = False
+    words = sys.argv[1:] if argv is None else [str(word) for word in argv]
+    usage_format = _JSON_USAGE.set(wants_json(words))
     try:
         with guarded_streams():
             try:
@@ -221,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OutputError as exc:  # the report of an internal error could not be written
         return output_failed(exc)
+    finally:
+        _JSON_USAGE.reset(usage_format)
 
 
 def run_command(parser: argparse.ArgumentParser, args) -> int:

@@ -68,9 +68,11 @@ def missing_packages() -> list[str]:
     return missing
 
 
-def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = False, dynamic_size: bool = False,
+def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = True, dynamic_size: bool = False,
                 opset: int | None = None) -> ExportReport:
     """Export `module` (built from `graph`) to `output`, check it and compare onnxruntime with eager.
+    The batch dimension is free unless `dynamic_batch=False` (then it is 1), as in timm's
+    onnx_export and `compile -o FILE.pt2`; height and width are free with `dynamic_size=True`.
 
     Raises ArchError: E0701 without the `[onnx]` packages, E0702 for dynamic_size on a graph
     fixed to its size, E0703 where torch.onnx or onnx.checker fails."""

@@ -7,7 +7,12 @@ Each folder on the search path may hold a `models.txt` registry, one network a l
 so a name maps to a spec file plus parameter overrides (a family spec serves several
 names). A .arch file that no line names is known by its file name, with no source.
 Folders in ARCHDSL_PATH (os.pathsep-separated) come first; the first folder holding a
-name wins. Reading the registry parses no spec and imports no torch.
+name wins. Reading the registry parses no spec and imports no torch. A registry, and a spec a
+folder holds, count only where their resolved paths lie inside that folder (see archdsl.sources):
+a link out of a folder on the path names nothing.
+
+A block library (a file of only `block` and `use` lines) is no network, but can be named where
+a spec is read to be checked on its own (`archdsl compile torchvision_blocks --check`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from archdsl.sources import inside, leads_out
 
 REGISTRY = "models.txt"
 ENV = "ARCHDSL_PATH"
@@ -73,12 +80,18 @@ def folder_models(folder: Path) -> tuple[list[Model], list[str]]:
     and the registry lines that could not be read."""
     listed, problems = read_registry(folder / REGISTRY)
     named = {model.path.resolve() for model in listed}
+    unnamed = [Model(path.stem, path) for path in spec_files(folder)
+               if path.resolve() not in named and not is_library(path)]
+    return listed + unnamed, problems
+
+
+def spec_files(folder: Path) -> list[Path]:
+    """The .arch files under `folder`, sorted, but for any whose resolved path leaves it."""
     try:
         files = sorted(folder.rglob("*.arch")) if folder.is_dir() else []
     except OSError:
         files = []
-    unnamed = [Model(path.stem, path) for path in files if path.resolve() not in named and not is_library(path)]
-    return listed + unnamed, problems
+    return [path for path in files if inside(path, folder)]
 
 
 def is_library(path: Path) -> bool:
@@ -93,7 +106,10 @@ def is_library(path: Path) -> bool:
 
 
 def read_registry(path: Path) -> tuple[list[Model], list[str]]:
-    """The lines of one models.txt; a missing file names nothing."""
+    """The lines of one models.txt; a missing file names nothing, one leading out of its folder
+    (a link to elsewhere) is not read and is a problem."""
+    if leads_out(path, path.parent):
+        return [], [f"{path}: leads outside {path.parent} (a link to a file elsewhere), so it is not read"]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -119,6 +135,8 @@ def registry_line(folder: Path, words: list[str]) -> tuple[Model | None, str]:
     if not _NAME.fullmatch(name):
         return None, f"`{name}` is not a name"
     path = folder / spec
+    if not inside(path, folder):
+        return None, f"{name}: `{spec}` leads outside {folder}, so it is not read"
     if not path.is_file():
         return None, f"{name}: no spec `{spec}` in {folder}"
     params, size = {}, None
@@ -161,9 +179,32 @@ def resolve(spec, params: dict | None, input_size):
         return spec, params, input_size
     model = find(spec)
     if model is None:
-        return spec, params, input_size
+        return find_library(spec) or spec, params, input_size
     merged = {**model.params, **(params or {})}
     return model.path, merged, input_size if input_size is not None else model.input
+
+
+def find_library(name: str) -> Path | None:
+    """The block library called `name` (its file's stem) in the first folder on the search path
+    holding one, or None."""
+    for folder in search_path():
+        found = next((path for path in spec_files(folder) if path.stem == name and is_library(path)), None)
+        if found is not None:
+            return found
+    return None
+
+
+def is_unknown_name(spec) -> bool:
+    """Whether `spec`, as `resolve` left it, is a name that neither a file nor a network has."""
+    return is_name(spec) and not os.path.lexists(spec)
+
+
+def unknown_name(text: str):
+    """E0001 for a name that is no file and no network, with the nearest name if one is near."""
+    from archdsl.diagnostics import error
+
+    return error("E0001", f"no such file or bundled network: `{text}`", None, "",
+                 near_name(text) or "`archdsl list` shows the bundled networks; or give the path of a .arch file")
 
 
 def near_name(text: str) -> str:

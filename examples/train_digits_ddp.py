@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,23 +26,27 @@ sys.path.insert(0, str(Path(__file__).parent))
 import train_digits  # noqa: E402  (the sibling script: data, model, training loop)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing was listening on a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def rendezvous(folder) -> str:
+    """Where the ranks meet: a file in a fresh folder of this run (torch's FileStore), not a TCP
+    port. A probed free port can be taken by another program before rank 0 binds it, and the
+    env:// rendezvous also reads MASTER_*/TORCHELASTIC_* from whatever environment the ranks
+    inherit; a new file in the run's own folder is used by these ranks alone."""
+    path = Path(folder).resolve() / "rendezvous"
+    if path.exists():
+        raise FileExistsError(f"{path} is left from another run: give each run a fresh folder")
+    return path.as_uri()
 
 
-def worker(rank: int, world_size: int, port: int, runs: list[dict], out_dir: str, threads: int = 1) -> None:
-    """One process of `world_size`: joins the gloo group, then for each run in `runs` (keyword
-    arguments: `spec`, `params`, `data`, `images`, `epochs`, `batch_size`, `lr`, `seed`) builds the
-    model, wraps it in DistributedDataParallel, trains its share of every batch and saves
-    `{"losses", "state_dict"}` to OUT_DIR/RUN-rankRANK.pt (RUN: the run's position)."""
+def worker(rank: int, world_size: int, init_method: str, runs: list[dict], out_dir: str, threads: int = 1) -> None:
+    """One process of `world_size`: joins the gloo group at `init_method` (see `rendezvous`), then
+    for each run in `runs` (keyword arguments: `spec`, `params`, `data`, `images`, `epochs`,
+    `batch_size`, `lr`, `seed`) builds the model, wraps it in DistributedDataParallel, trains its
+    share of every batch and saves `{"losses", "state_dict"}` to OUT_DIR/RUN-rankRANK.pt (RUN: the
+    run's position)."""
     torch.set_num_threads(threads)
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
     # a rank left waiting on a collective fails after the timeout instead of hanging
-    dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world_size,
+                            timeout=datetime.timedelta(seconds=60))
     try:
         for index, run in enumerate(runs):
             # the training images and labels, as given or loaded here (given: no scikit-learn import)
@@ -56,6 +59,7 @@ def worker(rank: int, world_size: int, port: int, runs: list[dict], out_dir: str
                                         rank=rank, world_size=world_size)
             torch.save({"losses": losses, "state_dict": model.module.state_dict()},
                        Path(out_dir) / f"{index}-rank{rank}.pt")
+        dist.barrier()  # no rank closes its connections while another still talks to it
     finally:
         dist.destroy_process_group()
 
@@ -92,7 +96,8 @@ def main(argv=None) -> None:
     run = {"spec": str(train_digits.SPEC), "epochs": args.epochs, "batch_size": args.batch_size,
            "lr": args.lr, "seed": args.seed}
     started = time.perf_counter()
-    spawn(worker, (args.processes, free_port(), [run], args.out), args.processes, timeout=600)
+    with tempfile.TemporaryDirectory() as meeting:
+        spawn(worker, (args.processes, rendezvous(meeting), [run], args.out), args.processes, timeout=600)
     seconds = time.perf_counter() - started
     # evaluate rank 0's copy: its BatchNorm running statistics are the ones every rank started
     # each step from (DistributedDataParallel broadcasts rank 0's buffers before each forward)

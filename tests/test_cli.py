@@ -106,6 +106,35 @@ def test_bad_usage_exits_2():
     assert result.returncode == 2 and "NAME=VALUE" in result.stderr
 
 
+@pytest.mark.parametrize("argv, says", [
+    (["compile", "SPEC", "--check", "--format", "json", "--bad-flag"], "unrecognized arguments: --bad-flag"),
+    (["summary", "SPEC", "--json", "--depth", "0"], "argument --depth: expected stage, block, layer"),
+    (["export", "SPEC", "--format=json"], "the following arguments are required: -o/--output"),
+    (["compile", "SPEC", "--format", "json", "-D", "a=1", "-D", "a=2"], "a is given twice"),
+    (["compile", "SPEC", "--format", "json", "--check", "--dtype", "bf16"], "--check builds no module"),
+])
+def test_a_usage_error_under_json_is_json(argv, says, capsys):
+    argv = [str(spec_path("resnet18")) if word == "SPEC" else word for word in argv]
+    try:
+        status = main(argv)
+    except SystemExit as exited:
+        status = exited.code
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    found = json.loads(line)
+    assert status == 2 and captured.out == ""
+    assert found["code"] == "E0010" and found["severity"] == "error" and says in found["message"]
+    assert found["file"] is None and "--help" in found["help"]
+
+
+def test_a_usage_error_in_text_is_argparse_s(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["compile", str(spec_path("resnet18")), "--check", "--bad-flag"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith("usage: archdsl ")
+    assert err.endswith("archdsl: error: unrecognized arguments: --bad-flag\n")
+
+
 def test_emit_ir_and_code(capsys):
     assert main(["compile", str(spec_path("resnet18")), "--emit", "ir"]) == 0
     ir = capsys.readouterr().out

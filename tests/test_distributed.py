@@ -9,6 +9,7 @@ equivalent forwards each half on its own; and DDP broadcasts rank 0's running st
 before every forward, so rank 0's are those of its halves alone. docs/training.md says this.
 """
 
+import socket
 import sys
 from pathlib import Path
 
@@ -48,15 +49,36 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
-    """Each run's saved results, one per rank: [[rank0, rank1] for the BN run, ... for the plain run]."""
+    """Each run's saved results, one per rank: [[rank0, rank1] for the BN run, ... for the plain run].
+
+    The ranks start in an environment that would break a rendezvous through it (what a shell, a
+    launcher or an earlier test can leave behind): MASTER_ADDR/MASTER_PORT at a port another
+    socket holds, and TORCHELASTIC_USE_AGENT_STORE, which makes env:// wait for torchrun's store.
+    They meet through a file of their own (train_digits_ddp.rendezvous), which reads none of it."""
     out = tmp_path_factory.mktemp("ddp")
     x, y, _, _ = train_digits.load_digits_split(RUN["seed"])
     data = (x[:RUN["images"]], y[:RUN["images"]])  # so the ranks need not import scikit-learn
     runs = [{**BN_RUN, "data": data}, {**PLAIN_RUN, "data": data}]
-    train_digits_ddp.spawn(train_digits_ddp.worker, (WORLD, train_digits_ddp.free_port(), runs, str(out)),
-                           WORLD, timeout=120)
+    with socket.socket() as taken, pytest.MonkeyPatch.context() as env:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env.setenv("MASTER_ADDR", "127.0.0.1")
+        env.setenv("MASTER_PORT", str(taken.getsockname()[1]))
+        env.setenv("TORCHELASTIC_USE_AGENT_STORE", "True")
+        train_digits_ddp.spawn(train_digits_ddp.worker, (WORLD, train_digits_ddp.rendezvous(out), runs, str(out)),
+                               WORLD, timeout=300)  # a loaded 2-core machine can take minutes
     return [[torch.load(out / f"{index}-rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
             for index in range(len(runs))]
+
+
+def test_the_ranks_meet_through_a_fresh_file_of_their_own(tmp_path):
+    """No TCP port to race for (a probed free port can be taken before rank 0 binds it) and no
+    environment read: a file in the run's own folder, refused if a run left one there."""
+    url = train_digits_ddp.rendezvous(tmp_path)
+    assert url == (tmp_path / "rendezvous").resolve().as_uri() and url.startswith("file://")
+    (tmp_path / "rendezvous").touch()
+    with pytest.raises(FileExistsError):
+        train_digits_ddp.rendezvous(tmp_path)
 
 
 @pytest.fixture(autouse=True)

@@ -65,7 +65,7 @@ def test_res2net_with_a_dynamic_size_runs_at_the_cards_odd_size(tmp_path):
 
 def test_densenet121_from_python_at_an_asked_opset(tmp_path):
     graph = archdsl.load("densenet121", input_size=64)
-    report = export_onnx(archdsl.build(graph), graph, tmp_path / "d.onnx", opset=18)
+    report = export_onnx(archdsl.build(graph), graph, tmp_path / "d.onnx", opset=18, dynamic_batch=False)
     assert report.ok and report.opset == 18 and report.error <= 1e-4 and report.batch == 1
     model = onnx.load(str(tmp_path / "d.onnx"))
     assert [o.version for o in model.opset_import if o.domain == ""] == [18]
@@ -82,6 +82,31 @@ def test_a_size_fixed_network_refuses_a_dynamic_size_at_its_line(tmp_path, capsy
     assert not out.exists()
     assert main(["export", str(spec), "-o", str(out), "--dynamic-batch"]) == 0  # a fixed size is fine
     assert run_onnx(out, torch.randn(2, 3, 33, 33)).shape == (2, 8, 17, 17)
+
+
+def test_the_batch_is_dynamic_by_default_and_static_on_request(tmp_path, capsys):
+    """As timm's onnx_export and `compile -o FILE.pt2` do: without a flag, any batch runs."""
+    dynamic, static = tmp_path / "dynamic.onnx", tmp_path / "static.onnx"
+    assert main(["export", str(TINY), "-o", str(dynamic)]) == 0
+    assert "dynamic batch" in capsys.readouterr().out
+    graph = archdsl.load(TINY)
+    torch.manual_seed(0)
+    for batch in (1, 3):
+        assert run_onnx(dynamic, torch.randn(batch, *dims_of(graph))).shape == (batch, graph.output_type.channels)
+    assert main(["export", str(TINY), "-o", str(static), "--static-batch"]) == 0
+    assert "dynamic batch" not in capsys.readouterr().out
+    dims = onnx.load(str(static)).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_value == 1
+    with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument):
+        run_onnx(static, torch.randn(2, *dims_of(graph)))
+    with pytest.raises(SystemExit) as exited:
+        main(["export", str(TINY), "-o", str(static), "--static-batch", "--dynamic-batch"])
+    assert exited.value.code == 2
+
+
+def dims_of(graph) -> tuple[int, int, int]:
+    t = graph.input_type
+    return t.channels, t.height, t.width
 
 
 def test_an_opset_the_model_cannot_convert_to_is_refused(tmp_path, capsys):

@@ -266,6 +266,8 @@ def only(body: str, input_type: str = "4x8x8"):
 
 @pytest.mark.parametrize("body, code, text", [
     ("bn eps=0\n", "E0311", "bn eps must be positive"),
+    ("ln layernorm eps=0\n", "E0311", "layernorm eps must be positive"),
+    ("g groupnorm 2 eps=0\n", "E0311", "constant input divides by zero"),
     ("g groupnorm 3\n", "E0304", "group counts that divide it: 2, 4"),
     ("s shuffle 3\n", "E0304", "groups=3 does not divide the channels (4)"),
     ("d deconv 4 3x3 /2 output_pad=2\n", "E0312", "output_pad=2 must be smaller"),

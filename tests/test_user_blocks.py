@@ -120,6 +120,37 @@ def test_a_use_is_checked_against_the_definition():
     assert codes(HEAD + block + "cb 8 names=flat\n") == ["E0206"]
 
 
+GATED = """
+block gated out se=0
+  pre conv out 1x1
+  if se > 0
+    {scope}
+      pool global_avgpool
+      expand conv out 1x1
+      gate sigmoid
+    scaled mul from pre, se
+gated 8 se=0.25
+gated 8 se=0.5
+"""
+
+
+@pytest.mark.parametrize("scope", ["scope se", "se scope"])
+def test_a_parameter_named_like_a_layer_the_body_reads_with_from_is_one_error(scope):
+    """GhostNet written with a parameter `se` and a scope `se`: one error at the definition,
+    pointing at both, not E0206 at every use."""
+    (d,) = analyse(HEAD + GATED.format(scope=scope))[1]
+    assert d.code == "E0202" and "`se` names both a parameter of block `gated` and a layer" in d.message
+    assert (d.span.line, d.span.col) == (6, 11 if scope == "scope se" else 5)
+    assert [(n.span.line, n.span.col, n.message) for n in d.notes] == [(3, 17, "the parameter")]
+    renamed = GATED.format(scope="scope se_gate").replace("from pre, se\n", "from pre, se_gate\n")
+    assert codes(HEAD + renamed) == []
+
+
+def test_a_parameter_read_only_as_a_number_may_name_a_layer_too():
+    """SqueezeNet's `fire squeeze expand`: `squeeze conv squeeze 1x1` names the layer as torchvision does."""
+    assert codes(HEAD + "block fire squeeze\n  squeeze conv squeeze 1x1\n  relu\nfire 8\n") == []
+
+
 def test_an_error_in_a_body_points_at_the_body_and_notes_each_use():
     text = HEAD + "block bad out\n  linear out\nconv 8 1x1\nbad 4\n"
     (d,) = analyse(text)[1]

@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 
-from archdsl.diagnostics import Diagnostic, Severity, error, escape_text, render_all, to_json_lines
+from archdsl.diagnostics import (MAX_REPORTED, Diagnostic, Severity, error, escape_text, render_all,
+                                 to_json_lines)
 from archdsl.limits import (DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, Limits, parse_bytes,
                             parse_count, show_bytes)
 
@@ -105,13 +106,14 @@ def limits_of(args) -> Limits:
     return Limits(**{k: v for k, v in given.items() if v is not None})
 
 
-def report(diagnostics: list[Diagnostic], args) -> bool:
-    """Print diagnostics to stderr; True if they stop the command."""
+def report(diagnostics: list[Diagnostic], args, limit: int = MAX_REPORTED) -> bool:
+    """Print diagnostics to stderr (in text, the first `limit` and a count of the rest); True if
+    they stop the command."""
     if args.format == "json":
         if diagnostics:
             print(to_json_lines(diagnostics), file=sys.stderr)
     elif diagnostics:
-        print(render_all(diagnostics, color=use_color(args.color)), file=sys.stderr)
+        print(render_all(diagnostics, limit=limit, color=use_color(args.color)), file=sys.stderr)
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors
     failed = errors > 0 or (args.strict and warnings > 0)
@@ -147,7 +149,7 @@ def load_for(args, library: bool = False):
 def read_stdin():
     """The spec piped to standard input, as a Source named `<stdin>` (its `use` lines read libraries
     from the current folder), or None and the diagnostic that says why it cannot be read."""
-    from archdsl.api import read_stream
+    from archdsl.sources import read_stream
 
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:

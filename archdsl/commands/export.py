@@ -28,7 +28,11 @@ def register(subparsers) -> None:
                                           "Needs the [onnx] extra.")
     add_spec_arguments(p)
     p.add_argument("-o", "--output", required=True, type=onnx_path, metavar="FILE", help="the .onnx file to write")
-    p.add_argument("--dynamic-batch", action="store_true", help="a batch dimension of any size")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument("--dynamic-batch", dest="dynamic_batch", action="store_true", default=True,
+                       help="a batch dimension of any size (the default)")
+    batch.add_argument("--static-batch", dest="dynamic_batch", action="store_false",
+                       help="fix the batch dimension at 1")
     p.add_argument("--dynamic-size", action="store_true",
                    help="height and width of any size (refused where the spec fixes its size: pad=same with a stride)")
     p.add_argument("--opset", type=opset, metavar="N", help="the ONNX opset (default: the exporter's)")

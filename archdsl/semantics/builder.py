@@ -16,7 +16,7 @@ from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.semantics.blocks import BlockType, registry
 from archdsl.semantics.budget import Budget
-from archdsl.semantics.control import CONDITIONS, CONTROL, Control
+from archdsl.semantics.control import CONDITIONS, CONTROL, SECTIONS, Control
 from archdsl.semantics.emit import Emitter, join
 from archdsl.semantics.instances import BlockUses
 from archdsl.semantics.ops import OPS, Call, check_call
@@ -28,7 +28,6 @@ from archdsl.syntax import tree as T
 from archdsl.syntax.parser import NEGATIVE
 
 HEADER_WORDS = ("network", "input", "param", "default")
-SECTIONS = ("stem", "head", "body")
 STRUCTURE = SECTIONS + ("scope", "residual", "concat", "stages", "shortcut", "branch")
 EXAMPLE_OUTPUT = "output from c3, c4, c5"
 #: where set (by a tool that maps source back to the IR: the language server), every statement walked is

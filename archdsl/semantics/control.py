@@ -16,6 +16,8 @@ from archdsl.semantics.values import UNKNOWN, Invalid, Unknown, invalid
 from archdsl.syntax import tree as T
 
 CONDITIONS = ("if", "elif", "else")
+#: grouping words whose statements stay in the enclosing scope
+SECTIONS = ("stem", "head", "body")
 #: statements that take no position in their scope (they make no module of their own)
 CONTROL = (*CONDITIONS, "let", "require", "block", "use")
 

@@ -54,6 +54,8 @@ class BlockUses:
 
     def use_block(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, args,
                   index: int) -> int:
+        if block.broken:
+            raise Unknown()  # its definition's error is reported once, at the definition
         binding = self.bind(stmt, block, args, scope)
         x = self.block_input(stmt, scope, x)
         block.used = True

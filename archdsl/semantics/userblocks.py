@@ -4,7 +4,8 @@ A definition is read once (its parameters and their defaults); each use instanti
 like a sequence of statements under the instance's module path (see instances.py). A library
 is another spec file beside the spec, holding only definitions: `use mobile_blocks` reads
 `mobile_blocks.arch` from the spec's own folder. A library's name is a plain name, so it can
-name no other folder, no absolute path and no way out of the spec's folder.
+name no other folder, no absolute path and no way out of the spec's folder; a library file that
+is a link leading out of the folder is refused by archdsl.sources (E0222) without being read.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archdsl.diagnostics import Diagnostic, Label, Span, warning
+from archdsl.diagnostics import Diagnostic, Label, Span, error, warning
+from archdsl.semantics.control import CONDITIONS, SECTIONS
 from archdsl.semantics.reserved import why_reserved
 from archdsl.semantics.values import Evaluator, Invalid, invalid, names_in, show
+from archdsl.sources import read_file  # the one reader of spec files: kind, size, encoding, folder
 from archdsl.syntax import tree as T
 
 #: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named
@@ -26,6 +29,8 @@ UNIT_NAMES = ("unit", "units", "stage_unit", "stage_units")
 MAX_LIBRARIES = 16
 #: statements a library may hold
 LIBRARY_WORDS = ("block", "use")
+#: words that name a scope of their own (`scope NAME`)
+NAMED_STRUCTURES = ("scope", "residual", "concat", "stages")
 _REQUIRED = object()
 
 
@@ -52,6 +57,8 @@ class BlockDef:
     #: written in the spec itself (not in a library it uses): an unused one is worth a warning
     local: bool = True
     used: bool = field(default=False, compare=False)
+    #: its definition has an error already reported (a name meaning two things): uses say nothing more
+    broken: bool = field(default=False, compare=False)
 
     @property
     def value_params(self) -> set[str]:
@@ -110,6 +117,35 @@ def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
     params += [Param(o.name, ev.word(o.value), o.span) for o in stmt.options]
     _check_params(params)
     return BlockDef(name, tuple(params), stmt.body, stmt.span, head.span)
+
+
+def name_clash(block: BlockDef, taken) -> Diagnostic | None:
+    """E0202 where the body defines a layer or scope (at its top level, `if` branches and sections
+    included) named like a parameter and reads that name with `from`: the `from` would take the
+    parameter, as a value every use must give, not the layer. (A parameter read only as a number,
+    like SqueezeNet's `squeeze conv squeeze 1x1`, may share a layer's name.)"""
+    params = {p.name: p for p in block.params if p.name in block.value_params}
+    for name, span in _names_defined(block.body, taken):
+        if name in params:
+            return error("E0202", f"`{name}` names both a parameter of block `{block.name}` and a layer in its body",
+                         span, "defined in the body here",
+                         f"`from {name}` in the body would read the parameter, not this layer: rename the layer "
+                         f"(e.g. `{name}_out`) or the parameter", (Label(params[name].span, "the parameter"),))
+    return None
+
+
+def _names_defined(statements, taken):
+    """(name, span) for each name the statements define in their own scope: `NAME TYPE ...`,
+    `scope NAME` (and the other structure words), and those under `if`/`elif`/`else` and sections."""
+    for stmt in statements:
+        first = stmt.args[0] if stmt.args and isinstance(stmt.args[0], T.Name) else None
+        if stmt.word in CONDITIONS or stmt.word in SECTIONS:
+            yield from _names_defined(stmt.body, taken)
+        elif stmt.word in NAMED_STRUCTURES:
+            if first is not None:
+                yield first.name, first.span
+        elif first is not None and first.name in taken and stmt.word not in taken:
+            yield stmt.word, stmt.word_span
 
 
 def _check_params(params: list[Param]) -> None:
@@ -174,7 +210,12 @@ class Library:
         for stmt in statements:
             try:
                 if stmt.word == "block":
-                    self.add(read_definition(stmt, self.ev, self.taken), local)
+                    block = read_definition(stmt, self.ev, self.taken)
+                    self.add(block, local)
+                    clash = name_clash(block, (*self.taken, *self.blocks))
+                    if clash is not None:
+                        block.broken = True
+                        self.diagnostics.append(clash)
                 elif stmt.word == "use":
                     self.use(stmt, folder, chain)
                 elif not local:
@@ -214,7 +255,6 @@ class Library:
             self.collect(tree.statements, path.parent, False, (*chain, resolved))
 
     def parse(self, path: Path, name: T.Name) -> T.Spec | None:
-        from archdsl.api import read_file  # the one reader of spec files: size, kind and encoding checks
         from archdsl.syntax.parser import parse
 
         source, found = read_file(path)

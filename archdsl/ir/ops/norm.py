@@ -10,13 +10,14 @@ from archdsl.ir.ops.base import (Entry, NodeBase, NoMacs, Problem, Result, Tenso
                                  need_spatial)
 
 
-def _eps_problem(node, strict: bool) -> list[Problem]:
-    """E0311 for an eps torch refuses: negative, or for BatchNorm also 0 (it fails in training)."""
-    if node.eps > 0 or (node.eps == 0 and not strict):
+def _eps_problem(node) -> list[Problem]:
+    """E0311 for an eps that is not positive: BatchNorm's torch refuses in training, and for any
+    norm it leaves a constant input (a channel or position with no variance) dividing by zero."""
+    if node.eps > 0:
         return []
-    need = "positive" if strict else "0 or more"
-    why = "torch's batch_norm refuses eps=0 in training" if strict else "a negative eps can divide by zero"
-    return [Problem("E0311", f"{node.op} eps must be {need}, got {node.eps}", f"eps={node.eps}",
+    why = ("torch's batch_norm refuses eps=0 in training" if node.op == "bn"
+           else "with eps=0 a constant input divides by zero")
+    return [Problem("E0311", f"{node.op} eps must be positive, got {node.eps}", f"eps={node.eps}",
                     f"{why}; the usual value is 1e-5 (TensorFlow's models use 1e-3)")]
 
 
@@ -39,7 +40,7 @@ class BatchNorm(_Norm):
     def infer(self, inputs) -> Result:
         (t,) = inputs
         problems = need_spatial(self, t) + declared(self, "channels", self.channels, t.channels)
-        return t, problems + _eps_problem(self, strict=True)
+        return t, problems + _eps_problem(self)
 
     def state(self, in_type) -> list[Entry]:
         c = (in_type.channels,)
@@ -57,7 +58,7 @@ class LayerNorm(_Norm):
     FLOPS: ClassVar[int] = 5
 
     def infer(self, inputs) -> Result:
-        return inputs[0], _eps_problem(self, strict=False)
+        return inputs[0], _eps_problem(self)
 
     def state(self, in_type) -> list[Entry]:
         c = (in_type.channels,)
@@ -77,7 +78,7 @@ class GroupNorm(_Norm):
         if not (t.is_image or t.is_flat):
             return None, [Problem("E0305", f"groupnorm needs an image (CxHxW) or a vector, but its input is {t}",
                                   f"input is {t}", "on a token sequence, use `layernorm`")]
-        problems = _eps_problem(self, strict=False)
+        problems = _eps_problem(self)
         if self.groups < 1 or t.channels % self.groups:
             problems.append(groups_problem(self, self.groups, t.channels))
         return t, problems
