@@ -56,3 +56,11 @@ def test_several_outputs_example():
     assert graph.outputs_text() == "p3 64x28x28, p4 64x14x14, p5 64x7x7"
     info = archdsl.feature_info(graph)
     assert (info.module_name(), info.reduction()) == (["p3", "p4", "p5"], [8, 16, 32])
+
+
+def test_attention_written_out_checks_and_keeps_the_sequence():
+    text = ("network doc\ninput 3x32x32\n" + example("block self_attention heads")
+            + 'conv 64 8x8 /8\nrearrange "c h w -> n=(h w) c"\nself_attention 4\n')
+    graph = archdsl.load(text)
+    assert str(graph.output_type) == "16x64 (n c)"
+    assert set(keys(text)) == {"0.weight", "2.qkv.weight", "2.qkv.bias", "2.proj.weight", "2.proj.bias"}
