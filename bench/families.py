@@ -1,5 +1,6 @@
 """Eager CPU forward of the modern torchvision families against torchvision's own modules, and the
-check time of the largest new spec: `python3 bench/families.py [--rounds N] [--no-save]`.
+check time of the largest new spec: `python3 bench/families.py [--rounds N] [--no-save] [--transformers]`.
+With `--transformers`, the transformers instead (vit_b_16, swin_t, maxvit_t), saved apart.
 
 Each bundled network (mobilenet_v2, efficientnet_b0, regnet_y_400mf, convnext_tiny) is built by
 name, given the same weights as torchvision's module (the spec's state_dict loaded into it,
@@ -36,6 +37,8 @@ from bench.report import table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "families.json"
 MODELS = ("mobilenet_v2", "efficientnet_b0", "regnet_y_400mf", "convnext_tiny")
+TRANSFORMER_RESULTS = ROOT / "bench" / "results" / "transformers.json"
+TRANSFORMERS = ("vit_b_16", "swin_t", "maxvit_t")
 LARGEST = "regnet_y_128gf"
 #: the check of the largest new spec must take under this share of `import torch`
 CHECK_GOAL = 0.5
@@ -97,19 +100,20 @@ def check_time() -> dict:
             "goal": CHECK_GOAL}
 
 
-def run(rounds: int) -> dict:
+def run(rounds: int, models=MODELS, check: bool = True) -> dict:
     settings = EagerSettings(device="cpu", image=224, batch=8, latency_rounds=rounds, throughput_rounds=rounds,
                              latency_calls=2, throughput_calls=1)
     bundled = set(archdsl.list_models())
     rows = [compare(name, settings) if name in bundled else {"spec": name, "error": "not bundled"}
-            for name in MODELS]
-    return {"rows": rows, "check": check_time() if LARGEST in bundled else None, "environment": {
+            for name in models]
+    return {"rows": rows, "check": check_time() if check and LARGEST in bundled else None, "environment": {
         "date": datetime.date.today().isoformat(), "python": platform.python_version(), "torch": torch.__version__,
         "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "rounds": rounds,
         "load average at start": round(os.getloadavg()[0], 2)}}
 
 
-def section(result: dict) -> str:
+def section(result: dict, title: str = "Modern torchvision families, eager CPU",
+            command: str = "python3 bench/families.py") -> str:
     """The part of docs/performance.md these figures make."""
     body = []
     for r in result["rows"]:
@@ -124,8 +128,8 @@ def section(result: dict) -> str:
         cells.append(f"{r['latency']['spec_ms']:.1f} / {r['latency']['reference_ms']:.1f} ms")
         body.append(cells)
     env = result["environment"]
-    lines = ["## Modern torchvision families, eager CPU", "",
-             "`python3 bench/families.py`: each spec model against torchvision's module holding the same weights, "
+    lines = [f"## {title}", "",
+             f"`{command}`: each spec model against torchvision's module holding the same weights, "
              "interleaved in one process; the ratio is torchvision's time / the spec model's (above 1: ours is "
              "faster), median and quartiles over the rounds, with torchvision's module against a copy of itself "
              "(A/A) as the control. The goal: within the control's spread.", "",
@@ -142,15 +146,24 @@ def section(result: dict) -> str:
     return "\n".join(lines)
 
 
+def transformer_section(result: dict) -> str:
+    return section(result, "Transformers, eager CPU", "python3 bench/families.py --transformers")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--transformers", action="store_true", help="vit_b_16, swin_t and maxvit_t instead")
     args = parser.parse_args(argv)
-    result = run(args.rounds)
-    print(section(result))
+    if args.transformers:
+        result = run(args.rounds, TRANSFORMERS, check=False)
+        print(transformer_section(result))
+    else:
+        result = run(args.rounds)
+        print(section(result))
     if not args.no_save:
-        RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+        (TRANSFORMER_RESULTS if args.transformers else RESULTS).write_text(json.dumps(result, indent=1) + "\n")
         subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--render"], check=True, cwd=ROOT)
     return 0
 
