@@ -194,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import explain, export, render, summary, weights, zoo
+    from archdsl.commands import explain, export, fmt, render, summary, weights, zoo
 
-    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register]
+    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register,
+            fmt.register]
 
 
 def main(argv: list[str] | None = None) -> int:

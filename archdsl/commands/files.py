@@ -1,0 +1,47 @@
+"""Commands that take several specs: PATH arguments naming files and folders.
+
+A folder stands for the `.arch` files under it, recursively (block libraries included), in
+sorted order; folders whose names start with `.` are skipped. Files are taken as given, whatever
+their names, and a path that does not exist is kept, for the reader to report.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from archdsl.commands.common import STDIN
+
+SUFFIX = ".arch"
+
+
+def spec_paths(paths: list[str]) -> list[str]:
+    """The files the PATH arguments name, each once, in the order given."""
+    found: list[str] = []
+    for path in paths:
+        found += _under(path) if path != STDIN and os.path.isdir(path) else [path]
+    return list(dict.fromkeys(found))
+
+
+def _under(folder: str) -> list[str]:
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [os.path.join(root, name) for name in sorted(names) if name.endswith(SUFFIX)]
+    return files
+
+
+def is_many(paths: list[str]) -> bool:
+    """Whether the arguments ask for the several-files form of a command: more than one path, or a folder."""
+    return len(paths) > 1 or (paths[0] != STDIN and os.path.isdir(paths[0]))
+
+
+def read_spec(path: str):
+    """(Source or None, diagnostics) for a PATH argument; `-` is standard input."""
+    from archdsl.commands.common import read_stdin
+
+    if path == STDIN:
+        return read_stdin()
+    from archdsl.api import read_file
+
+    return read_file(Path(path))
