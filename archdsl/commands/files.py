@@ -2,7 +2,8 @@
 
 A folder stands for the `.arch` files under it, recursively (block libraries included), in
 sorted order; folders whose names start with `.` are skipped. Files are taken as given, whatever
-their names, and a path that does not exist is kept, for the reader to report.
+their names; a path that does not exist, or a folder with no `.arch` file, is kept, for the
+reader to refuse (E0001).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def spec_paths(paths: list[str]) -> list[str]:
     """The files the PATH arguments name, each once, in the order given."""
     found: list[str] = []
     for path in paths:
-        found += _under(path) if path != STDIN and os.path.isdir(path) else [path]
+        under = _under(path) if path != STDIN and os.path.isdir(path) else []
+        found += under or [path]  # a folder without specs is kept, for the reader to refuse
     return list(dict.fromkeys(found))
 
 
@@ -45,3 +47,19 @@ def read_spec(path: str):
     from archdsl.api import read_file
 
     return read_file(Path(path))
+
+
+def load_file(path: str, args, library: bool):
+    """(the graph or block library, or None; its diagnostics; whether they stop it) for one PATH,
+    with the command line's -D, --input, --strict and limits."""
+    from archdsl.api import analyse
+    from archdsl.commands.common import limits_of, read_stdin
+    from archdsl.diagnostics import Severity
+
+    spec, diagnostics = read_stdin() if path == STDIN else (path, [])
+    graph = None
+    if spec is not None:
+        graph, diagnostics = analyse(spec, dict(args.defines), args.input, limits_of(args), library=library)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    failed = errors > 0 or (args.strict and len(diagnostics) > errors)
+    return (None if failed else graph), diagnostics, failed
