@@ -181,7 +181,7 @@ def gpu_verdict(rows: list[dict]) -> str:
 
 
 def document(results: list[dict], compiled_graphs: dict | None = None, scaling: dict | None = None,
-             families: dict | None = None) -> str:
+             families: dict | None = None, startup: dict | None = None) -> str:
     """docs/performance.md: how to run, the notes, the stored graph comparison, then every machine's
     results (CUDA first), then check time against spec size (bench/check_scaling.py)."""
     intro = (HERE / "NOTES.md").read_text().rstrip()
@@ -203,6 +203,10 @@ def document(results: list[dict], compiled_graphs: dict | None = None, scaling: 
         from bench.families import section
 
         parts += [section(families), ""]
+    if startup:
+        from bench.startup import section as startup_section
+
+        parts += [startup_section(startup), ""]
     return "\n".join(parts)
 
 

@@ -31,6 +31,7 @@ RESULTS = ROOT / "bench" / "results"
 GRAPHS = RESULTS / "graphs.json"  # written by bench/graphs.py --save
 SCALING = RESULTS / "check_scaling.json"  # written by bench/check_scaling.py
 FAMILIES = RESULTS / "families.json"  # written by bench/families.py
+STARTUP = RESULTS / "startup.json"  # written by bench/startup.py --save
 QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121", "seresnet50")
 EAGER_SHARE = 0.25  # of a --budget: section 3 starts no model after this much of it is spent
 
@@ -88,10 +89,12 @@ class Saver:
             self.path.write_text(json.dumps(self.result, indent=1) + "\n")
 
 
-def stored_results() -> tuple[list[dict], dict | None, dict | None]:
-    """(every machine's results, the graph comparison, check time against spec size) as stored in bench/results/."""
-    machines = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")) if p not in (GRAPHS, SCALING, FAMILIES)]
-    optional = [json.loads(p.read_text()) if p.exists() else None for p in (GRAPHS, SCALING, FAMILIES)]
+def stored_results() -> tuple[list[dict], dict | None, dict | None, dict | None, dict | None]:
+    """(every machine's results, the graph comparison, check time against spec size, the families, start-up)
+    as stored in bench/results/."""
+    machines = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))
+                if p not in (GRAPHS, SCALING, FAMILIES, STARTUP)]
+    optional = [json.loads(p.read_text()) if p.exists() else None for p in (GRAPHS, SCALING, FAMILIES, STARTUP)]
     return machines, *optional
 
 

@@ -16,7 +16,9 @@ checked in one call at most 3x one spec's check.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -25,6 +27,9 @@ import time
 from bench.frontend import ROOT
 from bench.timing import median, quartiles, ratios
 
+RESULT = ROOT / "bench" / "results" / "startup.json"
+CHECK_GOAL = 0.2  # one spec's check, as a fraction of `import torch`
+EVERY_GOAL = 3.0  # every bundled spec in one call, as a multiple of one spec's check
 TORCH = "python -c 'import torch'"
 CONTROL = "python -c 'import torch' (A/A control)"
 
@@ -57,7 +62,7 @@ def run_once(command: list[str]) -> tuple[float, float]:
 
 
 def measure(spec: str, repeats: int) -> dict:
-    """Wall and CPU times of each command over `repeats` interleaved rounds, and the load average."""
+    """Wall and CPU times of each command over `repeats` interleaved rounds, the ratios, the load."""
     cmds = commands(spec)
     for command in cmds.values():  # warm the file cache, the bytecode and the parser's table cache
         run_once(command)
@@ -71,35 +76,63 @@ def measure(spec: str, repeats: int) -> dict:
             w, c = run_once(cmds[name])
             wall[name].append(w)
             cpu[name].append(c)
-    return {"wall": wall, "cpu": cpu, "repeats": repeats, "load": (load_before, os.getloadavg()[0]),
-            "cpus": os.cpu_count()}
-
-
-def table(result: dict) -> str:
-    """The markdown table: each command's median wall and CPU time, and the ratios that matter."""
-    wall, cpu = result["wall"], result["cpu"]
-    names = list(wall)
     check, every = names[1], names[2]
-    lines = ["| command | wall ms (median) | CPU ms (median) |", "|---|---:|---:|"]
-    lines += [f"| `{name}` | {1e3 * median(wall[name]):.0f} | {1e3 * median(cpu[name]):.0f} |" for name in names]
-    lines += ["", "| ratio | wall: median (quartiles) | CPU: median |", "|---|---:|---:|"]
-    for label, top, bottom in ((f"{check} / import torch (goal at most 0.2)", check, TORCH),
-                               ("every bundled spec / one spec (goal at most 3)", every, check),
-                               ("A/A control: import torch / import torch", CONTROL, TORCH)):
+    pairs = {"check / import torch": (check, TORCH), "every spec / one spec": (every, check),
+             "A/A control": (CONTROL, TORCH)}
+    ratio_rows = {}
+    for label, (top, bottom) in pairs.items():
         low, mid, high = quartiles(ratios(wall[top], wall[bottom]))
-        lines.append(f"| {label} | {mid:.2f} ({low:.2f}-{high:.2f}) | {median(cpu[top]) / median(cpu[bottom]):.2f} |")
-    first, last = result["load"]
-    lines += ["", f"{result['repeats']} interleaved rounds; load average {first:.2f} before, {last:.2f} after, "
-                  f"on {result['cpus']} CPUs."]
-    return "\n".join(lines)
+        ratio_rows[label] = {"wall": mid, "wall_quartiles": [low, high], "cpu": median(cpu[top]) / median(cpu[bottom])}
+    return {"commands": {name: {"wall_ms": 1e3 * median(wall[name]), "cpu_ms": 1e3 * median(cpu[name])}
+                         for name in names},
+            "ratios": ratio_rows, "goals": {"check / import torch": CHECK_GOAL, "every spec / one spec": EVERY_GOAL},
+            "environment": {"repeats": repeats, "load average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                            "cpus": os.cpu_count(), "python": platform.python_version(),
+                            "date": time.strftime("%Y-%m-%d"), "commit": _commit()}}
+
+
+def section(result: dict) -> str:
+    """The part of docs/performance.md these figures make."""
+    env = result["environment"]
+    rows = [f"| `{name}` | {t['wall_ms']:.0f} | {t['cpu_ms']:.0f} |" for name, t in result["commands"].items()]
+    marks = []
+    for label, r in result["ratios"].items():
+        goal = result["goals"].get(label)
+        low, high = r["wall_quartiles"]
+        met = "" if goal is None else (" (goal at most %g: %s)" % (goal, "met" if r["wall"] <= goal else "**missed**"))
+        marks.append(f"| {label}{met} | {r['wall']:.2f} ({low:.2f}-{high:.2f}) | {r['cpu']:.2f} |")
+    first, last = env["load average"]
+    return "\n".join([
+        "## Start-up: whole processes", "",
+        "`python3 -m bench.startup --save`: every round runs each command once, in a rotating order; the ratios "
+        "are taken round by round (median, quartiles). CPU time is user + system time of the process, which a "
+        "busy machine disturbs less than wall time. The second `import torch` is the A/A control: how far noise "
+        "alone moves a ratio. Bytecode is written, as in an installed package.", "",
+        "| command | wall ms (median) | CPU ms (median) |", "|---|---:|---:|", *rows, "",
+        "| ratio | wall: median (quartiles) | CPU |", "|---|---:|---:|", *marks, "",
+        f"{env['repeats']} rounds, {env['date']}, commit {env['commit']}, Python {env['python']}, {env['cpus']} CPUs, "
+        f"load average {first:.2f} at the start and {last:.2f} at the end."])
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="interleaved rounds (default 10)")
     parser.add_argument("--spec", default="resnet152", help="the one spec checked (default resnet152)")
+    parser.add_argument("--save", action="store_true",
+                        help=f"store the figures in {RESULT.relative_to(ROOT)} (docs/performance.md shows them)")
     args = parser.parse_args(argv)
-    print(table(measure(args.spec, args.repeats)))
+    result = measure(args.spec, args.repeats)
+    print(section(result))
+    if args.save:
+        RESULT.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 
