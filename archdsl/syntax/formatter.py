@@ -186,10 +186,12 @@ class _Placed:
 
 
 class _Layout:
+    """Lays out one parsed spec: places statements and comments, then aligns tables and comments."""
+
     def __init__(self, spec: T.Spec):
         self.source_lines = spec.source.text.split("\n")
         self.values = _Values(self.source_lines)
-        self.placed = list(_placed(spec.statements, 0, (), self.source_lines))
+        self.placed = list(_placed(spec.statements, 0, ()))
         self.starts = [p.stmt.span.line for p in self.placed]
         self.comments = _comments(self.source_lines)
         self.out: list[_Line] = []
@@ -313,11 +315,11 @@ class _Layout:
         self.out[first].blank_before = True
 
 
-def _placed(statements, depth: int, columns: tuple[int, ...], source_lines: list[str]):
+def _placed(statements, depth: int, columns: tuple[int, ...]):
     for stmt in statements:
         own = columns + (stmt.word_span.col - 1,)
         yield _Placed(stmt, depth, own, _head_end_line(stmt))
-        yield from _placed(stmt.body, depth + 1, own, source_lines)
+        yield from _placed(stmt.body, depth + 1, own)
 
 
 def _head_end_line(stmt: T.Statement) -> int:
