@@ -179,6 +179,17 @@ def test_fmt_json_gives_one_object_per_file(tmp_path, capsys):
     assert records[0]["diagnostics"][0]["code"] == "E0103" and records[1]["diagnostics"] == []
 
 
+def test_fmt_json_carries_the_diff(tmp_path, capsys):
+    import json
+
+    ugly = tmp_path / "a.arch"
+    ugly.write_text(UGLY)
+    assert main(["fmt", "--diff", "--format", "json", str(ugly)]) == 0
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["status"] == "would reformat" and "+  conv 8 3x3\n" in record["diff"]
+    assert ugly.read_text() == UGLY
+
+
 def test_fmt_reads_standard_input(monkeypatch, capsys):
     import io
 

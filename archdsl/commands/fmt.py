@@ -39,19 +39,24 @@ def register(subparsers) -> None:
 def run(args) -> int:
     status = EXIT_OK
     for path in spec_paths(args.paths):
-        outcome, diagnostics = format_file(path, args)
+        outcome, diagnostics, output = format_file(path, args)
         if outcome == "error" or (outcome == "would reformat" and args.check):
             status = EXIT_ERRORS
         if args.format == "json":
-            print(json.dumps({"file": _name(path), "status": outcome,
-                              "diagnostics": [d.as_dict() for d in diagnostics]}, ensure_ascii=False))
-        elif outcome in ("reformatted", "would reformat"):  # beside a diff, the list goes to stderr
+            record = {"file": _name(path), "status": outcome, "diagnostics": [d.as_dict() for d in diagnostics]}
+            if output:
+                record["diff" if args.diff else "text"] = output
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        sys.stdout.write(output)
+        if outcome in ("reformatted", "would reformat") and path != STDIN:  # beside a diff, the list goes to stderr
             print(f"{outcome} {escape_text(_name(path))}", file=sys.stderr if args.diff else sys.stdout)
     return status
 
 
-def format_file(path: str, args) -> tuple[str, list]:
-    """Format one file: (`unchanged`, `reformatted`, `would reformat` or `error`, diagnostics)."""
+def format_file(path: str, args) -> tuple[str, list, str]:
+    """Format one file: its outcome (`unchanged`, `reformatted`, `would reformat` or `error`), its
+    diagnostics, and what goes to stdout (the diff with --diff; for `-`, the formatted text)."""
     from archdsl.syntax.formatter import format_source
 
     source, diagnostics = read_spec(path)
@@ -61,19 +66,17 @@ def format_file(path: str, args) -> tuple[str, list]:
     if text is None:
         if args.format == "text":
             report(diagnostics, argparse.Namespace(**{**vars(args), "spec": path}))
-        return "error", diagnostics
+        return "error", diagnostics, ""
     if path == STDIN:
-        if not args.check:
-            sys.stdout.write(_diff(source.text, text, STDIN_NAME) if args.diff else text)
-        return ("would reformat" if args.check and text != source.text else "unchanged"), []
-    written = _read_bytes(path)
-    if written == text.encode("utf-8"):
-        return "unchanged", []
-    if args.diff:
-        sys.stdout.write(_diff(source.text, text, _name(path)))
+        changed = text != source.text
+        if args.check or args.diff:
+            return ("would reformat" if changed else "unchanged"), [], _diff(source.text, text, STDIN_NAME) * args.diff
+        return ("reformatted" if changed else "unchanged"), [], text
+    if _read_bytes(path) == text.encode("utf-8"):
+        return "unchanged", [], ""
     if args.check or args.diff:
-        return "would reformat", []
-    return _write(path, text, args)
+        return "would reformat", [], _diff(source.text, text, _name(path)) * args.diff
+    return *_write(path, text, args), ""
 
 
 def _read_bytes(path: str) -> bytes | None:
