@@ -14,7 +14,7 @@ import time
 from archdsl.commands.common import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for,
                                      report)
 from archdsl.commands.files import is_many
-from archdsl.commands.verdicts import MAX_NAMED, library_verdict, verdict  # noqa: F401  (MAX_NAMED re-exported)
+from archdsl.commands.verdicts import library_verdict, verdict
 from archdsl.commands.streams import OutputError, guarded_streams, internal_error, output_failed
 
 

@@ -22,7 +22,7 @@ from archdsl.ir.printer import dump
 from archdsl.syntax.formatter import format_source, format_spec
 from archdsl.syntax.parser import parse
 from archdsl.zoo import is_library
-from conftest import ROOT, SPECS
+from conftest import SPECS
 from spec_strategies import mutant
 
 ALL_SPECS = sorted(SPECS.rglob("*.arch"))
