@@ -9,7 +9,6 @@ would change. `-` formats standard input to standard output.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 
@@ -101,6 +100,8 @@ def _write(path: str, text: str, args) -> tuple[str, list]:
 
 
 def _diff(before: str, after: str, name: str) -> str:
+    import difflib
+
     return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), name, f"{name} (formatted)"))
 
 
