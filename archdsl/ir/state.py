@@ -48,7 +48,7 @@ def node_parameter_count(node: NodeBase, graph: Graph) -> int:
     budget counts every node as it is made, so this skips naming the entries."""
     if not node.has_state:
         return 0
-    in_type = graph[node.inputs[0]].type
+    in_type = graph[node.inputs[0]].type if node.inputs else node.type  # as node_state takes it
     if in_type is None:
         return 0
     return sum(math.prod(e.shape) for e in node.state(in_type) if e.trainable)

@@ -124,6 +124,8 @@ class _Values:
             return "not " + self.operand(value.operand, lists, _PRECEDENCE["not"]), _PRECEDENCE["not"]
         if isinstance(value, T.BinOp):
             return self.binop(value, lists)
+        if getattr(value, "span", None) is not None and value.span.line == value.span.end_line:
+            return self.written(value.span), _ATOM  # a kind of value with no rule here: as it was written
         raise FormatError(f"no layout for {type(value).__name__}")
 
     def binop(self, value: T.BinOp, lists: int) -> tuple[str, int]:
@@ -329,13 +331,24 @@ def _head_end_line(stmt: T.Statement) -> int:
 
 
 def _comments(source_lines: list[str]) -> dict[int, tuple[int, str]]:
-    """Line number -> (column of its `#`, the comment's text without trailing blanks)."""
+    """Line number -> (column of its `#`, the comment's text without trailing blanks). A `#`
+    inside a quoted text (`"..."`, which ends on its line) opens no comment."""
     found = {}
     for number, line in enumerate(source_lines, 1):
-        column = line.find("#")
+        column = _comment_column(line)
         if column >= 0:
             found[number] = (column, line[column:].rstrip())
     return found
+
+
+def _comment_column(line: str) -> int:
+    quoted = False
+    for column, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == "#" and not quoted:
+            return column
+    return -1
 
 
 def _blank_counts(source_lines: list[str]) -> list[int]:
