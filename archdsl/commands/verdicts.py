@@ -8,10 +8,10 @@ from __future__ import annotations
 
 def verdict(graph, seconds: float) -> str:
     """The one-line size report, from the same totals as `archdsl summary`."""
-    from archdsl.backends.summary.table import macs_text, totals
+    from archdsl.backends.summary.table import macs_text, size
 
-    t = totals(graph)
-    return (f"ok: {graph.name}: {t.params:,} parameters, {macs_text(t.macs)} "
+    params, macs = size(graph)
+    return (f"ok: {graph.name}: {params:,} parameters, {macs_text(macs)} "
             f"at {graph.input_type} -> {graph.outputs_text()} ({seconds:.2f}s)")
 
 
