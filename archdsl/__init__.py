@@ -18,8 +18,8 @@ __all__ = ["load", "check", "build", "feature_info", "list_models", "ArchError",
 
 
 def __getattr__(name: str):
-    """load, check, build, feature_info and list_models, imported when first asked for: they bring pydantic and networkx
-    (about half a second), which the command line imports only inside main(), where Ctrl-C is caught."""
+    """load, check, build, feature_info and list_models, imported when first asked for: they bring pydantic and lark
+    (a few tenths of a second), which the command line imports only inside main(), where Ctrl-C is caught."""
     if name in ("load", "check", "build", "feature_info"):
         from archdsl import api
 

@@ -14,29 +14,9 @@ import time
 
 from archdsl.commands.common import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for,
                                      report)
+from archdsl.commands.files import is_many
+from archdsl.commands.verdicts import library_verdict, verdict
 from archdsl.commands.streams import OutputError, guarded_streams, internal_error, output_failed
-
-
-def verdict(graph, seconds: float) -> str:
-    """The one-line size report, from the same totals as `archdsl summary`."""
-    from archdsl.backends.summary.table import macs_text, totals
-
-    t = totals(graph)
-    return (f"ok: {graph.name}: {t.params:,} parameters, {macs_text(t.macs)} "
-            f"at {graph.input_type} -> {graph.outputs_text()} ({seconds:.2f}s)")
-
-
-def library_verdict(library, seconds: float) -> str:
-    """`ok: block library torchvision_blocks: 5 blocks (conv_bn_act, ...)`."""
-    names = [block.name for block in library.blocks]
-    shown = ", ".join(names[:MAX_NAMED]) + (f", and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else "")
-    uses = f"; uses {', '.join(library.uses)}" if library.uses else ""
-    return (f"ok: block library {library.name}: {len(names)} block{'' if len(names) == 1 else 's'} ({shown}){uses} "
-            f"({seconds:.2f}s)")
-
-
-#: the most block names a library's verdict lists
-MAX_NAMED = 20
 
 
 def cmd_compile(args) -> int:
@@ -45,6 +25,11 @@ def cmd_compile(args) -> int:
     if conflict:
         print_usage_error(conflict, args.format == "json")
         return EXIT_USAGE
+    if is_many(args.spec):
+        from archdsl.commands.many import check_many, refuse
+
+        return refuse(args) or check_many(args)
+    args.spec = args.spec[0]
     graph = load_for(args, library=args.check)
     if graph is None:
         return EXIT_ERRORS
@@ -210,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"archdsl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = commands.add_parser("compile", help="check a spec and lower it to a torch module")
-    add_spec_arguments(p)
+    add_spec_arguments(p, many=True)
     p.add_argument("--check", action="store_true", help="only check: no torch import, no module built")
     p.add_argument("--emit", choices=("ir", "code"), help="print the IR, or the generated torch code")
     p.add_argument("--dtype", choices=DTYPE_NAMES, help="build the module in this dtype (parameters and input)")
@@ -228,11 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import explain, export, render, summary, weights, zoo
+    from archdsl.commands import explain, export, fmt, render, summary, weights, zoo
     from archdsl.lsp import command as lsp
 
     return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register,
-            lsp.register]
+            fmt.register, lsp.register]
 
 
 def main(argv: list[str] | None = None) -> int:

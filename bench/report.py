@@ -181,7 +181,8 @@ def gpu_verdict(rows: list[dict]) -> str:
 
 
 def document(results: list[dict], compiled_graphs: dict | None = None, scaling: dict | None = None,
-             families: dict | None = None, transformers: dict | None = None) -> str:
+             families: dict | None = None, startup: dict | None = None,
+             transformers: dict | None = None) -> str:
     """docs/performance.md: how to run, the notes, the stored graph comparison, then every machine's
     results (CUDA first), then check time against spec size (bench/check_scaling.py)."""
     intro = (HERE / "NOTES.md").read_text().rstrip()
@@ -207,6 +208,10 @@ def document(results: list[dict], compiled_graphs: dict | None = None, scaling: 
         from bench.families import transformer_section
 
         parts += [transformer_section(transformers), ""]
+    if startup:
+        from bench.startup import section as startup_section
+
+        parts += [startup_section(startup), ""]
     return "\n".join(parts)
 
 

@@ -32,6 +32,7 @@ GRAPHS = RESULTS / "graphs.json"  # written by bench/graphs.py --save
 SCALING = RESULTS / "check_scaling.json"  # written by bench/check_scaling.py
 FAMILIES = RESULTS / "families.json"  # written by bench/families.py
 TRANSFORMERS = RESULTS / "transformers.json"  # written by bench/families.py --transformers
+STARTUP = RESULTS / "startup.json"  # written by bench/startup.py --save
 QUICK_EAGER = ("resnet50", "resnext50_32x4d", "res2net50_26w_4s", "densenet121", "seresnet50")
 EAGER_SHARE = 0.25  # of a --budget: section 3 starts no model after this much of it is spent
 
@@ -90,8 +91,9 @@ class Saver:
 
 
 def stored_results() -> tuple:
-    """(every machine's results, the graph comparison, check time against spec size) as stored in bench/results/."""
-    kept = (GRAPHS, SCALING, FAMILIES, TRANSFORMERS)
+    """(every machine's results, the graph comparison, check time against spec size, the families, start-up,
+    the transformers) as stored in bench/results/."""
+    kept = (GRAPHS, SCALING, FAMILIES, STARTUP, TRANSFORMERS)
     machines = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")) if p not in kept]
     optional = [json.loads(p.read_text()) if p.exists() else None for p in kept]
     return machines, *optional

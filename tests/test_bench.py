@@ -44,11 +44,11 @@ def test_a_failing_setting_is_reported_in_its_row():
 def test_performance_page_is_what_the_results_render_to():
     from bench.run import stored_results
 
-    machines, compiled_graphs, scaling, families = stored_results()
+    machines, compiled_graphs, scaling, families, startup = stored_results()
     assert machines, "bench/results/ holds no measured results"
     assert scaling, "bench/results/check_scaling.json is missing: python3 bench/check_scaling.py"
     page = (ROOT / "docs" / "performance.md").read_text()
-    assert page == report.document(machines, compiled_graphs, scaling, families) + "\n", \
+    assert page == report.document(machines, compiled_graphs, scaling, families, startup) + "\n", \
         "rewrite it: python3 bench/run.py --render"
 
 
@@ -207,3 +207,23 @@ def test_the_gpu_verdict_weighs_a_shortfall_against_the_a_a_control():
     missed = report.gpu_verdict([_gpu_row("default", 0.97, 1.01), _gpu_row("default", 0.995, 0.99)])
     assert "NOT met; below it: m default bf16 channels_last b256 0.970 (A/A 1.010))" in missed
     assert "0.995" not in missed.split("below it:")[1]
+
+
+def test_the_start_up_section_says_which_goals_are_met():
+    from bench.startup import CONTROL, TORCH, section
+
+    result = {"commands": {TORCH: {"wall_ms": 1500.0, "cpu_ms": 1400.0},
+                           "archdsl compile resnet152 --check": {"wall_ms": 280.0, "cpu_ms": 270.0},
+                           "archdsl compile --check specs/": {"wall_ms": 900.0, "cpu_ms": 880.0},
+                           CONTROL: {"wall_ms": 1510.0, "cpu_ms": 1405.0}},
+              "ratios": {"check / import torch": {"wall": 0.187, "wall_quartiles": [0.18, 0.19], "cpu": 0.19},
+                         "every spec / one spec": {"wall": 3.2, "wall_quartiles": [3.1, 3.3], "cpu": 3.26},
+                         "A/A control": {"wall": 1.01, "wall_quartiles": [0.99, 1.02], "cpu": 1.0}},
+              "goals": {"check / import torch": 0.2, "every spec / one spec": 3.0},
+              "environment": {"repeats": 2, "load average": [0.5, 0.6], "cpus": 2, "python": "3.11.7",
+                              "date": "2026-12-06", "commit": "abc1234"}}
+    text = section(result)
+    assert "| check / import torch (goal at most 0.2: met) | 0.19 (0.18-0.19) | 0.19 |" in text
+    assert "| every spec / one spec (goal at most 3: **missed**) | 3.20 (3.10-3.30) | 3.26 |" in text
+    assert "| A/A control | 1.01 (0.99-1.02) | 1.00 |" in text
+    assert "| `python -c 'import torch'` | 1500 | 1400 |" in text

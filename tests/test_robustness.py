@@ -163,7 +163,8 @@ def test_the_grammar_of_generated_specs_reaches_accepted_networks():
 # --- the command line on mutants: exit codes and output ---------------------------------------
 
 COMMANDS = [["compile", "--check"], ["compile", "--check", "--format", "json"], ["summary"],
-            ["render", "-o", "{folder}/out.dot"], ["render", "-o", "{folder}/out.mmd", "--depth", "layer"]]
+            ["render", "-o", "{folder}/out.dot"], ["render", "-o", "{folder}/out.mmd", "--depth", "layer"],
+            ["fmt", "--check"]]
 
 
 @settings(FUZZ, max_examples=150)

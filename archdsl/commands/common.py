@@ -50,10 +50,17 @@ def parse_size(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments every command that reads a spec takes."""
-    parser.add_argument("spec", help="path of a .arch file, a bundled network's name (archdsl list), "
-                                     "or - to read the spec from standard input")
+def add_spec_arguments(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    """The arguments every command that reads a spec takes. With `many`, SPEC may be given
+    several times and name folders (archdsl.commands.many); `args.spec` is then a list."""
+    if many:
+        parser.add_argument("spec", nargs="+", metavar="SPEC",
+                            help="path of a .arch file, a bundled network's name (archdsl list), or - to read "
+                                 "the spec from standard input; several, or a folder (its .arch files, "
+                                 "recursively), for one result per file")
+    else:
+        parser.add_argument("spec", help="path of a .arch file, a bundled network's name (archdsl list), "
+                                         "or - to read the spec from standard input")
     parser.add_argument("-D", dest="defines", action=Defines, type=parse_define, default={},
                         metavar="NAME=VALUE", help="set a spec parameter, e.g. -D num_classes=5 (once each)")
     parser.add_argument("--input", type=parse_size, metavar="CxHxW", help="input size to check against")

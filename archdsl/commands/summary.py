@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from archdsl.commands.common import EXIT_ERRORS, EXIT_OK, add_depth_argument, add_spec_arguments, load_for
+from archdsl.commands.files import is_many
 
 
 def register(subparsers) -> None:
@@ -12,7 +13,7 @@ def register(subparsers) -> None:
                               description="Print a per-layer table and the network's totals: trainable "
                                           "parameters, buffers, MACs of conv and linear layers (torchvision's "
                                           "convention), other FLOPs, activation memory.")
-    add_spec_arguments(p)
+    add_spec_arguments(p, many=True)
     add_depth_argument(p, "the level of the stages")
     p.add_argument("--json", dest="format", action="store_const", const="json",
                    help="the same as --format json: the table as JSON on stdout, diagnostics as JSON on stderr")
@@ -20,6 +21,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if is_many(args.spec):
+        from archdsl.commands.many import summary_many
+
+        return summary_many(args)
+    args.spec = args.spec[0]
     graph = load_for(args)
     if graph is None:
         return EXIT_ERRORS

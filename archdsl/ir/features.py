@@ -24,7 +24,6 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import networkx as nx
 
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
@@ -134,7 +133,7 @@ def features_only(graph: Graph, out_indices: Sequence[int] | None = None) -> tup
     pruned of everything that none of them needs; and its FeatureInfo."""
     info = feature_info(graph, out_indices)
     chosen = [info.features[i] for i in info.out_indices]
-    keep = set().union(*(nx.ancestors(graph.dag, f.node) | {f.node} for f in chosen))
+    keep = set().union(*(graph.ancestors(f.node) | {f.node} for f in chosen))
     kept = [node for node in graph.nodes() if node.id in keep]
     fixed = graph.size_fixed_by if any(node.span == graph.size_fixed_by for node in kept) else None
     pruned = Graph(name=graph.name, input_type=graph.input_type, params=dict(graph.params),
@@ -210,14 +209,14 @@ def trunk(graph: Graph) -> list:
     construction order (a topological order) of the nodes that lead to the output, a node is on
     every path exactly when no edge jumps over it."""
     output = graph.output.id
-    live = nx.ancestors(graph.dag, output) | {output}
+    live = graph.ancestors(output) | {output}
     order = [node for node in graph.nodes() if node.id in live]
     position = {node.id: i for i, node in enumerate(order)}
     found, reach = [], 0
     for i, node in enumerate(order):
         if reach <= i:
             found.append(node)
-        reach = max([reach] + [position[u] for u in graph.dag.successors(node.id) if u in position])
+        reach = max([reach] + [position[u] for u in graph.successors(node.id) if u in position])
     return found
 
 

@@ -1,15 +1,16 @@
-"""The IR graph: typed nodes in a networkx DiGraph, in the order they were built.
+"""The IR graph: typed nodes in the order they were built, and each node's users.
 
 Nodes are added only after their inputs, so insertion order is a topological
-order; back ends walk `graph.nodes()` and need no sort.
+order; back ends walk `graph.nodes()` and need no sort. The graph keeps two dicts
+rather than a networkx DiGraph: checking a spec needs nothing else, and importing
+networkx cost a third of a `--check` process's start (docs/performance.md);
+`graph.dag` builds the DiGraph for code that wants networkx's algorithms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterator
-
-import networkx as nx
 
 from archdsl.diagnostics import Source, Span
 from archdsl.ir.nodes import NodeBase, TensorType
@@ -31,30 +32,66 @@ class Graph:
     size_fixed_by: Span | None = None
     #: what about `size_fixed_by` holds only at the declared size
     size_fixed_why: str = "pad=same with a stride is worked out for the declared size"
-    dag: nx.DiGraph = field(default_factory=nx.DiGraph)
+    #: node id -> node, in construction order
+    _nodes: dict[int, NodeBase] = field(default_factory=dict, repr=False)
+    #: node id -> the ids of the nodes that take it as an input (a dict as an ordered set)
+    _users: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
 
     def add(self, node: NodeBase) -> NodeBase:
-        self.dag.add_node(node.id, node=node)
-        for index, source in enumerate(node.inputs):
-            self.dag.add_edge(source, node.id, index=index)
+        self._nodes[node.id] = node
+        self._users.setdefault(node.id, {})
+        for source in node.inputs:
+            self._users.setdefault(source, {})[node.id] = None
         return node
 
     def replace(self, node: NodeBase) -> None:
         """Swap in a new version of a node (same id and inputs), e.g. with its type filled in."""
-        self.dag.nodes[node.id]["node"] = node
+        self._nodes[node.id] = node
 
     def __getitem__(self, node_id: int) -> NodeBase:
-        return self.dag.nodes[node_id]["node"]
+        return self._nodes[node_id]
+
+    def __contains__(self, node_id: int) -> bool:
+        return node_id in self._nodes
 
     def __len__(self) -> int:
-        return self.dag.number_of_nodes()
+        return len(self._nodes)
 
     def nodes(self) -> Iterator[NodeBase]:
         """All nodes in topological (construction) order."""
-        return (data["node"] for _, data in self.dag.nodes(data=True))
+        return iter(self._nodes.values())
+
+    def successors(self, node_id: int) -> list[int]:
+        """The ids of the nodes that take `node_id` as an input, each once, in construction order."""
+        return list(self._users.get(node_id, ()))
 
     def users(self, node_id: int) -> list[NodeBase]:
-        return [self[u] for u in self.dag.successors(node_id)]
+        return [self[u] for u in self.successors(node_id)]
+
+    def ancestors(self, node_id: int) -> set[int]:
+        """The ids of every node `node_id` depends on (not itself)."""
+        found: set[int] = set()
+        stack = list(self[node_id].inputs)
+        while stack:
+            current = stack.pop()
+            if current not in found:
+                found.add(current)
+                stack.extend(self[current].inputs)
+        return found
+
+    @property
+    def dag(self):
+        """The graph as a new networkx DiGraph: node attribute `node`, edge attribute `index` (the
+        input's position). Built on each access; changing it changes nothing here."""
+        import networkx as nx
+
+        dag = nx.DiGraph()
+        for node in self.nodes():
+            dag.add_node(node.id, node=node)
+        for node in self.nodes():
+            for index, source in enumerate(node.inputs):
+                dag.add_edge(source, node.id, index=index)
+        return dag
 
     @property
     def output(self) -> NodeBase:

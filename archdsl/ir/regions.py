@@ -58,7 +58,7 @@ def _region(graph: Graph, named: "_NamedNodes", frame, ids: list[int]) -> Region
         return None  # not one run: another construct was built in the middle
     inside = set(ids)
     inputs = list(dict.fromkeys(i for n in ids for i in graph[n].inputs if i not in inside))
-    outputs = [n for n in ids if any(user not in inside for user in graph.dag.successors(n))]
+    outputs = [n for n in ids if any(user not in inside for user in graph.successors(n))]
     if not inputs or len(outputs) != 1 or not named.owned_by(frame.path, ids):
         return None
     return Region(frame.path, frame.role, frame.kind, tuple(ids), tuple(inputs), outputs[0])

@@ -6,6 +6,7 @@ This is the contract the torch lowering fulfils: the same keys and shapes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from archdsl.ir.graph import Graph
@@ -43,8 +44,14 @@ def state_entries(graph: Graph) -> list[StateEntry]:
 
 
 def node_parameter_count(node: NodeBase, graph: Graph) -> int:
-    """The trainable parameters one node owns (what a summary row and the budget count)."""
-    return sum(e.numel for e in node_state(node, graph) if e.trainable)
+    """The trainable parameters one node owns (what a summary row and the budget count). The
+    budget counts every node as it is made, so this skips naming the entries."""
+    if not node.has_state:
+        return 0
+    in_type = graph[node.inputs[0]].type if node.inputs else node.type  # as node_state takes it
+    if in_type is None:
+        return 0
+    return sum(math.prod(e.shape) for e in node.state(in_type) if e.trainable)
 
 
 def parameter_count(graph: Graph) -> int:

@@ -213,7 +213,7 @@ class Libraries:
         self._cache: dict[Path, tuple[float, T.Spec | None]] = {}
 
     def tree(self, path: Path) -> T.Spec | None:
-        from archdsl.api import read_file
+        from archdsl.sources import read_file
         from archdsl.syntax.parser import parse
 
         try:

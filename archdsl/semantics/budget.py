@@ -56,10 +56,13 @@ class Budget:
 
     def add(self, node: NodeBase, graph: Graph) -> None:
         """Count a node just added to `graph`; raises OverBudget past the node cap."""
-        self.used += Usage(node_parameter_count(node, graph), output_bytes(node), 1)
-        for measure, value, limit in self._measures(self.used):
-            if value > limit and measure not in self.passed_at:
-                self.passed_at[measure] = (node.span, node.path)
+        used, limits = self.used, self.limits
+        self.used = used = Usage(used.params + node_parameter_count(node, graph),
+                                 used.activation_bytes + output_bytes(node), used.nodes + 1)
+        if used.params > limits.params or used.activation_bytes > limits.activation_bytes or used.nodes > limits.nodes:
+            for measure, value, limit in self._measures(used):  # every node is counted: only here is it slow
+                if value > limit and measure not in self.passed_at:
+                    self.passed_at[measure] = (node.span, node.path)
         if self.used.nodes > self.limits.nodes:
             raise OverBudget([over_budget("nodes", self.used.nodes, self.limits, node.span,
                                           f"checking stopped at `{node.path}`", at_least=True)])

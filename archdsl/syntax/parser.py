@@ -7,6 +7,8 @@ every broken line (up to a bound).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from functools import lru_cache
 from importlib import resources
 
@@ -25,13 +27,50 @@ MAX_REPARSE_CHARS = 200_000
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
+    """The parser. Building its tables from the grammar takes a third of a `--check` process's
+    start, so they are kept in the user's cache folder (see cache_file); lark checks that a
+    cached table was made from this grammar, with these options and this lark and Python, and
+    builds the tables again where it was not, or where the file cannot be read or written."""
     grammar = resources.files("archdsl.syntax").joinpath("grammar.lark").read_text()
     return Lark(grammar, parser="lalr", postlex=Indenter(), propagate_positions=True,
-                maybe_placeholders=False)
+                maybe_placeholders=False, cache=cache_file(grammar) or False)
+
+
+def cache_file(grammar: str) -> str | None:
+    """Where the parser's tables are cached: `$XDG_CACHE_HOME/archdsl` (default `~/.cache/archdsl`),
+    a file named after the grammar's hash; None where that folder cannot be made, or
+    ARCHDSL_NO_CACHE is set. Nothing is written inside the installed package."""
+    if os.environ.get("ARCHDSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    folder = os.path.join(base, "archdsl")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+    return os.path.join(folder, f"grammar-{digest}.lark-cache")
+
+
+#: specs up to this long are remembered once parsed: a block library that many specs `use` in one
+#: process (`archdsl compile --check specs/`) is parsed once
+MAX_REMEMBERED_CHARS = 64 * 1024
 
 
 def parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
     """Parse a spec. Returns the tree (None if the text has syntax errors) and diagnostics."""
+    tree, diagnostics = _remembered(source) if len(source.text) <= MAX_REMEMBERED_CHARS else _parse(source)
+    return tree, list(diagnostics)
+
+
+@lru_cache(maxsize=16)
+def _remembered(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
+    return _parse(source)  # the tree is immutable; parse() copies the list
+
+
+def _parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     diagnostics = check_brackets(source) or check_size(source)
     if diagnostics:

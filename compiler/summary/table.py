@@ -92,6 +92,13 @@ def node_cost(node: NodeBase, graph: Graph) -> Cost:
     return Cost(node_parameter_count(node, graph), node_macs(node, graph), node_other_flops(node, graph))
 
 
+def size(graph: Graph) -> tuple[int, int]:
+    """Trainable parameters and MACs, counted as `totals` counts them: all `compile --check`'s
+    verdict says, without the memory figures (checking a folder of specs pays this once a spec)."""
+    return (sum(node_parameter_count(n, graph) for n in graph.stateful()),
+            sum(node_macs(n, graph) for n in graph.nodes()))
+
+
 def totals(graph: Graph) -> Totals:
     """The network's totals: the numbers every size report (summary, `compile --check`) uses."""
     cost = sum((node_cost(n, graph) for n in graph.nodes()), Cost())

@@ -156,7 +156,7 @@ class Entry:
 class NodeBase(BaseModel):
     """The fields every node has, and the rules every op class defines."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid", defer_build=True)
     id: int
     inputs: tuple[int, ...] = ()
     path: str
