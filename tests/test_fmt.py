@@ -269,7 +269,8 @@ def layout_mutant(text: str, rng: random.Random) -> str:
             lines.insert(i, " " * rng.randint(0, 8) + f"# note {i}")
         elif how == "trailing" and lines[i].strip() and "#" not in lines[i]:
             lines[i] += " " * rng.randint(1, 9) + f"# about line {i}"
-        elif how in ("respace", "punctuation", "parens", "split") and "#" not in lines[i].lstrip()[:1]:
+        elif how in ("respace", "punctuation", "parens", "split") and "#" not in lines[i].lstrip()[:1] \
+                and '"' not in lines[i]:  # a quoted pattern is text: its spaces and commas are its own
             change = {"respace": _respace, "punctuation": _punctuation, "parens": _parenthesise,
                       "split": _split_list}[how]
             lines[i] = change(lines[i], rng)
