@@ -81,3 +81,23 @@ def test_without_aux_loss_the_aux_head_and_its_output_are_gone(name):
     expected = {k: s for k, s in card["state_dict"] if not k.startswith("aux_classifier.")}
     assert {e.key: list(e.shape) for e in state_entries(graph)} == expected
     assert graph.output_names == ["out"]
+
+
+def test_summary_diagrams_and_feature_info():
+    from archdsl.backends.diagram.output import diagram_text
+    from archdsl.backends.summary.table import render_text
+
+    graph = archdsl.load("deeplabv3_resnet50", aux_loss=True)
+    text = render_text(summarize(graph))
+    assert "-> out 21x520x520, aux 21x520x520" in text.splitlines()[0]
+    rows = {line.split()[0]: line for line in text.splitlines()[2:] if line.strip()}
+    assert "2048x65x65" in rows["backbone.layer4"] and "deeplab_head" in rows["classifier"]
+    for fmt in ("dot", "mmd"):
+        drawn = diagram_text(graph, fmt, depth="layer")
+        # the image-pooling branch's upsample and both heads' upsamples take their size from a value
+        assert drawn.count("size of 2048x65x65") == 1 and drawn.count("size of 3x520x520") == 2, fmt
+        assert "aux_classifier" in drawn and "classifier" in drawn
+    info = archdsl.feature_info(graph)
+    assert info.channels() == [21, 21] and info.reduction() == [1, 1] and info.module_name() == ["out", "aux"]
+    info = archdsl.feature_info("fcn_resnet50")
+    assert info.channels() == [21] and info.module_name() == ["out"]
