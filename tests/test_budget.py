@@ -136,7 +136,7 @@ def test_the_defaults_leave_twenty_times_the_largest_bundled_spec():
     graphs = [archdsl.load(path) for path in bundled_specs()]
     figures, nodes = [totals(g) for g in graphs], [len(g) for g in graphs]
     assert 20 * max(t.params for t in figures) <= DEFAULT_MAX_PARAMS
-    # dense prediction (an output map of the input's size: U-Net, FCN, DeepLabV3) keeps maps at 1/8
+    # dense prediction (an output map of the input's size: U-Net, FCN, DeepLabV3, LR-ASPP) keeps maps at 1/8
     # of a 520x520 input: each spec at its defaults (the ResNet-50 variants, 1.8 GiB for one image)
     # has room for twice that side (docs/language.md, Limits)
     dense = [is_dense(g) for g in graphs]

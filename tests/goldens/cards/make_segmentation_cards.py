@@ -4,10 +4,11 @@
 
 Needs torchvision 0.28.0 on CPU PyTorch 2.13.0 (the venv `../shared/tools/refs_venv.sh` makes); the
 tests do not. Each model is `torchvision.models.segmentation.NAME(weights=None, weights_backbone=None,
-aux_loss=True)`, filled by the cards' rule (README.md) and run in eval mode. Its forward returns a
-dict of `out` and `aux`, each (N, classes, H, W) at the input's size: tens of thousands of numbers,
-so a card records, per output, the full tensor's shape, sum and norm and a sample of its logits,
-every class at the pixels (3 + 7i, 3 + 7j) (`[:, :, 3::7, 3::7]`). Two inputs, drawn as the other
+aux_loss=True)` (lraspp, which has no auxiliary head, without aux_loss), filled by the cards' rule
+(README.md) and run in eval mode. Its forward returns a dict of `out` (and `aux`), each (N, classes,
+H, W) at the input's size: tens of thousands of numbers, so a card records, per output, the full
+tensor's shape, sum and norm and a sample of its logits, every class at the pixels (3 + 7i, 3 + 7j)
+(`[:, :, 3::7, 3::7]`). Two inputs, drawn as the other
 cards draw theirs: 1x3x64x64 (seed 0) and the odd 1x3x97x97 (seed 1). The layout (state_dict,
 parameters) does not depend on the size; the MACs of the convolutions are recorded at the declared
 520x520 and at 160x160, counted by torch's FlopCounterMode on the meta device (no arithmetic).
@@ -30,12 +31,16 @@ MAC_SIZES = (520, 160)
 SAMPLE = (slice(None), slice(None), slice(3, None, 7), slice(3, None, 7))
 
 
-def reference(name: str, **kwargs):
+def kwargs_for(name: str) -> dict:
+    """The builder's arguments: no weights, and the auxiliary head where the model has one."""
+    return {"weights": None, "weights_backbone": None, **({} if name.startswith("lraspp") else {"aux_loss": True})}
+
+
+def reference(name: str):
     import torchvision
 
     builder = getattr(torchvision.models.segmentation, name)
-    return builder(weights=None, weights_backbone=None, aux_loss=True, **kwargs), \
-        f"torchvision {torchvision.__version__.split('+')[0]}"
+    return builder(**kwargs_for(name)), f"torchvision {torchvision.__version__.split('+')[0]}"
 
 
 def numbers(t) -> list:
@@ -69,7 +74,7 @@ def card(name: str) -> dict:
     fill(model)
     model.eval()
     result = {"model": name, "source": source, "torch": torch.__version__.split("+")[0],
-              "kwargs": {"weights": None, "weights_backbone": None, "aux_loss": True},
+              "kwargs": kwargs_for(name),
               "param_count": sum(p.numel() for p in model.parameters()),
               "state_dict": [[k, list(v.shape)] for k, v in model.state_dict().items()],
               "macs": {str(size): macs(name, size) for size in MAC_SIZES}}
