@@ -309,6 +309,21 @@ OPS: dict[str, OpDef] = {
 }
 
 
+def value_inputs(call: Call, definition: OpDef, resolve: Callable[[T.Name], int]) -> list[int]:
+    """The values that options such as `to=NAME` name, each resolved by `resolve` as `from` resolves
+    its names: the op's inputs after those of `from`."""
+    found = []
+    for name in definition.value_options:
+        option = call.options.get(name)
+        if option is None:
+            continue
+        if not isinstance(option.value, T.Name):
+            raise invalid("E0209", f"`{name}` names a value", option.value.span, "not a value's name",
+                          f"write the name of a value defined above, or `input`: `{name}=input`")
+        found.append(resolve(option.value))
+    return found
+
+
 def check_call(call: Call, definition: OpDef) -> None:
     """Reject unknown options and surplus arguments before the op runs."""
     for name, option in call.options.items():
