@@ -128,3 +128,22 @@ def test_a_written_out_size_is_warned_about_with_the_form_that_follows_the_input
     assert found.code == "W0420" and "`upsample to=NAME`" in found.help and "20x20 whatever the input" in found.label
     assert archdsl.check(TO_INPUT) == []
     assert archdsl.check(HEAD + "c1 conv 4 3x3 /2 pad=1\nu upsample scale=2\n") == []
+
+
+def test_an_onnx_export_with_a_dynamic_size_follows_the_input(tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from archdsl.export import export_onnx
+
+    graph = archdsl.load(TO_INPUT.replace("u upsample", "out upsample") + "output from out\n")
+    model = archdsl.build(graph).eval()
+    report = export_onnx(model, graph, tmp_path / "up.onnx", dynamic_batch=True, dynamic_size=True)
+    assert report.ok
+    session = ort.InferenceSession(str(tmp_path / "up.onnx"))
+    assert [o.name for o in session.get_outputs()] == ["out"]
+    x = torch.randn(2, 3, 45, 51)
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        (expected,) = model(x)
+    assert got.shape == (2, 4, 45, 51)
+    torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-4, atol=1e-5)
