@@ -161,10 +161,14 @@ def feature_points(graph: Graph) -> list[Feature]:
 
 def reduction_levels(graph: Graph) -> dict[int, float]:
     """Each node's reduction: the product of the strides on its way from the input; an op without
-    a stride that resizes (upsample, deconv) by the power of two nearest the ratio of its sizes.
+    a stride that resizes (upsample, deconv) by the power of two nearest the ratio of its sizes; an
+    upsample to another value's size takes that value's reduction.
     Where paths meet, the largest of the inputs of the node's own size counts (not an SE gate's)."""
     level: dict[int, float] = {}
     for node in graph.nodes():
+        if node.op == "upsample" and node.matches_input:  # to the size, hence the reduction, of that value
+            level[node.id] = level[node.inputs[1]]
+            continue
         level[node.id] = _entering(node, graph, level) * _factor(node, graph)
     return level
 

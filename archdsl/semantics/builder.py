@@ -392,7 +392,7 @@ class Builder(BlockUses, Control):
         path = join(scope.prefix, name if name is not None else str(index))
         call = Call(stmt, op, args, self.ev, self.defaults.get(op, {}), path)
         check_call(call, definition)
-        inputs = self.inputs(stmt, scope, x, op, definition.arity)
+        inputs = self.inputs(stmt, scope, x, op, definition.arity) + self.value_options(call, definition, scope)
         before = len(self.diagnostics)
         out = definition.build(call, self.em, inputs)
         if call.from_defaults:
@@ -415,6 +415,19 @@ class Builder(BlockUses, Control):
             raise invalid("E0206", f"{op} takes {expected} input(s), got {len(stmt.inputs)}", blamed.span,
                           "wrong number of inputs", f"list the values after `from`: `{op} from {example}`{join_first}")
         return [self.resolve(ref, scope) for ref in stmt.inputs]
+
+    def value_options(self, call: Call, definition, scope: Scope) -> list[int]:
+        """The values that options such as `to=NAME` name, resolved as `from` resolves its names."""
+        found = []
+        for name in definition.value_options:
+            option = call.options.get(name)
+            if option is None:
+                continue
+            if not isinstance(option.value, T.Name):
+                raise invalid("E0209", f"`{name}` names a value", option.value.span, "not a value's name",
+                              f"write the name of a value defined above, or `input`: `{name}=input`")
+            found.append(self.resolve(option.value, scope))
+        return found
 
     def block_input(self, stmt: T.Statement, scope: Scope, x: int) -> int:
         """What a block or stage row starts from: the value `from` names, else `x`."""

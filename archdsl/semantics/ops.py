@@ -91,6 +91,9 @@ class OpDef:
     positional: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     arity: tuple[int, int] = (1, 1)
+    #: options that name a value, as `from` does (`upsample to=input`): the builder resolves each one
+    #: written and hands it to `build` as one more input, after those of `from`
+    value_options: tuple[str, ...] = ()
 
 
 def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
@@ -255,12 +258,16 @@ def _upsample(call: Call, em: Emitter, xs: list[int]) -> int:
     size = call.opt("size", ev.pair, None)
     mode = call.opt("mode", lambda v, what: ev.choice(v, what, ("nearest", "bilinear")), "nearest")
     align = call.opt("align_corners", ev.bool_, None)
-    if scale is not None and size is not None:
-        raise invalid("E0202", "`scale` and `size` both set the output size", _option_span(call, "size"),
-                      "conflicts with scale", "keep one: scale=2, or size=HxW")
-    if scale is None and size is None:
-        raise invalid("E0207", "upsample needs a scale or a size", call.span, "scale or size missing",
-                      "write it like `upsample scale=2` or `upsample size=56x56`")
+    to = "to" if len(xs) == 2 else None
+    set_ = [name for name, value in (("scale", scale), ("size", size), ("to", to)) if value is not None]
+    if len(set_) > 1:
+        first, again = set_[:2]
+        raise invalid("E0202", f"`{first}` and `{again}` both set the output size", _option_span(call, again),
+                      f"conflicts with {first}", "keep one: scale=2, size=HxW, or to=NAME (the size of that value)")
+    if not set_:
+        raise invalid("E0207", "upsample needs a scale or a size, or a value whose size it takes", call.span,
+                      "scale, size or to missing",
+                      "write it like `upsample scale=2`, `upsample size=56x56` or `upsample to=input`")
     if scale is not None and scale <= 0:
         raise invalid("E0209", "upsample scale must be above 0", _option_span(call, "scale"), f"got {scale}",
                       "a factor like 2 (twice the height and width)")
@@ -293,7 +300,7 @@ OPS: dict[str, OpDef] = {
     "stochastic_depth": OpDef(_stochastic_depth, ("p",), ("mode",)),
     "adaptive_avgpool": OpDef(_adaptive(N.AdaptiveAvgPool), ("size",)),
     "adaptive_maxpool": OpDef(_adaptive(N.AdaptiveMaxPool), ("size",)),
-    "upsample": OpDef(_upsample, (), ("scale", "size", "mode", "align_corners")),
+    "upsample": OpDef(_upsample, (), ("scale", "size", "to", "mode", "align_corners"), value_options=("to",)),
     "shuffle": OpDef(_shuffle, ("groups",)),
     "identity": OpDef(_plain(N.Identity)),
     "flatten": OpDef(_plain(N.Flatten)),

@@ -4,7 +4,8 @@ Depth `stage` draws each stage as one box; `block` draws stages as clusters of
 block boxes; `layer` draws blocks as clusters of layer boxes. Consecutive
 identical blocks always fold: one box (or one cluster) marked "x N", whose inner
 repetition edges are dropped. Edges carry the tensor shape they transport;
-shortcut edges (into an add or concat from a shallower branch) are marked.
+shortcut edges (into an add or concat from a shallower branch) are marked, as is the edge to an
+upsample from the value whose size it takes (labelled `size of ...`).
 """
 
 from __future__ import annotations
@@ -197,6 +198,8 @@ class _Builder:
         (a, run_a, inst_a), (b, run_b, inst_b) = self.where[source], self.where[node.id]
         if a == b or (run_a == run_b and run_a != -1 and inst_a != inst_b):
             return None
+        if node.op == "upsample" and node.matches_input and source == node.inputs[1]:
+            return Edge(a, b, "size of " + str(self.graph[source].type), True)  # read for its size alone
         return Edge(a, b, str(self.graph[source].type), shortcut)
 
 

@@ -208,7 +208,11 @@ def _adaptive(fn):
 
 
 def _upsample(node, xs, ctx):
-    size = {"size": node.size} if node.size is not None else {"scale_factor": node.scale}
+    if node.matches_input:  # the size of the second input as it is at run time
+        shape = ctx.graph.call_function(getattr, (xs[1], "shape"))
+        size = {"size": ctx.graph.call_function(operator.getitem, (shape, slice(-2, None)))}
+    else:
+        size = {"size": node.size} if node.size is not None else {"scale_factor": node.scale}
     return ctx.graph.call_function(F.interpolate, (xs[0],), {**size, "mode": node.mode,
                                                              "align_corners": node.align_corners})
 

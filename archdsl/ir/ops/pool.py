@@ -95,7 +95,9 @@ class AdaptiveMaxPool(_Adaptive):
 
 
 class Upsample(Stateless, NoMacs, NodeBase):
-    """Resampling to a larger (or any) size, as torch's F.interpolate: by `scale`, or to `size`."""
+    """Resampling to a larger (or any) size, as torch's F.interpolate: by `scale`, to `size`, or, with
+    a second input, to that input's height and width, whatever they are when the network runs (the
+    second input is read for its size alone; `upsample to=input`)."""
 
     op: Literal["upsample"] = "upsample"
     scale: float | None = None
@@ -103,15 +105,23 @@ class Upsample(Stateless, NoMacs, NodeBase):
     mode: Literal["nearest", "bilinear"] = "nearest"
     align_corners: bool | None = None
 
+    ARITY = (1, 2)
     FAMILY = "pool"
     #: flops per output element: nearest copies, bilinear weighs four neighbours (4 multiplies, 3 adds)
     FLOPS: ClassVar[dict[str, int]] = {"nearest": 0, "bilinear": 7}
 
+    @property
+    def matches_input(self) -> bool:
+        """Whether the output takes its size from the second input (rather than `scale` or `size`)."""
+        return len(self.inputs) == 2
+
     def infer(self, inputs) -> Result:
-        (t,) = inputs
-        problems = need_spatial(self, t)
+        t = inputs[0]
+        problems = [p for x in inputs for p in need_spatial(self, x)]
         if problems:
-            return None, problems
+            return None, problems[:1]
+        if len(inputs) == 2:
+            return TensorType(channels=t.channels, height=inputs[1].height, width=inputs[1].width), []
         h, w = self.size if self.size is not None else (
             math.floor(t.height * self.scale), math.floor(t.width * self.scale))
         if h <= 0 or w <= 0:
