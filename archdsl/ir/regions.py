@@ -71,19 +71,22 @@ def _region(graph: Graph, named: "_NamedNodes", frame, ids: list[int]) -> Region
 def applications(graph: Graph, units: dict[str, Region]) -> dict[int, Region]:
     """The later applications of shared instances whose first application is a unit, by the id of each
     of their nodes: each reads as many outside values as the unit and hands out one, so a back end
-    calls the unit again in its place."""
+    calls the unit again in its place. Where the whole application is no unit (it hands out two
+    values), the frames inside it that are units are called again the same way."""
     runs: dict[tuple[str, int], list[int]] = {}
     for node in graph.nodes():
-        frame = _application(node)
-        if frame is not None:
-            runs.setdefault((frame.path, frame.application), []).append(node.id)
-    found = {}
-    for (path, _), ids in runs.items():
+        application = None
+        for frame in node.origin:  # the application's frame and those inside it, outermost first
+            application = frame.application or application
+            if application:
+                runs.setdefault((frame.path, application), []).append(node.id)
+    found: dict[int, Region] = {}
+    for (path, _), ids in runs.items():  # an outer frame's run comes first and wins
         unit = units.get(path)
         inside = set(ids)
         inputs = list(dict.fromkeys(i for n in ids for i in graph[n].inputs if i not in inside))
         outputs = [n for n in ids if any(user not in inside for user in graph.dag.successors(n))]
-        if unit is None or len(inputs) != len(unit.inputs) or len(outputs) != 1:
+        if unit is None or len(inputs) != len(unit.inputs) or len(outputs) != 1 or inside & found.keys():
             continue
         region = Region(path, unit.role, unit.kind, tuple(ids), tuple(inputs), outputs[0])
         found.update((i, region) for i in ids)

@@ -94,21 +94,24 @@ class BlockUses:
         """`NAME BLOCK args from a, b, c shared=true`: one instance at NAME applied to each value, its
         state stored once (the first application's nodes own it, the others' `shares` them). Each
         application is checked as a use of its own, and all must build the same layers with state of
-        the same shapes (E0230). The results are `NAME.0`, `NAME.1`, ... in the order of `from`."""
+        the same shapes (E0230). The results are `NAME.0`, `NAME.1`, ... in the order of `from`, and the
+        values each application named inside are `NAME.0.inner`, ..."""
         values = [self.resolve(ref, scope) for ref in stmt.inputs] or [x]
         block.used = True
         row = name or str(index)
         path = join(scope.prefix, row)
-        outs = []
+        outs, names = [], []
         with self.em.applications() as sharing:
             for value in values:
                 k = sharing.next_application()
-                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=k))
+                names.append({})
+                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=k, names=names[-1]))
             sharing.finish()
         if sharing.mismatch is not None:
             raise Invalid(self.sharing_mismatch(stmt, path, sharing.mismatch))
         for k, out in enumerate(outs):
             self.define(scope, f"{row}.{k}", out, stmt)
+            self.export(scope, f"{row}.{k}", names[k], stmt)
         return outs[-1]
 
     def sharing_mismatch(self, stmt: T.Statement, path: str, mismatch):
