@@ -3,7 +3,7 @@
 the networks of RetinaNet and FCOS (what `model.head(model.backbone(x))` returns).
 
 The layouts (state_dict keys and shapes, parameter counts) are checked from the IR at the declared
-size (800x800) and at 160x160; the values are checked at two small sizes (1x3x64x64 and 1x3x96x80)
+size (320x320) and at 160x160; the values are checked at two small sizes (1x3x64x64 and 1x3x96x80)
 so that the file runs in seconds. The cards hold each output as a sample (every `step`-th value) with
 the whole tensor's norm. Our detectors return each level's tensor (N, A*K, H, W); torchvision's head
 reshapes each to (N, HWA, K) and concatenates the levels, which `torchvision_layout` does here.
@@ -61,7 +61,7 @@ def assert_matches(ours: torch.Tensor, ref: dict, what: str):
 def test_layout_from_the_ir_at_the_declared_size_and_at_160(name, size):
     card = load_card(name)
     graph = archdsl.load(name, input_size=size) if size else archdsl.load(name)
-    assert graph.input_type.height == (size or 800)
+    assert graph.input_type.height == (size or 320)
     assert {e.key: list(e.shape) for e in state_entries(graph)} == {k: s for k, s in card["state_dict"]}
     assert parameter_count(graph) == card["param_count"]
     assert not [e.key for e in state_entries(graph) if e.key.endswith("num_batches_tracked")]
