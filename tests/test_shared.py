@@ -147,3 +147,19 @@ output from body.c1, s
     assert graph.output_names == ["body.c1", "s"]
     found = archdsl.check("network t\ninput 3x8x8\nscope body\n  c1 conv 8 3x3\nx relu from body.c2\n")
     assert [d.code for d in found] == ["E0204"] and "body.c1" in found[0].help
+
+
+def test_the_diagram_draws_a_shared_head_once_with_an_edge_from_each_value():
+    from archdsl.backends.diagram.view import build_view
+
+    view = build_view(archdsl.load(spec()), "layer")
+    titles = [box.title for box in view.boxes()]
+    assert titles.count("conv.0") == titles.count("logits") == 1
+    ids = {box.title: box.id for box in view.boxes()}
+    into_head = sorted(e.label for e in view.edges if e.target == ids["conv.0"])
+    assert into_head == ["8x16x16", "8x4x4", "8x8x8"]
+    assert {e.source for e in view.edges if e.target == ids["conv.0"]} == {ids["c1"], ids["c2"], ids["c3"]}
+    out_of_head = [(e.target, e.label) for e in view.edges if e.source == ids["logits"]]
+    assert out_of_head == [(ids["cls.0"], "5x16x16"), (ids["cls.1"], "5x8x8"), (ids["cls.2"], "5x4x4")]
+    cluster = next(item for item in view.items if getattr(item, "title", "") == "cls")
+    assert cluster.text == "cls_head, shared by 3"

@@ -93,6 +93,33 @@ def applications(graph: Graph, units: dict[str, Region]) -> dict[int, Region]:
     return found
 
 
+def counterparts(graph: Graph) -> dict[int, int]:
+    """Each node of a later application of a shared instance, and the node of the first application it
+    repeats (the same layer, in the same place of the body): a diagram draws both as one box."""
+    runs: dict[tuple[str, int], list[int]] = {}
+    for node in graph.nodes():
+        frame = next((f for f in node.origin if f.application is not None), None)
+        if frame is not None:
+            runs.setdefault((frame.path, frame.application), []).append(node.id)
+    found = {}
+    for (path, k), ids in runs.items():
+        first = runs.get((path, 0), [])
+        if k == 0 or len(first) != len(ids):
+            continue
+        found.update((mine, theirs) for mine, theirs in zip(ids, first) if graph[mine].path == graph[theirs].path)
+    return found
+
+
+def shared_instances(graph: Graph) -> dict[str, int]:
+    """The paths of the shared instances, and to how many values each is applied."""
+    counts: dict[str, int] = {}
+    for node in graph.nodes():
+        frame = next((f for f in node.origin if f.application is not None), None)
+        if frame is not None:
+            counts[frame.path] = max(counts.get(frame.path, 0), frame.application + 1)
+    return counts
+
+
 def _application(node):
     """The frame of the later application of a shared instance that made `node`, if one did."""
     return next((frame for frame in node.origin if frame.application), None)
