@@ -25,3 +25,5 @@ class Frame(BaseModel):
     #: for one block instance applied to several values (shared weights): which application this is
     #: (0 for the first, whose nodes own the state); None for a block applied once
     application: int | None = None
+    #: to how many values that instance is applied (None for a block applied once)
+    shared_by: int | None = None

@@ -110,16 +110,6 @@ def counterparts(graph: Graph) -> dict[int, int]:
     return found
 
 
-def shared_instances(graph: Graph) -> dict[str, int]:
-    """The paths of the shared instances, and to how many values each is applied."""
-    counts: dict[str, int] = {}
-    for node in graph.nodes():
-        frame = next((f for f in node.origin if f.application is not None), None)
-        if frame is not None:
-            counts[frame.path] = max(counts.get(frame.path, 0), frame.application + 1)
-    return counts
-
-
 def _application(node):
     """The frame of the later application of a shared instance that made `node`, if one did."""
     return next((frame for frame in node.origin if frame.application), None)

@@ -30,10 +30,10 @@ class Emitter:
         self.sharing: Sharing | None = None
 
     @contextmanager
-    def frame(self, role: str, path: str, kind: str, application: int | None = None):
+    def frame(self, role: str, path: str, kind: str, application: int | None = None, shared_by: int | None = None):
         """Nodes emitted inside record that a `role` construct of `kind` at `path` made them (the
-        `application`-th application of a shared instance, where it is one)."""
-        self.frames.append(Frame(role=role, path=path, kind=kind, application=application))
+        `application`-th of the `shared_by` applications of a shared instance, where it is one)."""
+        self.frames.append(Frame(role=role, path=path, kind=kind, application=application, shared_by=shared_by))
         try:
             yield
         finally:

@@ -105,7 +105,8 @@ class BlockUses:
             for value in values:
                 k = sharing.next_application()
                 names.append({})
-                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=k, names=names[-1]))
+                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=(k, len(values)),
+                                      names=names[-1]))
             sharing.finish()
         if sharing.mismatch is not None:
             raise Invalid(self.sharing_mismatch(stmt, path, sharing.mismatch))
@@ -207,10 +208,12 @@ class BlockUses:
         return Binding(values, repeat, naming, stride is not None or "stride" in given, shared)
 
     def unit(self, block: BlockDef, use: T.Statement, path: str, x: int, binding: Binding, unit: int,
-             units: int, positions=None, application: int | None = None, names: dict | None = None) -> int:
+             units: int, positions=None, application: tuple[int, int] | None = None,
+             names: dict | None = None) -> int:
         """One instance of `block` at `path` from `x`: the body walked with its own names and values
         (its unnamed layers numbered on from the scope `positions`, where given, and counted there).
-        `names`, where given, receives the names the body defined."""
+        `names`, where given, receives the names the body defined; `application`, (k, n) for the k-th
+        of n applications of a shared instance."""
         if block.name in (b.name for b, _ in self.uses):
             chain = " -> ".join([*(b.name for b, _ in self.uses), block.name])
             raise invalid("E0223", f"block `{block.name}` uses itself", use.span, "used again inside itself",
@@ -234,7 +237,8 @@ class BlockUses:
             for name, value in binding.values.items():
                 if isinstance(value, ValueRef):
                     inner.names[name] = (value.node, use.span)
-            frame = self.em.frame("block", path, block.name, application) if positions is None else nullcontext()
+            frame = self.em.frame("block", path, block.name, *(application or ())) if positions is None \
+                else nullcontext()
             with frame:
                 try:
                     return self.sequence(block.body, inner, x)

@@ -16,7 +16,7 @@ from typing import Union
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from archdsl.ir.regions import counterparts, shared_instances
+from archdsl.ir.regions import counterparts
 from archdsl.backends.summary.structure import DEPTHS, Group, Run, module_tree, runs, shown_whole
 from archdsl.backends.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
 
@@ -117,8 +117,6 @@ class _Builder:
         #: the box of each of the network's outputs, in order
         self.outputs: list[str] = []
         self.count = 0
-        #: the shared instances, and how many values each is applied to
-        self.shared = shared_instances(graph)
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -162,7 +160,7 @@ class _Builder:
     def group_box(self, run: Run, title: str, run_key: int) -> Box:
         group = run.first
         cost = sum((self.costs[n.id] for n in run.nodes), Cost())
-        box = Box(self.fresh("n"), title, describe(group, run.count) + self._shared(group), cost, _group_colour(group))
+        box = Box(self.fresh("n"), title, describe(group, run.count), cost, _group_colour(group))
         for n in run.nodes:
             self.where[n.id] = (box.id, run_key, 0)
         return box
@@ -170,7 +168,7 @@ class _Builder:
     def group_cluster(self, run: Run, title: str, run_key: int, level: int) -> Cluster:
         group = run.first
         cost = sum((self.costs[n.id] for n in run.nodes), Cost())
-        cluster = Cluster(self.fresh("c"), title, describe(group, run.count) + self._shared(group), cost, level=level)
+        cluster = Cluster(self.fresh("c"), title, describe(group, run.count), cost, level=level)
         cluster.items = self.place(group, level)
         if run.count > 1:
             self.alias_repeats(run, run_key)
@@ -180,11 +178,6 @@ class _Builder:
     def _instance(node: NodeBase) -> str | None:
         """The path of the shared instance an application of which made `node`, if one did."""
         return next((f.path for f in node.origin if f.application is not None), None)
-
-    def _shared(self, group: Group) -> str:
-        """`, shared by 5` for a shared instance (its MACs are those of the first application)."""
-        count = self.shared.get(group.path)
-        return f", shared by {count}" if count else ""
 
     def alias_repeats(self, run: Run, run_key: int) -> None:
         """Nodes of the 2nd..Nth identical block are drawn by the 1st block's boxes."""
