@@ -179,3 +179,11 @@ def test_the_summary_counts_the_parameters_once_and_the_macs_of_every_applicatio
     assert row.op == "cls_head, shared by 3" and row.params == (8 * 8 * 9 + 8) + (5 * 8 * 9 + 5)
     assert row.macs == sum(node_macs(n, graph) for n in graph.nodes() if n.path.startswith("cls."))
     assert row.macs == (8 * 8 * 9 + 5 * 8 * 9) * (16 * 16 + 8 * 8 + 4 * 4)
+
+
+def test_a_layer_built_otherwise_for_one_value_is_named():
+    text = spec().replace("  logits conv classes 3x3 pad=1 bias=true",
+                          "  logits conv classes 3x3 pad=same /2 bias=true")
+    found = archdsl.check(text.replace("c3 conv 8 3x3 /2 pad=1", "c3 conv 8 3x3 /3 pad=1"))
+    assert [d.code for d in found] == ["E0230"]
+    assert found[0].help.startswith("`cls.logits` has padding=")

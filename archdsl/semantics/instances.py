@@ -124,15 +124,22 @@ class BlockUses:
         here = refs[k].name if k < len(refs) else f"value {k}"
         label = f"builds other layers for `{here}` than for `{first}`"
         shown = (node or owner).path
-        if node is not None and owner is not None:
-            detail = f"`{shown}` has {_state_text(self.graph, node)} here, {_state_text(self.graph, owner)} for `{first}`"
+        both = node is not None and owner is not None
+        states = (_state_text(self.graph, node), _state_text(self.graph, owner)) if both else ()
+        differs = [k for k, v in node.attrs().items() if owner.attrs().get(k) != v] \
+            if both and node.op == owner.op else []
+        if both and (states[0] != states[1] or not differs):
+            detail = f"`{shown}` has {states[0]} here, {states[1]} for `{first}`"
+        elif both:
+            key = differs[0]
+            detail = f"`{shown}` has {key}={node.attrs()[key]} here, {key}={owner.attrs()[key]} for `{first}`"
         elif node is not None:
             detail = f"`{shown}` is built for `{here}` only"
         else:
             detail = f"`{shown}` is built for `{first}` only"
         return error("E0230", f"shared `{path}` cannot use one set of weights for every value", at.span, label,
                      f"{detail}; a shared block stores its weights once, so every value it is applied to must "
-                     "give its layers state of the same shapes (the same channels)")
+                     "build the same layers, with weights of the same shapes (the same channels)")
 
     @staticmethod
     def unnamed_row(stmt: T.Statement, name: str | None, naming: str) -> None:
