@@ -20,10 +20,9 @@ def format_node(node: NodeBase, type_text: str | None = None) -> str:
     """One node's line; `type_text` in place of its type (an output node's, listing every output's)."""
     inputs = ", ".join(f"%{i}" for i in node.inputs)
     attrs = " ".join(f"{k}={_format_value(v)}" for k, v in node.attrs().items() if v is not None)
-    if node.shares is not None:
-        attrs = f"{attrs} shares=%{node.shares}".lstrip()
     head = f"%{node.id} = {node.op}({inputs})"
-    return f"{head}{' ' + attrs if attrs else ''} @{node.path} : {type_text or node.type}"
+    shares = f" shares=%{node.shares}" if node.shares is not None else ""  # whose state it uses
+    return f"{head}{' ' + attrs if attrs else ''}{shares} @{node.path} : {type_text or node.type}"
 
 
 def dump(graph: Graph) -> str:

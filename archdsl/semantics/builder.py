@@ -134,8 +134,7 @@ class Builder(BlockUses, Control):
                 raise invalid("E0206", f"`{word}` takes no `from`", stmt.inputs[0].span, "unexpected",
                               "`from` names the input of a layer or a block")
             return x
-        named = names_a_layer(stmt, self.known_words())
-        if (word in SECTIONS and not named) or word == "stages":
+        if (word in SECTIONS and not names_a_layer(stmt, self.known_words())) or word == "stages":
             return self.section(stmt, scope, x, stage)
         if word in CONTROL:
             return self.control(stmt, scope, x)
@@ -146,7 +145,7 @@ class Builder(BlockUses, Control):
         index = scope.next_index()
         if word.isdigit():
             index = self.position(stmt, scope, index)
-        if word in STRUCTURE and not (word == "concat" and stmt.inputs and not stmt.body) and not named:
+        if word in STRUCTURE and word not in SECTIONS and not (word == "concat" and stmt.inputs and not stmt.body):
             return self.structure(stmt, scope, x, index, stage)
         name, op, args = split_name(stmt, self.known_words())
         if name is None and op is not None and op.name not in self.known_words() and stage is not None \
@@ -490,11 +489,10 @@ def is_declaration(stmt: T.Statement, known) -> bool:
 
 
 def names_a_layer(stmt: T.Statement, known) -> bool:
-    """Whether a section word names a layer or block instance (`head retina_head 9`, `body resnet50_body`,
-    as torchvision names its detectors' parts): no body, and a layer or block type after it."""
+    """`head linear 1000`: a section word naming a layer (torchvision's ViT has `heads.head`), told
+    from a section by its layer type and the body it lacks."""
     first = stmt.args[0] if stmt.args else None
-    return stmt.word in SECTIONS and not stmt.body and isinstance(first, T.Name) and first.name in known \
-        and first.name not in STRUCTURE
+    return not stmt.body and isinstance(first, T.Name) and first.name in known
 
 
 def split_name(stmt: T.Statement, known) -> tuple[str | None, T.Name | None, tuple]:

@@ -89,58 +89,6 @@ class BlockUses:
         self.define(scope, row, x, stmt)
         return x
 
-    def shared_use(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, binding: Binding,
-                   index: int) -> int:
-        """`NAME BLOCK args from a, b, c shared=true`: one instance at NAME applied to each value, its
-        state stored once (the first application's nodes own it, the others' `shares` them). Each
-        application is checked as a use of its own, and all must build the same layers with state of
-        the same shapes (E0230). The results are `NAME.0`, `NAME.1`, ... in the order of `from`, and the
-        values each application named inside are `NAME.0.inner`, ..."""
-        values = [self.resolve(ref, scope) for ref in stmt.inputs] or [x]
-        block.used = True
-        row = name or str(index)
-        path = join(scope.prefix, row)
-        outs, names = [], []
-        with self.em.applications() as sharing:
-            for value in values:
-                k = sharing.next_application()
-                names.append({})
-                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=(k, len(values)),
-                                      names=names[-1]))
-            sharing.finish()
-        if sharing.mismatch is not None:
-            raise Invalid(self.sharing_mismatch(stmt, path, sharing.mismatch))
-        for k, out in enumerate(outs):
-            self.define(scope, f"{row}.{k}", out, stmt)
-            self.export(scope, f"{row}.{k}", names[k], stmt)
-        return outs[-1]
-
-    def sharing_mismatch(self, stmt: T.Statement, path: str, mismatch):
-        """E0230: an application of a shared instance built other layers than the first."""
-        k, node, owner = mismatch
-        refs = list(stmt.inputs)
-        at = refs[k] if k < len(refs) else stmt
-        first = refs[0].name if refs else "its first value"
-        here = refs[k].name if k < len(refs) else f"value {k}"
-        label = f"builds other layers for `{here}` than for `{first}`"
-        shown = (node or owner).path
-        both = node is not None and owner is not None
-        states = (_state_text(self.graph, node), _state_text(self.graph, owner)) if both else ()
-        differs = [k for k, v in node.attrs().items() if owner.attrs().get(k) != v] \
-            if both and node.op == owner.op else []
-        if both and (states[0] != states[1] or not differs):
-            detail = f"`{shown}` has {states[0]} here, {states[1]} for `{first}`"
-        elif both:
-            key = differs[0]
-            detail = f"`{shown}` has {key}={node.attrs()[key]} here, {key}={owner.attrs()[key]} for `{first}`"
-        elif node is not None:
-            detail = f"`{shown}` is built for `{here}` only"
-        else:
-            detail = f"`{shown}` is built for `{first}` only"
-        return error("E0230", f"shared `{path}` cannot use one set of weights for every value", at.span, label,
-                     f"{detail}; a shared block stores its weights once, so every value it is applied to must "
-                     "build the same layers, with weights of the same shapes (the same channels)")
-
     @staticmethod
     def unnamed_row(stmt: T.Statement, name: str | None, naming: str) -> None:
         """E0206 for a named row whose units live in the enclosing scope."""
@@ -260,6 +208,58 @@ class BlockUses:
             self.ev = saved
             self.uses.pop()
             self.diagnostics[before:] = [_noted(d, block, use, path) for d in self.diagnostics[before:]]
+
+    def shared_use(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, binding: Binding,
+                   index: int) -> int:
+        """`NAME BLOCK args from a, b, c shared=true`: one instance at NAME applied to each value, its
+        state stored once (the first application's nodes own it, the others' `shares` them). Each
+        application is checked as a use of its own, and all must build the same layers with state of
+        the same shapes (E0230). The results are `NAME.0`, `NAME.1`, ... in the order of `from`, and the
+        values each application named inside are `NAME.0.inner`, ..."""
+        values = [self.resolve(ref, scope) for ref in stmt.inputs] or [x]
+        block.used = True
+        row = name or str(index)
+        path = join(scope.prefix, row)
+        outs, names = [], []
+        with self.em.applications() as sharing:
+            for value in values:
+                k = sharing.next_application()
+                names.append({})
+                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=(k, len(values)),
+                                      names=names[-1]))
+            sharing.finish()
+        if sharing.mismatch is not None:
+            raise Invalid(self.sharing_mismatch(stmt, path, sharing.mismatch))
+        for k, out in enumerate(outs):
+            self.define(scope, f"{row}.{k}", out, stmt)
+            self.export(scope, f"{row}.{k}", names[k], stmt)
+        return outs[-1]
+
+    def sharing_mismatch(self, stmt: T.Statement, path: str, mismatch):
+        """E0230: an application of a shared instance built other layers than the first."""
+        k, node, owner = mismatch
+        refs = list(stmt.inputs)
+        at = refs[k] if k < len(refs) else stmt
+        first = refs[0].name if refs else "its first value"
+        here = refs[k].name if k < len(refs) else f"value {k}"
+        label = f"builds other layers for `{here}` than for `{first}`"
+        shown = (node or owner).path
+        both = node is not None and owner is not None
+        states = (_state_text(self.graph, node), _state_text(self.graph, owner)) if both else ()
+        differs = [k for k, v in node.attrs().items() if owner.attrs().get(k) != v] \
+            if both and node.op == owner.op else []
+        if both and (states[0] != states[1] or not differs):
+            detail = f"`{shown}` has {states[0]} here, {states[1]} for `{first}`"
+        elif both:
+            key = differs[0]
+            detail = f"`{shown}` has {key}={node.attrs()[key]} here, {key}={owner.attrs()[key]} for `{first}`"
+        elif node is not None:
+            detail = f"`{shown}` is built for `{here}` only"
+        else:
+            detail = f"`{shown}` is built for `{first}` only"
+        return error("E0230", f"shared `{path}` cannot use one set of weights for every value", at.span, label,
+                     f"{detail}; a shared block stores its weights once, so every value it is applied to must "
+                     "build the same layers, with weights of the same shapes (the same channels)")
 
     def count_stage(self, statements, section_block: str | None = None) -> StageCount:
         """The units a `stages` section's rows (uses with `repeat=`) make, counted before the first
