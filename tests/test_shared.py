@@ -187,3 +187,14 @@ def test_a_layer_built_otherwise_for_one_value_is_named():
     found = archdsl.check(text.replace("c3 conv 8 3x3 /2 pad=1", "c3 conv 8 3x3 /3 pad=1"))
     assert [d.code for d in found] == ["E0230"]
     assert found[0].help.startswith("`cls.logits` has padding=")
+
+
+@pytest.mark.parametrize("condition, help", [
+    ("input.height > 4", "`c3` builds `cls.logits` where `c1` builds `cls.extra`"),  # c3 (4x4) leaves it out
+    ("input.height < 16", "`c2` builds `cls.extra` where `c1` builds `cls.logits`"),  # c2 alone builds it
+])
+def test_an_application_that_builds_more_or_fewer_layers_is_an_error(condition, help):
+    text = spec().replace("  logits conv classes 3x3 pad=1 bias=true",
+                          f"  if {condition}\n    extra conv input.channels 1x1\n  logits conv classes 3x3 pad=1 bias=true")
+    found = archdsl.check(text)
+    assert [d.code for d in found] == ["E0230"] and found[0].help.startswith(help)

@@ -248,7 +248,9 @@ class BlockUses:
         states = (_state_text(self.graph, node), _state_text(self.graph, owner)) if both else ()
         differs = [k for k, v in node.attrs().items() if owner.attrs().get(k) != v] \
             if both and node.op == owner.op else []
-        if both and (states[0] != states[1] or not differs):
+        if both and node.path != owner.path:
+            detail = f"`{here}` builds `{node.path}` where `{first}` builds `{owner.path}`"
+        elif both and (states[0] != states[1] or not differs):
             detail = f"`{shown}` has {states[0]} here, {states[1]} for `{first}`"
         elif both:
             key = differs[0]
