@@ -35,7 +35,7 @@ def test_every_bundled_torchvision_network_is_in_the_table():
 def test_params_and_macs_match_torchvision_s_published_figures(name):
     row = PUBLISHED[name]
     assert name in torchvision_names()
-    summary = summarize(archdsl.load(name, input_size=row["crop_size"]))
+    summary = summarize(archdsl.load(name, input_size=row["crop_size"], **row.get("args", {})))
     assert summary.input == f"3x{row['crop_size']}x{row['crop_size']}"
     # inception_v3's published count includes the AuxLogits head, which aux_logits=False leaves out
     assert summary.totals.params + row.get("aux_params", 0) == row["num_params"]

@@ -18,11 +18,11 @@ def test_spec_checks_builds_and_runs(path):
     model = archdsl.build(small, init=False).eval()
     with torch.no_grad():
         out = model(torch.randn(2, small.input_type.channels, size, size))
-    outs = out if small.output.names is not None else [out]  # several outputs come as a list
+    outs = out if small.output.names is not None else [out]  # `output from a, b` returns a list
     assert len(outs) == len(small.output_types)
-    for out, t in zip(outs, small.output_types):
-        assert tuple(out.shape) == (2, t.channels) + (() if t.is_flat else (t.height, t.width))
-        assert torch.isfinite(out).all()
+    for y, t in zip(outs, small.output_types):
+        assert tuple(y.shape) == (2, t.channels) + (() if t.is_flat else (t.height, t.width))
+        assert torch.isfinite(y).all()
 
 
 def _small(path, graph):

@@ -118,3 +118,13 @@ def test_the_language_doc_example_is_real():
     assert "%6 = upsample(%5, %0) mode=bilinear @out : 5x64x64" in dump(graph)  # as the doc quotes it
     model = archdsl.build(graph).eval()
     assert model(torch.randn(1, 3, 70, 90)).shape == (1, 5, 70, 90)
+
+
+def test_a_written_out_size_is_warned_about_with_the_form_that_follows_the_input():
+    (found,) = archdsl.check(HEAD + "c1 conv 4 3x3 /2 pad=1\nu upsample size=32x32 mode=bilinear\n")
+    assert found.code == "W0420" and not found.is_error and "ties the network to one input size" in found.message
+    assert "`upsample to=input`" in found.help and found.span.line == 4
+    (found,) = archdsl.check(HEAD + "c1 conv 4 3x3 /2 pad=1\nu upsample size=20\n")
+    assert found.code == "W0420" and "`upsample to=NAME`" in found.help and "20x20 whatever the input" in found.label
+    assert archdsl.check(TO_INPUT) == []
+    assert archdsl.check(HEAD + "c1 conv 4 3x3 /2 pad=1\nu upsample scale=2\n") == []

@@ -11,7 +11,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("summary", help="per-layer shapes, parameters and MACs, and the totals (no torch)",
                               description="Print a per-layer table and the network's totals: trainable "
                                           "parameters, buffers, MACs of conv and linear layers (torchvision's "
-                                          "convention), other FLOPs, activation memory.")
+                                          "convention), other FLOPs, activation memory, and the input "
+                                          "sizes the network runs at.")
     add_spec_arguments(p)
     add_depth_argument(p, "the level of the stages")
     p.add_argument("--json", dest="format", action="store_const", const="json",
@@ -25,7 +26,13 @@ def run(args) -> int:
         return EXIT_ERRORS
     from archdsl.backends.summary.table import render_text, summarize
 
+    from archdsl.ir.sizes import input_sizes
+
     summary = summarize(graph, args.depth)
-    as_json = args.format == "json"
-    print(json.dumps(summary.as_dict(), indent=2) if as_json else render_text(summary), end="\n" if as_json else "")
+    sizes = input_sizes(graph)  # None where it cannot be worked out simply: then nothing is said
+    if args.format == "json":
+        print(json.dumps({**summary.as_dict(), "input_sizes": sizes}, indent=2))
+    else:
+        print(render_text(summary) + (f"input sizes: {sizes} (the built module runs at these)\n" if sizes else ""),
+              end="")
     return EXIT_OK

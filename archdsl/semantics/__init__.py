@@ -79,7 +79,7 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
         return None, blame_outside(merge_repeats(diagnostics + stop.diagnostics), header)
     diagnostics += budget.final()
     if not any(d.is_error for d in diagnostics):  # after an error, unused values are mostly its echo
-        diagnostics += unused_values(graph) + block_warnings + single_value_norms(graph)
+        diagnostics += unused_values(graph) + block_warnings + single_value_norms(graph) + fixed_size_upsamples(graph)
     diagnostics = blame_outside(merge_repeats(diagnostics), header)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
@@ -399,6 +399,25 @@ def single_value_norms(graph: Graph) -> list[Diagnostic]:
                              node.span, f"{t} in {node.groups} groups",
                              "torch refuses a batch of one image here, in training and evaluation alike; "
                              "use fewer groups, or batches of 2 or more"))
+    return found
+
+
+def fixed_size_upsamples(graph: Graph) -> list[Diagnostic]:
+    """W0420 for an upsample to a written-out size: its output has that size whatever the input's,
+    so the network is right at its declared size only (a segmentation head's `size=520x520`)."""
+    found, seen = [], set()
+    source = graph.input_type
+    for node in graph.nodes():
+        if node.op != "upsample" or node.size is None or node.span in seen:
+            continue
+        seen.add(node.span)
+        h, w = node.size
+        same = (h, w) == (source.height, source.width)
+        fix = "write `upsample to=input` to follow the input's size whatever it is" if same else \
+            "write `upsample to=NAME` to take the size a value NAME has when the network runs (`to=input`: the input's)"
+        found.append(warning("W0420", f"`{shown_name(node)}` upsamples to a written-out {h}x{w}, which ties the "
+                             "network to one input size", node.span,
+                             "the declared input's size" if same else f"{h}x{w} whatever the input", fix))
     return found
 
 

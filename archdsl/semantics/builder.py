@@ -14,6 +14,7 @@ from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.semantics.blocks import BlockType, registry
+from archdsl.semantics.blocks.residual import dilated
 from archdsl.semantics.budget import Budget
 from archdsl.semantics.control import CONDITIONS, CONTROL, Control
 from archdsl.semantics.emit import Emitter, join
@@ -79,6 +80,7 @@ class Builder(BlockUses, Control):
         evaluator.properties = self.property_of
         self.uses: list = []  # the user-block instances being built, outermost first, with their uses
         self.stage_count = None
+        self.dilation = 1  # the running dilation of the rows of the `stages` section being built
         self.lets: set[str] = set()
         self.current_scope: Scope | None = None
         self.library_failed = False  # a `use` failed: unknown layer types may be its blocks
@@ -346,10 +348,11 @@ class Builder(BlockUses, Control):
         if kinds and kinds[0].name not in self.user_blocks:
             self.block_type(kinds[0].name, kinds[0].span)
         outer, self.stage_count = self.stage_count, self.count_stage(stmt.body, kinds[0].name if kinds else None)
+        outer_dilation, self.dilation = self.dilation, 1
         try:
             return self.sequence(stmt.body, scope, x, stage=stmt if kinds else None)
         finally:
-            self.stage_count = outer
+            self.stage_count, self.dilation = outer, outer_dilation
 
     def block_type(self, name: str, span: Span) -> BlockType:
         if name not in self.blocks:
@@ -370,6 +373,9 @@ class Builder(BlockUses, Control):
         block = self.block_type(*((op.name, op.span) if op else (stage.args[0].name, stage.args[0].span)))
         inherited = stage.options if stage is not None else ()
         row = read_row(stmt, name, join(scope.prefix, name), block, args, inherited, self.ev, self.defaults)
+        row, after = dilated(row, self.dilation if stage is not None else 1)
+        if stage is not None:
+            self.dilation = after  # carried through the rows of a section, as torchvision's _make_layer does
         start = self.block_input(stmt, scope, x)
         with self.em.frame("row", row.path, block.name):
             out = block.expand(row, self.em, start)
@@ -445,7 +451,10 @@ class Builder(BlockUses, Control):
         if base is not None and self.graph[base].type is None:
             return base  # a part of a split that failed: reported already
         if found is None:
-            hint = did_you_mean(ref.name, scope.visible()) or "refer to a layer defined above, or `input`"
+            inside = [name for name in scope.visible() if name.endswith("." + ref.name)]
+            hint = did_you_mean(ref.name, scope.visible()) or (
+                f"a value inside a scope is read after it by its scope's name: `{inside[0]}`" if inside
+                else "refer to a layer defined above, or `input`")
             raise invalid("E0204", f"unknown value `{ref.name}`", ref.span, "not defined before this point", hint)
         return found
 

@@ -150,16 +150,18 @@ class Emitter:
             return x, padding
         return self.emit(N.ZeroPad, [x], path + "_pad", span, padding=padding), (0, 0)
 
-    def conv(self, x: int, path: str, span, out: int, kernel, stride=1, pad=None, groups=1, bias=False) -> int:
-        """A conv; `pad` None pads kernel // 2 (PyTorch's blocks), "same" is TensorFlow's rule."""
-        kernel = _pair(kernel)
+    def conv(self, x: int, path: str, span, out: int, kernel, stride=1, pad=None, groups=1, bias=False,
+             dilation=1) -> int:
+        """A conv; `pad` None pads dilation x (kernel // 2) (PyTorch's blocks, which keep the size),
+        "same" is TensorFlow's rule."""
+        kernel, dilation = _pair(kernel), _pair(dilation)
         if pad is None:
-            pad = tuple(k // 2 for k in kernel)
+            pad = tuple(d * (k // 2) for k, d in zip(kernel, dilation))
         elif pad == "same":
-            pad = self.same_padding(x, span, kernel, stride)
+            pad = self.same_padding(x, span, kernel, stride, dilation)
         x, pad = self.pad_unevenly(x, path, span, _pair(pad))
         return self.emit(N.Conv, [x], path, span, out_channels=out, kernel=kernel, stride=_pair(stride),
-                         padding=pad, groups=groups, bias=bias)
+                         padding=pad, groups=groups, bias=bias, dilation=dilation)
 
     def bn(self, x: int, path: str, span, eps: float = 1e-5, momentum: float = 0.1) -> int:
         return self.emit(N.BatchNorm, [x], path, span, eps=eps, momentum=momentum)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from archdsl.diagnostics import Diagnostic, Label, error
 from archdsl.ir import nodes as N
 from archdsl.semantics.builder import EXAMPLE_OUTPUT as EXAMPLE, is_declaration, not_a_block
-from archdsl.semantics.values import Invalid
+from archdsl.semantics.values import Invalid, Unknown
 from archdsl.syntax import tree as T
 
 #: what may follow the outputs: definitions, which build nothing in the flow
@@ -23,6 +23,7 @@ def build_outputs(builder, statements, scope, x: int, fallback_span) -> None:
     `output` declaration lists, else the last value. What follows the declaration is reported,
     then walked all the same, so that its own mistakes are found in the same run."""
     known = builder.known_words()
+    statements = _choose_output_branches(builder, statements, known)
     at = next((i for i, stmt in enumerate(statements) if is_declaration(stmt, known)), None)
     if at is None:
         x = builder.sequence(statements, scope, x)
@@ -35,6 +36,36 @@ def build_outputs(builder, statements, scope, x: int, fallback_span) -> None:
     builder.sequence([stmt for stmt in after if not is_declaration(stmt, known)], scope, x)
     ids, names = zip(*listed) if listed else ((x,), None)
     builder.em.emit(N.Output, list(ids), "output", declaration.span, names=names)
+
+
+def _choose_output_branches(builder, statements, known) -> list:
+    """The top-level statements with each `if`/`elif`/`else` chain whose branches declare outputs
+    replaced by the branch its condition takes (a parameter choosing the outputs: `aux_loss`).
+    The statements of a branch stay in the enclosing scope anyway; a condition that cannot be
+    evaluated leaves the chain as it is, for the walk to report."""
+    out: list = []
+    i = 0
+    while i < len(statements):
+        stmt = statements[i]
+        if stmt.word != "if":
+            out.append(stmt)
+            i += 1
+            continue
+        chain = [stmt]
+        while i + len(chain) < len(statements) and statements[i + len(chain)].word in ("elif", "else") \
+                and chain[-1].word != "else":
+            chain.append(statements[i + len(chain)])
+        i += len(chain)
+        if not any(is_declaration(s, known) for branch in chain for s in branch.body):
+            out.extend(chain)
+            continue
+        try:
+            taken = next((b for b in chain if b.word == "else" or builder.ev.truth(b.args[0], f"`{b.word}`")), None)
+        except (Invalid, Unknown, IndexError):
+            out.extend(chain)
+            continue
+        out.extend(taken.body if taken is not None else ())
+    return out
 
 
 def _read(declaration: T.Statement, builder, scope) -> list[tuple[int, str]] | None:

@@ -37,6 +37,8 @@ class Row:
     span: Span
     #: where each option that was written is written: on the row, or on its `stages` line
     option_spans: dict[str, Span] = field(default_factory=dict)
+    #: the dilation of the row's first block and of the others (see residual.py, `dilate`)
+    dilation: tuple[int, int] = (1, 1)
 
     def option_span(self, name: str) -> Span:
         """Where option `name` is written, or the row where it is not (a default value)."""

@@ -6,6 +6,7 @@ differ only in defaults; both are built here from their stage-table rows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from archdsl.ir import nodes as N
@@ -16,7 +17,8 @@ from archdsl.semantics.emit import Emitter, join
 SHORTCUTS = ("auto", "identity", "proj", "avgdown")
 
 
-def residual_options(stride_at: str) -> dict[str, Option]:
+def residual_options(stride_at: str, dilate: bool = True) -> dict[str, Option]:
+    """The options of the residual block types; `dilate` where the type's convs can be dilated."""
     return {
         "groups": int_option(1, help="groups of the 3x3 convs (ResNeXt cardinality)"),
         "stride_at": choice_option(("first", "3x3"), stride_at, "which conv carries the block's stride"),
@@ -26,7 +28,21 @@ def residual_options(stride_at: str) -> dict[str, Option]:
         "pad": choice_option(("auto", "same"), "auto", "conv padding: kernel // 2 (auto, PyTorch's blocks) or "
                              "TensorFlow's same (where uneven, the extra row and column at the bottom and right)"),
         "se": se_option(),
+        **({"dilate": bool_option(False, "torchvision's replace_stride_with_dilation: the row's stride becomes a "
+                                  "dilation of its convs, and the row keeps its input's size")} if dilate else {}),
     }
+
+
+def dilated(row: Row, before: int) -> tuple[Row, int]:
+    """The row as its blocks are built, given the dilation of the rows before it in its section,
+    and the dilation it leaves to the next row. torchvision's `_make_layer` rule: a `dilate=true`
+    row multiplies the running dilation by its stride and strides no more (its projection becomes
+    a 1x1 of stride 1); its first block keeps the dilation of the rows before it, the others take
+    the new one. A row without `dilate` has the running dilation throughout."""
+    if not row.options.get("dilate"):
+        return replace(row, dilation=(before, before)), before
+    after = before * row.stride
+    return replace(row, stride=1, dilation=(before, after)), after
 
 
 def conv_pad(row: Row):
@@ -41,8 +57,10 @@ Branch = Callable[[Row, Emitter, int, str, int], int]
 def expand_stage(row: Row, em: Emitter, x: int, branch: Branch | None = None) -> int:
     """`repeat` blocks; the first one carries the row's stride. `branch` defaults to the conv chain."""
     check_reduction(row, row.convs[-1].channels)
+    first, rest = row.dilation
     for i in em.repeats(row):
-        x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch or conv_chain)
+        unit = row if i == 0 or first == rest else replace(row, dilation=(rest, rest))
+        x = residual_block(unit, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch or conv_chain)
     return x
 
 
@@ -63,13 +81,15 @@ def stride_index(row: Row) -> int:
 
 
 def conv_chain(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
-    """conv-bn-relu for each listed conv, without the last relu."""
+    """conv-bn-relu for each listed conv, without the last relu; every conv wider than 1x1 has the
+    block's dilation (the first of `row.dilation`: expand_stage gives each block its own)."""
     at = stride_index(row)
     opts = row.options
     for j, entry in enumerate(row.convs, start=1):
-        groups = opts["groups"] if max(entry.kernel) > 1 else 1
+        wide = max(entry.kernel) > 1
         x = em.conv(x, join(path, f"conv{j}"), entry.span, entry.channels, entry.kernel,
-                    stride if j - 1 == at else 1, pad=conv_pad(row), groups=groups, bias=opts["bias"])
+                    stride if j - 1 == at else 1, pad=conv_pad(row), groups=opts["groups"] if wide else 1,
+                    bias=opts["bias"], dilation=row.dilation[0] if wide else 1)
         x = norm(em, x, join(path, f"bn{j}"), entry.span, opts)
         if j < len(row.convs):
             x = em.relu(x, join(path, "relu"), entry.span)
