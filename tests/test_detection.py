@@ -3,8 +3,8 @@
 the networks of RetinaNet and FCOS (what `model.head(model.backbone(x))` returns).
 
 The layouts (state_dict keys and shapes, parameter counts) are checked from the IR at the declared
-size (320x320) and at 160x160; the values are checked at two small sizes (1x3x64x64 and 1x3x96x80)
-so that the file runs in seconds. The cards hold each output as a sample (every `step`-th value) with
+size (320x320) and at 160x160; the values at 1x3x64x64, 1x3x96x80 (levels that do not halve evenly)
+and 1x3x160x160, small enough for the file to run in well under a minute. The cards hold each output as a sample (every `step`-th value) with
 the whole tensor's norm. Our detectors return each level's tensor (N, A*K, H, W); torchvision's head
 reshapes each to (N, HWA, K) and concatenates the levels, which `torchvision_layout` does here.
 """
@@ -76,7 +76,7 @@ def test_plain_batch_norms_give_the_layout_of_torchvisions_untrained_builder(nam
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_outputs_equal_torchvisions_at_two_sizes(name):
+def test_outputs_equal_torchvisions_at_three_sizes(name):
     card = load_card(name)
     model = archdsl.build(name, init=False)
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == {k: s for k, s in card["state_dict"]}

@@ -7,8 +7,8 @@ trainable_layers=5), its five maps), `retinanet_resnet50_fpn` and `fcos_resnet50
 builders make them for trained weights (frozen batch norms: the layout of the COCO checkpoints;
 `weights_none` holds the layout of the builder called with weights=None, plain batch norms); what
 `model.head(model.backbone(x))` returns: the transform, anchors and post-processing are not run. Every state_dict entry is filled by the cards' rule (README.md), the
-model runs in eval mode on CPU in float32, on `card_input(shape, seed)` at two small sizes, so the
-tests run in seconds. A detector's output tensors are large, so each is stored as its shape, its
+model runs in eval mode on CPU in float32, on `card_input(shape, seed)` at 64x64, at 96x80 (whose
+levels do not halve evenly: 6x5 -> 3x3) and at 160x160. A detector's output tensors are large, so each is stored as its shape, its
 norm and sum, and a sample: every `step`-th value of the flattened tensor. For the detectors, the
 card also holds the gradients of `loss = sum over outputs of mean(out ** 2)` (eval mode, input 1)
 for a few weights, sampled the same way, so the shared heads' gradients are held to torchvision's.
@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # tests/, for cards.py
 
-SIZES = ([1, 3, 64, 64], [1, 3, 96, 80])
+SIZES = ([1, 3, 64, 64], [1, 3, 96, 80], [1, 3, 160, 160])
 #: at most about this many values of each tensor are stored
 SAMPLE = 1500
 GRADIENTS = {
