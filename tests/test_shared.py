@@ -198,3 +198,25 @@ def test_an_application_that_builds_more_or_fewer_layers_is_an_error(condition, 
                           f"  if {condition}\n    extra conv input.channels 1x1\n  logits conv classes 3x3 pad=1 bias=true")
     found = archdsl.check(text)
     assert [d.code for d in found] == ["E0230"] and found[0].help.startswith(help)
+
+
+def test_a_shared_block_leaves_the_values_it_is_applied_to_as_they_are():
+    graph = archdsl.load("""network t
+input 3x16x16
+block act_head
+  relu
+  conv 4 3x3 pad=1 bias=true
+c1 conv 4 3x3 pad=1
+c2 conv 4 3x3 /2 pad=1 from c1
+h act_head shared=true from c1, c2
+output from c1, c2, h.0, h.1
+""")
+    model = archdsl.build(graph).eval()
+    x = torch.randn(2, 3, 16, 16)
+    c1, c2, h0, h1 = model(x)
+    sd = model.state_dict()
+    expected_c1 = F.conv2d(x, sd["c1.weight"], padding=1)
+    expected_c2 = F.conv2d(expected_c1, sd["c2.weight"], stride=2, padding=1)
+    assert torch.equal(c1, expected_c1) and torch.equal(c2, expected_c2)  # not overwritten by the relu
+    for level, out in ((expected_c1, h0), (expected_c2, h1)):
+        assert torch.allclose(out, F.conv2d(F.relu(level), sd["h.1.weight"], sd["h.1.bias"], padding=1), atol=1e-6)
