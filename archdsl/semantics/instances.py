@@ -246,7 +246,7 @@ class BlockUses:
         shown = (node or owner).path
         both = node is not None and owner is not None
         states = (_state_text(self.graph, node), _state_text(self.graph, owner)) if both else ()
-        differs = [k for k, v in node.attrs().items() if owner.attrs().get(k) != v] \
+        differs = [attr for attr, v in node.attrs().items() if owner.attrs().get(attr) != v] \
             if both and node.op == owner.op else []
         if both and node.path != owner.path:
             detail = f"`{here}` builds `{node.path}` where `{first}` builds `{owner.path}`"
