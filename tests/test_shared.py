@@ -136,6 +136,12 @@ def test_bad_shared_uses(option, message):
     assert found[0].span.line == 13
 
 
+def test_a_use_from_several_values_without_shared_suggests_it():
+    found = archdsl.check(spec().replace(" shared=true", ""))
+    assert [d.code for d in found] == ["E0206"] and "shared=true" in found[0].help
+    assert (found[0].span.line, found[0].span.col) == (13, 25)  # at `c2`, the value one too many
+
+
 def test_a_scopes_values_are_read_after_it_by_their_dotted_names():
     graph = archdsl.load("""network t
 input 3x32x32

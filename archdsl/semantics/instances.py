@@ -152,9 +152,10 @@ class BlockUses:
             extra = options.get("repeat") or options["names"]
             raise invalid("E0206", "a shared use applies one instance to each value; it makes no row",
                           extra.span, "not with shared=true", "remove `repeat=`/`names=`, or `shared=true`")
-        if not shared and len(stmt.inputs) > 1 and "shared" in options:
+        if not shared and len(stmt.inputs) > 1:
             raise invalid("E0206", f"`{block.name}` starts from one value", stmt.inputs[1].span, "one too many",
-                          "write shared=true to apply one instance to each value listed")
+                          f"write `from {stmt.inputs[0].name}` (join several first with `add` or `concat`), or "
+                          "shared=true to apply one instance to each value listed, its weights stored once")
         repeat = self.ev.int_(options["repeat"].value, "repeat", 0) if "repeat" in options else None
         naming = self.ev.choice(options["names"].value, "names", NAMINGS) if "names" in options else "nested"
         if "names" in options and repeat is None:
