@@ -127,6 +127,43 @@ def test_groupnorm_is_torchs():
     assert model.g.weight.shape == (4,)
 
 
+def test_frozen_bn_is_torchvisions_frozen_batch_norm():
+    graph, model = build("f frozen_bn eps=1e-3\n")
+    assert [(e.key, e.shape, e.trainable) for e in state_entries(graph)] == [
+        (f"f.{k}", (4,), False) for k in ("weight", "bias", "running_mean", "running_var")]
+    assert list(model.parameters()) == [] and "f.num_batches_tracked" not in model.state_dict()
+    for key, value in model.state_dict().items():
+        torch.nn.init.uniform_(value, 0.5, 1.5)
+    x = torch.randn(2, 4, 8, 8)
+    f = model.f
+    scale = f.weight.reshape(1, -1, 1, 1) * (f.running_var.reshape(1, -1, 1, 1) + 1e-3).rsqrt()
+    expected = x * scale + (f.bias.reshape(1, -1, 1, 1) - f.running_mean.reshape(1, -1, 1, 1) * scale)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    assert torch.equal(model(x), expected)  # training mode changes nothing: the statistics are fixed
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    eval_bn = F.batch_norm(x, f.running_mean, f.running_var, f.weight, f.bias, False, 0.0, 1e-3)
+    assert torch.allclose(expected, eval_bn, atol=1e-5)
+
+
+def test_a_batch_norm_checkpoint_loads_into_a_frozen_bn():
+    _, plain = build("f bn\n")
+    _, frozen = build("f frozen_bn\n")
+    state = plain.state_dict()
+    assert "f.num_batches_tracked" in state
+    frozen.load_state_dict(state, strict=True)
+
+
+def test_frozen_bn_as_the_norm_of_a_stage():
+    graph, model = build("stages bottleneck norm=frozen_bn\n  layer1 [2, [[4,1x1],[4,3x3],[8,1x1]]]\n")
+    norms = [n for n in graph.nodes() if n.op in ("bn", "frozen_bn")]
+    assert {n.op for n in norms} == {"frozen_bn"} and len(norms) == 7  # 3 per block, and the projection's
+    assert not [k for k in model.state_dict() if "num_batches_tracked" in k]
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        e.numel for e in state_entries(graph) if e.trainable) == (4 * 4 + 4 * 4 * 9 + 4 * 8 + 4 * 8) + (8 * 4 + 4 * 4 * 9 + 4 * 8)
+    # the convs' weights only: conv1, conv2, conv3 and the projection of the first block, then the second
+
+
 def test_position_linear_is_convnexts_permute_linear_permute():
     x, out, model = run("pl position_linear 6\n")
     assert model.pl.weight.shape == (6, 4) and model.pl.bias.shape == (6,)
@@ -268,6 +305,8 @@ def only(body: str, input_type: str = "4x8x8"):
     ("bn eps=0\n", "E0311", "bn eps must be positive"),
     ("ln layernorm eps=0\n", "E0311", "layernorm eps must be positive"),
     ("g groupnorm 2 eps=0\n", "E0311", "constant input divides by zero"),
+    ("f frozen_bn 5\n", "E0303", "frozen_bn declares 5 input channels"),
+    ("stages basic norm=frozen\n  layer1 [1, [[4,3x3],[4,3x3]]]\n", "E0209", "frozen_bn"),
     ("g groupnorm 3\n", "E0304", "group counts that divide it: 2, 4"),
     ("s shuffle 3\n", "E0304", "groups=3 does not divide the channels (4)"),
     ("d deconv 4 3x3 /2 output_pad=2\n", "E0312", "output_pad=2 must be smaller"),

@@ -38,5 +38,9 @@ def _small(path, graph):
 
 @pytest.mark.parametrize("path", SPECS, ids=[str(p.relative_to(ROOT)) for p in SPECS])
 def test_spec_takes_num_classes(path):
+    if "num_classes" not in archdsl.load(path).params:
+        assert archdsl.load(path).output.names is not None  # only a backbone (resnet50_fpn's maps) has no classes
+        return
     graph = archdsl.load(path, num_classes=7)
-    assert graph.output_type.channels == 7
+    # a detector's first output is its class logits of the finest level: anchors x classes channels
+    assert graph.output_types[0].channels == 7 * graph.params.get("num_anchors", 1)

@@ -18,7 +18,7 @@ from archdsl.ir.ops.base import Entry, MissingRule, NodeBase, Pair, Problem, Sid
 from archdsl.ir.ops.conv import Conv, Deconv, ZeroPad
 from archdsl.ir.ops.linear import Linear, PositionLinear
 from archdsl.ir.ops.merge import Add, Concat, Mul
-from archdsl.ir.ops.norm import BatchNorm, GroupNorm, LayerNorm, LayerScale
+from archdsl.ir.ops.norm import BatchNorm, FrozenBatchNorm, GroupNorm, LayerNorm, LayerScale
 from archdsl.ir.ops.pool import AdaptiveAvgPool, AdaptiveMaxPool, AvgPool, GlobalAvgPool, MaxPool, Upsample
 from archdsl.ir.ops.reshape import ChannelSlice, Flatten, Identity, Input, Output, Shuffle
 from archdsl.ir.ops.tensor import (INITS, Attention, Clamp, CoordsTable, Div, Sub, coords_table, Crop, LearnedTensor, MatMul, Pad, PositionBias,
@@ -39,7 +39,7 @@ ARITY: dict[str, tuple[int, int]] = {op: cls.ARITY for op, cls in NODE_TYPES.ite
 __all__ = [
     "ACTIVATIONS", "ACTIVATION_NODES", "ARITY", "Activation", "ActivationNode", "Add", "AdaptiveAvgPool",
     "AdaptiveMaxPool", "AvgPool", "BatchNorm", "ChannelSlice", "Concat", "Conv", "Deconv", "Dropout", "Entry",
-    "Flatten", "GlobalAvgPool", "GroupNorm", "Identity", "Input", "LayerNorm", "LayerScale", "Linear", "MaxPool",
+    "Flatten", "FrozenBatchNorm", "GlobalAvgPool", "GroupNorm", "Identity", "Input", "LayerNorm", "LayerScale", "Linear", "MaxPool",
     "MissingRule", "Mul", "NODE_TYPES", "Node", "NodeBase", "Output", "Pair", "PositionLinear", "Problem", "Relu",
     "Shuffle", "Sides", "Sigmoid", "Softmax", "StochasticDepth", "TensorType", "Upsample", "ZeroPad",
     "INITS", "Div", "Sub", "Attention", "Clamp", "CoordsTable", "coords_table", "Crop", "LearnedTensor", "MatMul", "Pad", "PositionBias", "Rearrange",

@@ -22,3 +22,8 @@ class Frame(BaseModel):
     path: str
     #: the block type or user block (`bottleneck`, `inverted_residual`), `residual`, `concat` or `scope`
     kind: str
+    #: for one block instance applied to several values (shared weights): which application this is
+    #: (0 for the first, whose nodes own the state); None for a block applied once
+    application: int | None = None
+    #: to how many values that instance is applied (None for a block applied once)
+    shared_by: int | None = None

@@ -26,7 +26,8 @@ def format_node(node: NodeBase, type_text: str | None = None) -> str:
     inputs = ", ".join(f"%{i}" for i in node.inputs)
     attrs = " ".join(f"{k}={_format_value(v)}" for k, v in node.attrs().items() if v is not None and v != ())
     head = f"%{node.id} = {node.op}({inputs})"
-    return f"{head}{' ' + attrs if attrs else ''} @{node.path} : {type_text or node.type}"
+    shares = f" shares=%{node.shares}" if node.shares is not None else ""  # whose state it uses
+    return f"{head}{' ' + attrs if attrs else ''}{shares} @{node.path} : {type_text or node.type}"
 
 
 def dump(graph: Graph) -> str:

@@ -28,8 +28,9 @@ class StateEntry:
 
 
 def node_state(node: NodeBase, graph: Graph) -> list[StateEntry]:
-    """The state_dict entries of one node (empty for ops without state)."""
-    if not node.has_state:
+    """The state_dict entries of one node (empty for ops without state, and for a node that uses the
+    state of another: a shared block's later applications)."""
+    if not node.has_state or node.shares is not None:
         return []
     in_type = graph[node.inputs[0]].type if node.inputs else node.type  # a learned tensor has no input
     if in_type is None:

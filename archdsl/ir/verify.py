@@ -82,7 +82,27 @@ def _paths(graph: Graph) -> list[str]:
     for node in graph.stateful():
         if not node.path or any(not part for part in node.path.split(".")):
             problems.append(f"node %{node.id}: bad module path {node.path!r}")
+        if node.shares is not None:
+            problems += _sharing(graph, node)
+            continue
         if node.path in seen:
             problems.append(f"node %{node.id}: module path {node.path} already used by %{seen[node.path]}")
         seen[node.path] = node.id
     return problems
+
+
+def _sharing(graph: Graph, node) -> list[str]:
+    """A node that uses another's state: that node is earlier, owns its state, and has the same path,
+    op, attributes and state_dict entries (so one module serves both)."""
+    where = f"node %{node.id} ({node.op} {node.path}) shares %{node.shares}"
+    if node.shares >= node.id or node.shares not in graph.dag:
+        return [f"{where}, which is not an earlier node"]
+    owner = graph[node.shares]
+    if owner.shares is not None or not owner.has_state:
+        return [f"{where}, which owns no state of its own"]
+    if (owner.op, owner.path, owner.attrs()) != (node.op, node.path, node.attrs()):
+        return [f"{where}, which is another layer ({owner.op} {owner.path})"]
+    mine, theirs = (graph[n.inputs[0]].type for n in (node, owner))
+    if mine is None or theirs is None or node.state(mine) != owner.state(theirs):
+        return [f"{where}, whose state has other shapes"]
+    return []

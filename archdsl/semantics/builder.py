@@ -251,10 +251,14 @@ class Builder(BlockUses, Control):
         with self.em.frame("scope" if word == "scope" else "block", inner.prefix, word):
             out = {"scope": self.scope_body, "residual": self.residual, "concat": self.concat}[word](stmt, inner, x)
         self.define(scope, name, out, stmt)
-        if word == "scope":  # its values stay visible after it as NAME.value (`from backbone.layer3`)
-            for inner_name, defined in inner.names.items():
-                scope.names.setdefault(f"{name}.{inner_name}", defined)
+        self.export(scope, name, inner.names, stmt)
         return out
+
+    def export(self, scope: Scope, name: str, names: dict, stmt: T.Statement) -> None:
+        """The values named inside a named scope or block instance, visible after it as `NAME.inner`
+        (`body.layer2`, `fpn.layer_blocks.0`): an FPN reads its backbone's stages this way."""
+        for inner, (node_id, _) in names.items():
+            self.define(scope, f"{name}.{inner}", node_id, stmt)
 
     def section(self, stmt: T.Statement, scope: Scope, x: int, stage) -> int:
         """`stem`, `head`, `body`, `stages`: grouping only; the statements stay in the enclosing scope."""

@@ -26,15 +26,30 @@ class Emitter:
         self._state_paths: dict[str, Span | None] = {}
         #: the rows, blocks and scopes being built, outermost first: each node records them
         self.frames: list[Frame] = []
+        #: the application of a shared instance being built, if any (see `applications`)
+        self.sharing: Sharing | None = None
 
     @contextmanager
-    def frame(self, role: str, path: str, kind: str):
-        """Nodes emitted inside record that a `role` construct of `kind` at `path` made them."""
-        self.frames.append(Frame(role=role, path=path, kind=kind))
+    def frame(self, role: str, path: str, kind: str, application: int | None = None, shared_by: int | None = None):
+        """Nodes emitted inside record that a `role` construct of `kind` at `path` made them (the
+        `application`-th of the `shared_by` applications of a shared instance, where it is one)."""
+        self.frames.append(Frame(role=role, path=path, kind=kind, application=application, shared_by=shared_by))
         try:
             yield
         finally:
             self.frames.pop()
+
+    @contextmanager
+    def applications(self):
+        """One block instance applied to several values: inside, each `next_application()` starts one
+        application. The stateful nodes of the first own their state; those of each later one use the
+        state of the first's node in the same place (`shares`), which must be the same layer with
+        state of the same shapes. Yields the Sharing, whose `mismatch` says where one differed."""
+        outer, self.sharing = self.sharing, Sharing()
+        try:
+            yield self.sharing
+        finally:
+            self.sharing = outer
 
     def unit(self, path: str):
         """The frame of one block of the stage row being built (of the row's block type)."""
@@ -46,13 +61,17 @@ class Emitter:
         """Create a node of type `cls`, infer its type, report problems, count it against the
         budget (which may stop elaboration with OverBudget); returns its id."""
         node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, origin=tuple(self.frames), **attrs)
-        if node.has_state:
+        if node.has_state and self.sharing is not None and self.sharing.later:
+            node = node.model_copy(update={"shares": self.sharing.owner(node)})
+        elif node.has_state:
             self._claim_path(path, span)
         in_types = [self.graph[i].type for i in node.inputs]
         out_type, problems = infer(node, in_types)
         for problem in problems:
             self.diagnostics.append(self._diagnostic(problem, node))
         node = node.model_copy(update={"type": out_type}) if out_type is not None else node
+        if node.has_state and self.sharing is not None:
+            self.sharing.record(node, self.graph)
         self.graph.add(node)
         self.budget.add(node, self.graph)
         return node.id
@@ -176,6 +195,55 @@ class Emitter:
         starts = [sum(parts[:i]) for i in range(len(parts))]
         return [self.emit(N.ChannelSlice, [x], join(path, str(i)), span, start=start, size=size)
                 for i, (start, size) in enumerate(zip(starts, parts))]
+
+
+class Sharing:
+    """The applications of one shared block instance: the stateful nodes of the first, in order, and
+    where a later application stands in that list."""
+
+    def __init__(self):
+        self.owners: list[N.NodeBase] = []
+        self.owner_types: list = []
+        self.index = -1
+        self.cursor = 0
+        #: the first difference found in a later application: (application, its node or None, the
+        #: first application's node or None), one missing where an application built fewer layers
+        self.mismatch: tuple | None = None
+
+    @property
+    def later(self) -> bool:
+        return self.index > 0
+
+    def next_application(self) -> int:
+        """Start the next application, after checking that the one before built every owner's layer."""
+        self.finish()
+        self.index += 1
+        self.cursor = 0
+        return self.index
+
+    def finish(self) -> None:
+        if self.later and self.cursor < len(self.owners) and self.mismatch is None:
+            self.mismatch = (self.index, None, self.owners[self.cursor])
+
+    def owner(self, node: N.NodeBase) -> int | None:
+        """The id of the first application's node whose state `node` uses."""
+        at, self.cursor = self.cursor, self.cursor + 1
+        return self.owners[at].id if at < len(self.owners) else None
+
+    def record(self, node: N.NodeBase, graph: Graph) -> None:
+        """Keep a first application's stateful node; compare a later one's with its owner."""
+        in_type = graph[node.inputs[0]].type if node.inputs else None
+        if not self.later:
+            self.owners.append(node)
+            self.owner_types.append(in_type)
+            return
+        at = self.cursor - 1
+        owner = self.owners[at] if at < len(self.owners) else None
+        same = owner is not None and (owner.op, owner.path, owner.attrs()) == (node.op, node.path, node.attrs()) \
+            and (in_type is None or self.owner_types[at] is None  # unknown after an error reported already
+                 or owner.state(self.owner_types[at]) == node.state(in_type))
+        if not same and self.mismatch is None:
+            self.mismatch = (self.index, node, owner)
 
 
 def _split_sizes(channels: int, sizes: int | list[int]) -> list[int] | str:

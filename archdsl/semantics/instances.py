@@ -29,6 +29,8 @@ class Binding:
     repeat: int | None
     naming: str
     stride_given: bool
+    #: one instance applied to each value of `from` (shared weights)
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,16 @@ class BlockUses:
         if block.broken:
             raise Unknown()  # its definition's error is reported once, at the definition
         binding = self.bind(stmt, block, args, scope)
+        if binding.shared:
+            return self.shared_use(stmt, scope, x, name, block, binding, index)
         x = self.block_input(stmt, scope, x)
         block.used = True
         if binding.repeat is None:
-            out = self.unit(block, stmt, join(scope.prefix, name or str(index)), x, binding, 0, 1)
+            names: dict = {}
+            out = self.unit(block, stmt, join(scope.prefix, name or str(index)), x, binding, 0, 1, names=names)
             if name is not None:
                 self.define(scope, name, out, stmt)
+                self.export(scope, name, names, stmt)
             return out
         if binding.naming == "inline":
             self.unnamed_row(stmt, name, "inline")
@@ -154,17 +160,29 @@ class BlockUses:
                           f"it reads `{block.usage()}`", (Label(block.name_span, "defined here"),))
         for param in block.params:
             values.setdefault(param.name, param.default)
+        shared = self.ev.bool_(options["shared"].value, "shared") if "shared" in options else False
+        if shared and ("repeat" in options or "names" in options):
+            extra = options.get("repeat") or options["names"]
+            raise invalid("E0206", "a shared use applies one instance to each value; it makes no row",
+                          extra.span, "not with shared=true", "remove `repeat=`/`names=`, or `shared=true`")
+        if not shared and len(stmt.inputs) > 1:
+            raise invalid("E0206", f"`{block.name}` starts from one value", stmt.inputs[1].span, "one too many",
+                          f"write `from {stmt.inputs[0].name}` (join several first with `add` or `concat`), or "
+                          "shared=true to apply one instance to each value listed, its weights stored once")
         repeat = self.ev.int_(options["repeat"].value, "repeat", 0) if "repeat" in options else None
         naming = self.naming(options["names"].value) if "names" in options else "nested"
         if "names" in options and repeat is None:
             raise invalid("E0206", "`names=` names the units of a row", options["names"].span, "no row here",
                           "add repeat=N to make a row of N units")
-        return Binding(values, repeat, naming, stride is not None or "stride" in given)
+        return Binding(values, repeat, naming, stride is not None or "stride" in given, shared)
 
     def unit(self, block: BlockDef, use: T.Statement, path: str, x: int, binding: Binding, unit: int,
-             units: int, positions=None) -> int:
+             units: int, positions=None, application: tuple[int, int] | None = None,
+             names: dict | None = None) -> int:
         """One instance of `block` at `path` from `x`: the body walked with its own names and values
-        (its unnamed layers numbered on from the scope `positions`, where given, and counted there)."""
+        (its unnamed layers numbered on from the scope `positions`, where given, and counted there).
+        `names`, where given, receives the names the body defined; `application`, (k, n) for the k-th
+        of n applications of a shared instance."""
         if block.name in (b.name for b, _ in self.uses):
             chain = " -> ".join([*(b.name for b, _ in self.uses), block.name])
             raise invalid("E0223", f"block `{block.name}` uses itself", use.span, "used again inside itself",
@@ -188,19 +206,76 @@ class BlockUses:
             for name, value in binding.values.items():
                 if isinstance(value, ValueRef):
                     inner.names[name] = (value.node, use.span)
-            frame = self.em.frame("block", path, block.name) if positions is None else nullcontext()
+            frame = self.em.frame("block", path, block.name, *(application or ())) if positions is None \
+                else nullcontext()
             with frame:
                 try:
                     return self.sequence(block.body, inner, x)
                 finally:
                     if positions:
                         positions.count = inner.count
+                    if names is not None:
+                        names.update((n, v) for n, v in inner.names.items() if n not in binding.values)
         except Abandon:  # a requirement failed: the rest of the body would only echo it
             raise Unknown() from None
         finally:
             self.ev = saved
             self.uses.pop()
             self.diagnostics[before:] = [_noted(d, block, use, path) for d in self.diagnostics[before:]]
+
+    def shared_use(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, binding: Binding,
+                   index: int) -> int:
+        """`NAME BLOCK args from a, b, c shared=true`: one instance at NAME applied to each value, its
+        state stored once (the first application's nodes own it, the others' `shares` them). Each
+        application is checked as a use of its own, and all must build the same layers with state of
+        the same shapes (E0230). The results are `NAME.0`, `NAME.1`, ... in the order of `from`, and the
+        values each application named inside are `NAME.0.inner`, ..."""
+        values = [self.resolve(ref, scope) for ref in stmt.inputs] or [x]
+        block.used = True
+        row = name or str(index)
+        path = join(scope.prefix, row)
+        outs, names = [], []
+        with self.em.applications() as sharing:
+            for value in values:
+                k = sharing.next_application()
+                names.append({})
+                outs.append(self.unit(block, stmt, path, value, binding, 0, 1, application=(k, len(values)),
+                                      names=names[-1]))
+            sharing.finish()
+        if sharing.mismatch is not None:
+            raise Invalid(self.sharing_mismatch(stmt, path, sharing.mismatch))
+        for k, out in enumerate(outs):
+            self.define(scope, f"{row}.{k}", out, stmt)
+            self.export(scope, f"{row}.{k}", names[k], stmt)
+        return outs[-1]
+
+    def sharing_mismatch(self, stmt: T.Statement, path: str, mismatch):
+        """E0230: an application of a shared instance built other layers than the first."""
+        k, node, owner = mismatch
+        refs = list(stmt.inputs)
+        at = refs[k] if k < len(refs) else stmt
+        first = refs[0].name if refs else "its first value"
+        here = refs[k].name if k < len(refs) else f"value {k}"
+        label = f"builds other layers for `{here}` than for `{first}`"
+        shown = (node or owner).path
+        both = node is not None and owner is not None
+        states = (_state_text(self.graph, node), _state_text(self.graph, owner)) if both else ()
+        differs = [attr for attr, v in node.attrs().items() if owner.attrs().get(attr) != v] \
+            if both and node.op == owner.op else []
+        if both and node.path != owner.path:
+            detail = f"`{here}` builds `{node.path}` where `{first}` builds `{owner.path}`"
+        elif both and (states[0] != states[1] or not differs):
+            detail = f"`{shown}` has {states[0]} here, {states[1]} for `{first}`"
+        elif both:
+            key = differs[0]
+            detail = f"`{shown}` has {key}={node.attrs()[key]} here, {key}={owner.attrs()[key]} for `{first}`"
+        elif node is not None:
+            detail = f"`{shown}` is built for `{here}` only"
+        else:
+            detail = f"`{shown}` is built for `{first}` only"
+        return error("E0230", f"shared `{path}` cannot use one set of weights for every value", at.span, label,
+                     f"{detail}; a shared block stores its weights once, so every value it is applied to must "
+                     "build the same layers, with weights of the same shapes (the same channels)")
 
     def count_stage(self, statements, section_block: str | None = None) -> StageCount:
         """The units a `stages` section's rows (uses with `repeat=`) make, counted before the first
@@ -251,6 +326,14 @@ def _noted(d, block: BlockDef, use: T.Statement, path: str):
     if d.span is None or d.span == use.span or any(n.span == use.span for n in d.notes):
         return d
     return replace(d, notes=d.notes + (Label(use.span, f"in `{path}`, made by this use of `{block.name}`"),))
+
+
+def _state_text(graph, node) -> str:
+    """`weight 256x128x3x3`: a node's state entries and their shapes, for a diagnostic."""
+    in_type = graph[node.inputs[0]].type if node.inputs else None
+    if in_type is None:
+        return node.op
+    return ", ".join(f"{e.suffix or 'weight'} {'x'.join(map(str, e.shape))}" for e in node.state(in_type)[:2])
 
 
 def _text(value) -> str:

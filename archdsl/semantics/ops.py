@@ -139,6 +139,12 @@ def _bn(call: Call, em: Emitter, xs: list[int]) -> int:
                    eps=call.opt("eps", ev.float_, 1e-5), momentum=call.opt("momentum", ev.float_, 0.1))
 
 
+def _frozen_bn(call: Call, em: Emitter, xs: list[int]) -> int:
+    ev = call.ev
+    return em.emit(N.FrozenBatchNorm, xs, call.path, call.span, channels=call.arg(0, "channels", ev.int_, None),
+                   eps=call.opt("eps", ev.float_, 1e-5))
+
+
 def _pool(cls):
     def build(call: Call, em: Emitter, xs: list[int]) -> int:
         ev = call.ev
@@ -304,6 +310,7 @@ OPS: dict[str, OpDef] = {
     "bn": OpDef(_bn, ("channels",), ("eps", "momentum")),
     **{name: OpDef(_activation(name), (), tuple(a.options)) for name, a in N.ACTIVATIONS.items()},
     "deconv": OpDef(_deconv, ("channels", "kernel"), ("stride", "pad", "output_pad", "groups", "bias", "dilation")),
+    "frozen_bn": OpDef(_frozen_bn, ("channels",), ("eps",)),
     "layernorm": OpDef(_layernorm, (), ("eps",)),
     "groupnorm": OpDef(_groupnorm, ("groups",), ("eps",)),
     "position_linear": OpDef(_position_linear, ("features",), ("bias",)),

@@ -15,6 +15,7 @@ FOREIGN_LAYER_NAMES = {
     "convtranspose2d": "deconv", "conv2dtranspose": "deconv", "conv_transpose": "deconv",
     "conv_transpose2d": "deconv", "transposedconv": "deconv", "deconvolution": "deconv", "deconv2d": "deconv",
     "batchnorm": "bn", "batchnorm2d": "bn", "batchnormalization": "bn", "batch_norm": "bn", "norm": "bn",
+    "frozenbatchnorm2d": "frozen_bn", "frozenbatchnorm": "frozen_bn", "frozen_batchnorm": "frozen_bn",
     "layer_norm": "layernorm", "layernorm2d": "layernorm", "layernormalization": "layernorm", "ln": "layernorm",
     "group_norm": "groupnorm", "groupnormalization": "groupnorm", "gn": "groupnorm",
     "maxpool2d": "maxpool", "maxpooling2d": "maxpool", "max_pool": "maxpool",

@@ -20,8 +20,9 @@ from archdsl.semantics.values import Evaluator, Invalid, invalid, names_in, show
 from archdsl.sources import read_file  # the one reader of spec files: kind, size, encoding, folder
 from archdsl.syntax import tree as T
 
-#: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named
-ROW_OPTIONS = ("repeat", "names")
+#: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named;
+#: `shared`: one instance applied to each value `from` lists
+ROW_OPTIONS = ("repeat", "names", "shared")
 NAMINGS = ("nested", "flat", "prefixed", "inline")
 #: names a block's body can read besides its parameters: its unit's place in its row and its stages
 UNIT_NAMES = ("unit", "units", "stage_unit", "stage_units")

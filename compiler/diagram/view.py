@@ -5,7 +5,8 @@ block boxes; `layer` draws blocks as clusters of layer boxes. Consecutive
 identical blocks always fold: one box (or one cluster) marked "x N", whose inner
 repetition edges are dropped. Edges carry the tensor shape they transport;
 shortcut edges (into an add or concat from a shallower branch) are marked, as is the edge to an
-upsample from the value whose size it takes (labelled `size of ...`).
+upsample from the value whose size it takes (labelled `size of ...`). A block instance applied to
+several values (shared weights) is drawn once, with an edge from each value and one to each result.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Union
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
+from archdsl.ir.regions import counterparts
 from archdsl.backends.summary.structure import DEPTHS, Group, Run, module_tree, runs, shown_whole
 from archdsl.backends.summary.table import Cost, Totals, describe, human, mib, node_cost, totals
 
@@ -95,10 +97,13 @@ def build_view(graph: Graph, depth: str | int = "block") -> View:
     if not (isinstance(depth, int) and depth >= 1) and depth not in DEPTHS:
         raise ValueError(f"depth must be one of {', '.join(DEPTHS)} or a number of path levels from 1 up")
     builder = _Builder(graph, depth)
-    root = module_tree(graph)
+    again = counterparts(graph)
+    root = module_tree(graph, leave_out=again.keys())
     items = [builder.endpoint(next(n for n in graph.nodes() if n.op == "input"), "input")]
     items += builder.place(root, 0)
     items += builder.output_endpoints()
+    for node_id, first in again.items():  # a shared instance is drawn once: its boxes serve every value
+        builder.where[node_id] = builder.where[first]
     return View(graph.name, str(graph.input_type), graph.outputs_text(), totals(graph), items, builder.edges())
 
 
@@ -169,6 +174,11 @@ class _Builder:
             self.alias_repeats(run, run_key)
         return cluster
 
+    @staticmethod
+    def _instance(node: NodeBase) -> str | None:
+        """The path of the shared instance an application of which made `node`, if one did."""
+        return next((f.path for f in node.origin if f.application is not None), None)
+
     def alias_repeats(self, run: Run, run_key: int) -> None:
         """Nodes of the 2nd..Nth identical block are drawn by the 1st block's boxes."""
         first = run.first.nodes
@@ -190,6 +200,8 @@ class _Builder:
                 if node.op == "output":  # each output to its own endpoint
                     edge = Edge(edge.source, self.outputs[index], edge.label, edge.shortcut)
                 key = (edge.source, edge.target)
+                if self._instance(node) != self._instance(self.graph[source]):
+                    key += (edge.label,)  # into a shared instance, or out of it: one edge per value
                 if key not in found or found[key].shortcut and not edge.shortcut:
                     found[key] = edge
         return list(found.values())

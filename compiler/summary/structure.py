@@ -93,8 +93,10 @@ def item_nodes(item: Item) -> list[NodeBase]:
     return item.nodes if isinstance(item, Group) else [item]
 
 
-def module_tree(graph: Graph) -> Group:
-    """The network's groups, children in order of first appearance, roles and kinds filled in.
+def module_tree(graph: Graph, leave_out=frozenset()) -> Group:
+    """The network's groups, children in order of first appearance, roles and kinds filled in
+    (the nodes `leave_out` names are in none: a diagram draws a shared instance's later applications
+    with the first's boxes).
 
     A node whose path names a group (a `concat` statement's join, at `mix` beside `mix.0`,
     `mix.1`) belongs inside that group.
@@ -102,7 +104,7 @@ def module_tree(graph: Graph) -> Group:
     root = Group("", 0, role="root")
     groups: dict[str, Group] = {"": root}
     for node in graph.nodes():
-        if node.op in ENDPOINTS:
+        if node.op in ENDPOINTS or node.id in leave_out:
             continue
         parent = root
         root.nodes.append(node)

@@ -146,15 +146,25 @@ def describe(item: Item, repeat: int = 1) -> str:
     if item.role == "stage":
         return f"{item.kind}{_variant(item)} x{block_count(item) * repeat}"
     if item.kind is not None and item.kind != "scope":
-        return item.kind + _variant(item) + times
+        return item.kind + _variant(item) + times + _shared(item)
     return _op_mix(item) + times
+
+
+def _shared(group: Group) -> str:
+    """`, shared by 5` for a block instance applied to five values (its parameters counted once, its
+    MACs for every application); else nothing."""
+    count = next((f.shared_by for n in group.nodes for f in n.origin if f.path == group.path and f.shared_by), 0)
+    return f", shared by {count}" if count else ""
 
 
 def _op_mix(group: Group) -> str:
     """A small group of layers by its ops: `conv+bn` where each comes once, `conv x3, bn x2, relu x2`
-    where some repeat (timm's deep stem); a larger mix by what it holds."""
+    where some repeat (timm's deep stem); a larger mix by what it holds. A shared instance's layers
+    are counted once (its first application's)."""
     counts: dict[str, int] = {}
     for node in group.nodes:
+        if any(f.application for f in node.origin):
+            continue
         counts[node.op] = counts.get(node.op, 0) + 1
     if len(counts) > 3:
         return _contents(group)

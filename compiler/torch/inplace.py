@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from archdsl.backends.torch.ops import StochasticDepth
+from archdsl.backends.torch.ops import FrozenBatchNorm2d, StochasticDepth
 
-FRESH_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+FRESH_MODULES = (nn.Conv2d, nn.BatchNorm2d, FrozenBatchNorm2d, nn.Linear)
 #: layers that return their input unchanged at inference and a fresh tensor in training
 PASS_THROUGH = (nn.Dropout, StochasticDepth)
 #: ops with an in-place twin of their own

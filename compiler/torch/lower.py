@@ -15,7 +15,7 @@ from torch import fx, nn
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.nodes import NodeBase
-from archdsl.ir.regions import Region, enclosing, regions
+from archdsl.ir.regions import Region, applications, enclosing, regions
 from archdsl.backends.torch.codegen import direct_lookups
 from archdsl.backends.torch.inplace import make_in_place
 from archdsl.backends.torch.layout import keep_channels_last
@@ -114,6 +114,7 @@ def lower(graph: Graph, init: bool = True) -> fx.GraphModule:
     """The network as an fx.GraphModule named after it, its units as GraphModules inside it."""
     units = regions(graph)
     holders = enclosing(graph, units)
+    again = applications(graph, units)
     root = nn.Module()
     open_: list[_Context] = [_Context(graph, root)]
     done: list[_Context] = []
@@ -125,6 +126,9 @@ def lower(graph: Graph, init: bool = True) -> fx.GraphModule:
             _owner(root, path.split("."))  # a unit of functions only still needs its module
             open_.append(_Context(graph, root, units[path]))
         ctx = open_[-1]
+        if node.id in again:  # a shared instance's later application: its unit called again
+            _call_again(ctx, again[node.id], node.id)
+            continue
         try:
             ctx.values[node.id] = LOWERINGS[node.op](node, [ctx.values[i] for i in node.inputs], ctx)
         except Exception as exc:  # a bug in a lowering: say where, then re-raise
@@ -147,6 +151,15 @@ def _close(open_: list[_Context], done: list[_Context]) -> None:
     call = parent.graph.call_module(parent._local(unit.path), tuple(parent.values[i] for i in unit.inputs))
     parent.values[unit.output] = call
     done.append(ctx)
+
+
+def _call_again(ctx: _Context, application: Region, node_id: int) -> None:
+    """At the first node of a later application of a shared instance, call the unit its first
+    application made (one module, its weights used for each value) on this application's inputs."""
+    if node_id != application.nodes[0]:
+        return
+    args = tuple(ctx.values[i] for i in application.inputs)
+    ctx.values[application.output] = ctx.graph.call_module(ctx._local(application.path), args)
 
 
 def _finish(ctx: _Context, owner: nn.Module, class_name: str) -> fx.GraphModule:

@@ -42,6 +42,35 @@ class PartBiasLinear(nn.Linear):
         return F.linear(x, self.weight, bias)
 
 
+class FrozenBatchNorm2d(nn.Module):
+    """Batch norm with fixed statistics and affine values, all four buffers (torchvision's
+    FrozenBatchNorm2d, the same arithmetic in the same order): x * scale + shift, where
+    scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale. A checkpoint of a
+    plain BatchNorm2d loads into it: its `num_batches_tracked` is dropped."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        for name, value in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+            self.register_buffer(name, torch.full((channels,), value))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        state_dict.pop(prefix + "num_batches_tracked", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b, rv, rm = (t.reshape(1, -1, 1, 1) for t in (self.weight, self.bias, self.running_var, self.running_mean))
+        scale = w * (rv + self.eps).rsqrt()
+        return x * scale + (b - rm * scale)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+def _frozen_bn(node, xs, ctx):
+    return ctx.call_module(node.path, FrozenBatchNorm2d(ctx.in_type(node).channels, node.eps), xs)
+
+
 def _linear(node, xs, ctx):
     in_features = ctx.in_type(node).channels
     if node.bias_unused is not None and node.bias:
@@ -239,6 +268,7 @@ LOWERINGS = {
     "identity": lambda node, xs, ctx: xs[0],
     "conv": _conv,
     "bn": _bn,
+    "frozen_bn": _frozen_bn,
     "linear": _linear,
     "dropout": _dropout,
     **{name: _activation(name) for name in ACTIVATIONS},

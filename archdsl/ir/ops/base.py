@@ -164,6 +164,9 @@ class NodeBase(BaseModel):
     type: TensorType | None = None
     #: the rows, blocks and scopes that made this node, outermost first (see archdsl.ir.origin)
     origin: tuple[Frame, ...] = ()
+    #: where a block instance is applied to several values (shared weights): the id of the node of its
+    #: first application whose state this node uses (same path, op and attributes); None: its own
+    shares: int | None = None
 
     #: ops that own a torch module with parameters or buffers at `path`
     has_state: bool = Field(default=False, exclude=True)
@@ -184,7 +187,7 @@ class NodeBase(BaseModel):
 
     def attrs(self) -> dict:
         """The op's own attributes (everything but the common node fields)."""
-        return self.model_dump(exclude={"id", "inputs", "path", "span", "type", "op", "has_state", "origin"})
+        return self.model_dump(exclude={"id", "inputs", "path", "span", "type", "op", "has_state", "origin", "shares"})
 
     # --- the rules each op gives ---------------------------------------------
 

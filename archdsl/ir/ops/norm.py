@@ -48,6 +48,25 @@ class BatchNorm(_Norm):
                 Entry("running_var", c, False), Entry("num_batches_tracked", (), False)]
 
 
+class FrozenBatchNorm(_Norm):
+    """Batch norm with fixed statistics and affine values (torchvision's FrozenBatchNorm2d, as detection
+    backbones use): all four entries are buffers, there is no `num_batches_tracked`, and training
+    leaves it as it is."""
+
+    op: Literal["frozen_bn"] = "frozen_bn"
+    eps: float = 1e-5
+    channels: int | None = None
+
+    def infer(self, inputs) -> Result:
+        (t,) = inputs
+        problems = need_spatial(self, t) + declared(self, "channels", self.channels, t.channels)
+        return t, problems + _eps_problem(self, strict=False)
+
+    def state(self, in_type) -> list[Entry]:
+        c = (in_type.channels,)
+        return [Entry(name, c, False) for name in ("weight", "bias", "running_mean", "running_var")]
+
+
 class LayerNorm(_Norm):
     """Layer norm over the channels at each position of an image (torchvision ConvNeXt's
     LayerNorm2d), or over the features (last axis) of anything else."""
@@ -110,4 +129,4 @@ class LayerScale(NoMacs, NodeBase):
         return self.type.numel
 
 
-__all__ = ["BatchNorm", "LayerNorm", "GroupNorm", "LayerScale", "TensorType"]
+__all__ = ["BatchNorm", "FrozenBatchNorm", "LayerNorm", "GroupNorm", "LayerScale", "TensorType"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from archdsl.diagnostics import Span
+from archdsl.ir import nodes as N
 from archdsl.semantics.emit import Emitter
 from archdsl.semantics.values import Evaluator
 
@@ -78,12 +79,20 @@ def choice_option(choices: tuple[str, ...], default: str, help: str = "") -> Opt
 
 def norm_options() -> dict[str, Option]:
     """The options of a block's norms; `default bn eps=... momentum=...` reaches them too."""
-    return {"eps": float_option(1e-5, "norm epsilon"),
+    return {"norm": choice_option(NORMS, "bn", "the norm layer: batch norm (bn), or torchvision's frozen batch norm "
+                                  "(frozen_bn: fixed statistics and affine values, buffers only)"),
+            "eps": float_option(1e-5, "norm epsilon"),
             "momentum": float_option(0.1, "norm momentum, PyTorch's sense (Keras's momentum=0.99 is 0.01)")}
 
 
+#: the norms a block's `norm=` option chooses from
+NORMS = ("bn", "frozen_bn")
+
+
 def norm(em: Emitter, x: int, path: str, span: Span, options: dict) -> int:
-    """A block's batch norm, with the row's eps and momentum."""
+    """A block's norm (the row's `norm=`: batch norm, or frozen batch norm), with the row's eps and momentum."""
+    if options.get("norm") == "frozen_bn":
+        return em.emit(N.FrozenBatchNorm, [x], path, span, eps=options["eps"])
     return em.bn(x, path, span, options["eps"], options["momentum"])
 
 

@@ -15,7 +15,7 @@ syn match archStride "\s\zs/\d\+\>"
 syn keyword archKeyword network input param default stem head body scope residual concat stages shortcut branch if elif else let require block use output from
 syn keyword archConstant true false none
 syn keyword archWordOperator and or not
-syn keyword archType conv bn relu sigmoid relu6 hardswish hardsigmoid silu gelu leaky_relu tanh elu mish exp deconv layernorm groupnorm position_linear layer_scale stochastic_depth adaptive_avgpool adaptive_maxpool upsample shuffle identity flatten global_avgpool maxpool avgpool linear dropout zeropad add mul sub div rearrange reduce softmax roll crop select matmul tensor shift_mask position_bias attention clamp coords_table basic bottleneck res2 dense transition split
+syn keyword archType conv bn relu sigmoid relu6 hardswish hardsigmoid silu gelu leaky_relu tanh elu mish exp deconv frozen_bn layernorm groupnorm position_linear layer_scale stochastic_depth adaptive_avgpool adaptive_maxpool upsample shuffle identity flatten global_avgpool maxpool avgpool linear dropout zeropad add mul sub div rearrange reduce softmax roll crop select matmul tensor shift_mask position_bias attention clamp coords_table basic bottleneck res2 dense transition split
 syn match archComment "#.*$"
 syn match archString +"[^"]*"+
 
