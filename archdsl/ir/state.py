@@ -46,8 +46,9 @@ def state_entries(graph: Graph) -> list[StateEntry]:
 
 def node_parameter_count(node: NodeBase, graph: Graph) -> int:
     """The trainable parameters one node owns (what a summary row and the budget count). The
-    budget counts every node as it is made, so this skips naming the entries."""
-    if not node.has_state:
+    budget counts every node as it is made, so this skips naming the entries. A node that uses the
+    state of another (a shared block's later application) owns none."""
+    if not node.has_state or node.shares is not None:
         return 0
     in_type = graph[node.inputs[0]].type if node.inputs else node.type  # as node_state takes it
     if in_type is None:

@@ -60,7 +60,7 @@ class FrozenBatchNorm(_Norm):
     def infer(self, inputs) -> Result:
         (t,) = inputs
         problems = need_spatial(self, t) + declared(self, "channels", self.channels, t.channels)
-        return t, problems + _eps_problem(self, strict=False)
+        return t, problems + _eps_problem(self)
 
     def state(self, in_type) -> list[Entry]:
         c = (in_type.channels,)
