@@ -51,16 +51,12 @@ class BatchNorm(_Norm):
 class FrozenBatchNorm(_Norm):
     """Batch norm with fixed statistics and affine values (torchvision's FrozenBatchNorm2d, as detection
     backbones use): all four entries are buffers, there is no `num_batches_tracked`, and training
-    leaves it as it is."""
+    leaves it as it is. Its type rule is bn's."""
 
     op: Literal["frozen_bn"] = "frozen_bn"
     eps: float = 1e-5
     channels: int | None = None
-
-    def infer(self, inputs) -> Result:
-        (t,) = inputs
-        problems = need_spatial(self, t) + declared(self, "channels", self.channels, t.channels)
-        return t, problems + _eps_problem(self)
+    infer = BatchNorm.infer
 
     def state(self, in_type) -> list[Entry]:
         c = (in_type.channels,)

@@ -34,7 +34,7 @@ class Rearrange(Free, NodeBase):
     FAMILY = "reshape"
 
     def plan(self, t: TensorType) -> A.Plan:
-        return A.bind(A.parse(self.pattern), t.shape, dict(self.sizes))
+        return A.bind(A.parse(self.pattern, same_names=self.op == "rearrange"), t.shape, dict(self.sizes))
 
     def infer(self, inputs) -> Result:
         (t,) = inputs
@@ -45,26 +45,15 @@ class Rearrange(Free, NodeBase):
         return t.with_shape(plan.shape, plan.axes), []
 
 
-class Reduce(Stateless, NoMacs, NodeBase):
+class Reduce(Rearrange):
     """Axes reduced by an einops pattern (`c h w -> c`, `c h w -> c 1 1`): mean, sum, max or the
-    L2 norm of the values each output element gathers."""
+    L2 norm of the values each output element gathers. The pattern and its plan are a rearrange's,
+    with the names the right side leaves out reduced."""
 
     op: Literal["reduce"] = "reduce"
     mode: Literal["mean", "sum", "max", "l2"]
-    pattern: str
-    sizes: tuple[tuple[str, int], ...] = ()
+    VIEW = False
     FAMILY = "pool"
-
-    def plan(self, t: TensorType) -> A.Plan:
-        return A.bind(A.parse(self.pattern, same_names=False), t.shape, dict(self.sizes))
-
-    def infer(self, inputs) -> Result:
-        (t,) = inputs
-        try:
-            plan = self.plan(t)
-        except A.PatternError as error:
-            return None, [pattern_problem(error)]
-        return t.with_shape(plan.shape, plan.axes), []
 
     def other_flops(self, inputs) -> int:
         return inputs[0].numel * (2 if self.mode == "l2" else 1)
