@@ -194,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import explain, export, render, summary, weights, zoo
+    from archdsl.commands import explain, export, importer, render, summary, weights, zoo
 
-    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register]
+    return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register,
+            importer.register]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +235,8 @@ def run_command(parser: argparse.ArgumentParser, args) -> int:
 
 
 #: what a command needs torch for, where it is not building a module
-NEEDS_TORCH = {"check-weights": "reading a .pth or .pt checkpoint", "export": "exporting to ONNX"}
+NEEDS_TORCH = {"check-weights": "reading a .pth or .pt checkpoint", "export": "exporting to ONNX",
+               "import": "importing a PyTorch module"}
 
 
 def no_torch(args) -> int:

@@ -1,7 +1,258 @@
-"""Repeated structure: sibling modules of one class and one wiring as one block definition."""
+"""Repeated structure: scopes of one module class and one wiring become one `block` definition
+whose differing values (channels, kernels, strides, groups, rates) are its parameters, and runs of
+uses that differ only in the first one's stride become rows (`repeat=N`).
+
+Scopes are taken innermost first, so a block's body may use the blocks found inside it
+(an InvertedResidual's Conv2dNormActivation). A scope qualifies when its body reads nothing from
+outside but its input (a block's body cannot see the spec's names).
+"""
 
 from __future__ import annotations
 
+import copy
+import re
+from collections import defaultdict
 
-def find_blocks(root, taken) -> list:
-    return []
+from archdsl.backends.importer.names import fresh
+from archdsl.backends.importer.tree import Stmt
+from archdsl.backends.importer.values import Param
+
+#: options a layer has whatever it says, with their defaults: a template lists them all, so that
+#: `conv 64 3x3` and `conv 64 3x3 /2` share one wiring (the stride becomes a parameter)
+DEFAULTS = {
+    "conv": {"stride": 1, "pad": 0, "groups": 1, "dilation": 1},
+    "deconv": {"stride": 1, "pad": 0, "groups": 1, "dilation": 1},
+    "maxpool": {"pad": 0},
+    "avgpool": {"pad": 0},
+}
+
+#: what a parameter standing for an argument is called, by layer type and position
+ARGUMENT_ROLES = {("conv", 0): "c", ("deconv", 0): "c", ("linear", 0): "c", ("position_linear", 0): "c",
+                  ("conv", 1): "k", ("deconv", 1): "k", ("maxpool", 0): "k", ("avgpool", 0): "k",
+                  ("groupnorm", 0): "groups", ("shuffle", 0): "groups", ("dropout", 0): "p",
+                  ("stochastic_depth", 0): "p", ("zeropad", 0): "pad"}
+
+#: roles whose parameters may be one when their values agree (a depthwise conv's groups are its channels)
+MERGEABLE = {"c": "c", "groups": "c"}
+
+#: names a block may not take: the language's words and layer types
+RESERVED = {"basic", "bottleneck", "res2", "dense", "transition", "se", "scope", "residual", "concat", "branch",
+            "shortcut", "stages", "stem", "head", "body", "block", "use", "let", "if", "elif", "else", "require",
+            "output", "network", "input", "param", "default", "split", "conv", "deconv", "bn", "layernorm",
+            "groupnorm", "relu", "linear", "add", "mul", "flatten", "identity", "dropout", "upsample", "shuffle"}
+
+
+class BlockDef:
+    """A block definition: its name, parameters (in order; `stride` last with default 1) and body."""
+
+    def __init__(self, name: str, params: list[str], body: list[Stmt]):
+        self.name, self.params, self.body = name, params, body
+
+    def lines(self) -> list[str]:
+        from archdsl.backends.importer.write import write_body
+
+        heads = [p if p != "stride" else "stride=1" for p in self.params]
+        return [" ".join(["block", self.name, *heads]), *write_body(self.body, 1)]
+
+
+def find_blocks(root: Stmt, taken: set[str]) -> list[BlockDef]:
+    """Replace repeated scopes of `root`'s tree by uses of block definitions (returned in the order
+    they must be written: a block before those that use it), then runs of uses by rows."""
+    blocks, done = [], set()
+    while True:
+        ready = [s for s in _scopes(root) if id(s) not in done and all(id(c) in done for c in s.body if c.is_scope)]
+        if not ready:
+            break
+        groups = defaultdict(list)
+        for scope in ready:
+            done.add(id(scope))
+            if _self_contained(scope):
+                groups[(scope.cls, _signature(scope.body))].append(scope)
+        for (cls, _), members in groups.items():
+            if len(members) > 1:
+                blocks.append(_define(cls, members, taken))
+    _rows(root, {b.name: b for b in blocks})
+    return blocks
+
+
+def _scopes(stmt: Stmt):
+    for child in stmt.body or []:
+        if child.is_scope:
+            yield from _scopes(child)
+            yield child
+
+
+def _self_contained(scope: Stmt) -> bool:
+    """A scope a block can stand for: an instance of a class of its own (a plain nn.Sequential is only a
+    container: its scope stays) whose body reads nothing from outside but its input."""
+    import torch.nn as nn
+
+    if scope.cls is None or scope.cls in (nn.Sequential, nn.ModuleList, nn.ModuleDict):
+        return False
+    return all(v is scope.value_in for v in scope.inputs)
+
+
+def _defaults(st: Stmt) -> dict:
+    block = getattr(st, "block", None)
+    if block is not None:
+        return {"stride": 1} if "stride" in block.params else {}
+    return DEFAULTS.get(st.op, {})
+
+
+def _canonical(st: Stmt) -> dict:
+    return {**_defaults(st), **st.opts}
+
+
+def _role(st: Stmt, i: int) -> str:
+    block = getattr(st, "block", None)
+    if block is not None:
+        return [p for p in block.params if p != "stride"][i]
+    return ARGUMENT_ROLES.get((st.op, i), "v")
+
+
+def _is_slot(value) -> bool:
+    """A value a block parameter can carry: a number or a size (words and true/false stay in the wiring)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) or (isinstance(value, tuple) and all(isinstance(v, int) for v in value))
+
+
+def _signature(body: list[Stmt]):
+    """The wiring of a body with its numbers left out: what two instances of one block share."""
+    parts = []
+    for st in body:
+        args = tuple("#" if _is_slot(a) else a for a in st.args)
+        opts = tuple((k, "#" if _is_slot(v) else v) for k, v in _canonical(st).items())
+        inner = _signature(st.body) if st.is_scope else None
+        parts.append((st.label, st.op, tuple(st.refs), args, opts, inner))
+    return tuple(parts)
+
+
+def _slots(body: list[Stmt], out: list) -> list:
+    """(statement, where, role, value) for every number of a body, in a fixed order."""
+    for st in body:
+        for i, a in enumerate(st.args):
+            if _is_slot(a):
+                out.append((st, ("arg", i), _role(st, i), a))
+        for k, v in _canonical(st).items():
+            if _is_slot(v):
+                out.append((st, ("opt", k), k, v))
+        if st.is_scope:
+            _slots(st.body, out)
+    return out
+
+
+def _define(cls, members: list[Stmt], taken: set[str]) -> BlockDef:
+    """One definition for the scopes `members`, each replaced in place by a use of it."""
+    body = copy.deepcopy(members[0].body, memo={id(v): v for m in members for v in _values(m)})
+    template = _slots(body, [])
+    columns = [[value for *_, value in _slots(m.body, [])] for m in members]
+    params, names, kinds = [], [], {}
+    for i, (st, where, role, value) in enumerate(template):
+        values = tuple(c[i] for c in columns)
+        if len(set(values)) == 1:
+            continue
+        kind = MERGEABLE.get(role, role)
+        same = next((p for p in params if p[1] == values and MERGEABLE.get(p[2], p[2]) == kind), None)
+        if same is None:
+            name = _param_name(role, names)
+            same = (name, values, role)
+            params.append(same)
+            names.append(name)
+        _set(st, where, Param(same[0]))
+    params.sort(key=lambda p: p[0] == "stride")
+    block = BlockDef(_block_name(cls, taken), [p[0] for p in params], _drop_defaults(body))
+    for j, member in enumerate(members):
+        use_args = [p[1][j] for p in params if p[0] != "stride"]
+        stride = next((p[1][j] for p in params if p[0] == "stride"), 1)
+        member.op, member.args, member.body = block.name, use_args, None
+        member.opts = {"stride": stride} if stride != 1 else {}
+        member.block = block
+    return block
+
+
+def _values(stmt: Stmt):
+    """The fx nodes a statement tree holds (shared, never copied, by the template)."""
+    for v in [stmt.value, stmt.value_in, stmt.node, *stmt.inputs]:
+        if v is not None:
+            yield v
+    for child in stmt.body or []:
+        yield from _values(child)
+
+
+def _set(st: Stmt, where, value) -> None:
+    kind, key = where
+    if kind == "arg":
+        st.args[key] = value
+    else:
+        st.opts = {**_canonical(st), key: value}
+
+
+def _drop_defaults(body: list[Stmt]) -> list[Stmt]:
+    """The template's options that say only what the layer does anyway are left out."""
+    for st in body:
+        defaults = _defaults(st)
+        st.opts = {k: v for k, v in st.opts.items() if not (k in defaults and v == defaults[k])}
+        if st.is_scope:
+            _drop_defaults(st.body)
+    return body
+
+
+def _param_name(role: str, names: list[str]) -> str:
+    if role not in names:
+        return role
+    n = 2
+    while f"{role}{n}" in names:
+        n += 1
+    return f"{role}{n}"
+
+
+def _block_name(cls, taken: set[str]) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
+    snake = re.sub(r"\W", "_", snake)
+    if snake in RESERVED or not snake[:1].isalpha():
+        snake = f"{snake}_block"
+    return fresh(snake, taken)
+
+
+def _rows(scope: Stmt, blocks: dict) -> None:
+    """Runs of uses of one block, with the same arguments and implicit flow, as rows."""
+    for child in scope.body:
+        if child.is_scope:
+            _rows(child, blocks)
+    body, i = [], 0
+    while i < len(scope.body):
+        run = _run(scope.body, i, blocks)
+        first = scope.body[i]
+        if len(run) > 1:
+            first.opts = {**first.opts, "repeat": len(run)}
+            if first.label is None:
+                first.opts["names"] = "flat"
+        body.append(first)
+        i += len(run)
+    scope.body = body
+    _nest(scope)
+
+
+def _run(body: list[Stmt], i: int, blocks: dict) -> list[Stmt]:
+    first = body[i]
+    if first.op not in blocks or first.label is not None:
+        return [first]
+    run = [first]
+    for st in body[i + 1:]:
+        if (st.op != first.op or st.args != first.args or st.opts or st.refs or st.label is not None
+                or st.position != run[-1].position + 1):
+            break
+        run.append(st)
+    return run
+
+
+def _nest(scope: Stmt) -> None:
+    """A scope holding one flat row from position 0 is that row, named as the scope (`layer1 block ... repeat=3`)."""
+    for i, child in enumerate(scope.body):
+        if (child.is_scope and child.label and len(child.body) == 1 and child.body[0].opts.get("names") == "flat"
+                and child.body[0].position == 0):
+            row = child.body[0]
+            row.opts = {k: v for k, v in row.opts.items() if k != "names"}
+            row.label, row.refs, row.position = child.label, child.refs, child.position
+            scope.body[i] = row

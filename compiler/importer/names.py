@@ -104,10 +104,8 @@ def _ref(value, chain: list, taken: set[str], owners: dict, user: Stmt) -> str:
             if any(_shadows(label, inner) for inner in chain[depth + 1:]):
                 break
             return label
-        if value is given:
-            if depth == len(chain) - 1:
-                return "input"
-            break
+        if value is given and depth == len(chain) - 1:
+            return "input"
     owner = owners.get(value)
     what = f"a value made inside `{owner.path}` that is not its last" if owner is not None else "a value"
     refuse("E0805", f"`{user.path or user.op}` reads {what}: a scope hands on one value, its last",
