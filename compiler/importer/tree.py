@@ -124,6 +124,7 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
             alias[node] = mapped.value
             ctx.layouts[node] = mapped.layout
             continue
+        _keep_layout(node, mapped, ctx)
         previous = None
         for i, layer in enumerate(mapped):
             path = getattr(layer, "path", None) or _module_path(node, calls, ctx)
@@ -137,6 +138,25 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
             previous = value
     _output(graph, root, resolved, stack, closed, ctx)
     return root
+
+
+#: layers that work on a channels-last image as on its channels at each position
+PER_POSITION = {"layernorm", "position_linear", "dropout", "add", "mul", "relu", "relu6", "gelu", "silu", "sigmoid",
+                "tanh", "hardswish", "hardsigmoid", "mish", "leaky_relu", "elu"}
+
+
+def _keep_layout(node, mapped: list, ctx) -> None:
+    """A layer on channels-last values hands on a channels-last value; only per-position layers may read one."""
+    inputs = [v for layer in mapped for v in layer.inputs]
+    if not any(ctx.layout(v) == CHANNELS_LAST for v in inputs):
+        return
+    odd = next((layer.op for layer in mapped if layer.op not in PER_POSITION), None)
+    if odd is not None:
+        refuse("E0802", f"{_place(node, ctx)}: `{odd}` on a channels-last image has no layer in the language",
+               where=user_line(node.meta.get("stack_trace")), label="this op",
+               help="between a permute to channels-last and back, the language has per-position layers only "
+                    "(layernorm, position_linear, activations, dropout, add, mul)")
+    ctx.layouts[node] = CHANNELS_LAST
 
 
 def _place(node, ctx) -> str:
