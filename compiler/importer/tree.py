@@ -161,7 +161,9 @@ def _keep_layout(node, mapped: list, ctx) -> None:
 
 def _place(node, ctx) -> str:
     path = node.target if node.op == "call_module" else _stack_path(node)
-    return f"`{path}`" if path else "the network's forward"
+    owner = path if node.op != "call_module" else path.rpartition(".")[0]
+    where = f"`{path}`" if path else "the forward"
+    return f"{where} (in {type(ctx.module(owner)).__name__}.forward)"
 
 
 def _module_path(node, calls: Counter, ctx) -> str | None:
