@@ -50,7 +50,7 @@ def _same_function(text: str, source: torch.nn.Module, shape) -> None:
 
 def test_a_users_unet_round_trips_with_blocks_for_its_repeated_modules():
     source = import_nets.make_unet()
-    text = archdsl.from_module(source, (1, 64, 64))
+    text = archdsl.from_module(source, (1, 64, 64), check_roundtrip=False)  # checked here, more strictly
     _same_function(text, source, (1, 64, 64))
     assert "block double_conv c\n" in text and "block down c\n" in text
     assert "down3 down 64" in text
@@ -71,7 +71,7 @@ def test_the_cli_imports_a_users_module_and_reports_the_round_trip(user_folder, 
 def test_torchvision_layouts_import_to_the_reference_cards(make, card, bundled):
     """At the cards' odd size (97x97): same keys and shapes, same logits under the fill rule."""
     reference = load_card(card)
-    text = archdsl.from_module(make(), (3, 97, 97))
+    text = archdsl.from_module(make(), (3, 97, 97), check_roundtrip=False)  # the card is the check
     model = archdsl.build(text)
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == dict(reference["state_dict"])
     fill(model)
