@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from archdsl.backends.importer.names import fresh
 from archdsl.backends.importer.tree import Stmt
-from archdsl.backends.importer.values import Param
+from archdsl.backends.importer.values import Param, Word, write_value
 
 #: options a layer has whatever it says, with their defaults: a template lists them all, so that
 #: `conv 64 3x3` and `conv 64 3x3 /2` share one wiring (the stride becomes a parameter)
@@ -42,16 +43,34 @@ RESERVED = {"basic", "bottleneck", "res2", "dense", "transition", "se", "scope",
             "groupnorm", "relu", "linear", "add", "mul", "flatten", "identity", "dropout", "upsample", "shuffle"}
 
 
-class BlockDef:
-    """A block definition: its name, parameters (in order; `stride` last with default 1) and body."""
+@dataclass
+class BlockParam:
+    """A parameter: its name, its value in each instance, the role it plays, the default (or None)."""
 
-    def __init__(self, name: str, params: list[str], body: list[Stmt]):
+    name: str
+    values: tuple
+    role: str
+    slots: list = field(default_factory=list)
+    default: object = None
+
+
+class BlockDef:
+    """A block definition: its parameters (those without a default first, `stride` last) and body."""
+
+    def __init__(self, name: str, params: list[BlockParam], body: list[Stmt]):
         self.name, self.params, self.body = name, params, body
+
+    @property
+    def required(self) -> list[BlockParam]:
+        return [p for p in self.params if p.default is None]
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params if p.default is not None}
 
     def lines(self) -> list[str]:
         from archdsl.backends.importer.write import write_body
 
-        heads = [p if p != "stride" else "stride=1" for p in self.params]
+        heads = [p.name if p.default is None else f"{p.name}={write_value(p.default)}" for p in self.params]
         return [" ".join(["block", self.name, *heads]), *write_body(self.body, 1)]
 
 
@@ -94,9 +113,7 @@ def _self_contained(scope: Stmt) -> bool:
 
 def _defaults(st: Stmt) -> dict:
     block = getattr(st, "block", None)
-    if block is not None:
-        return {"stride": 1} if "stride" in block.params else {}
-    return DEFAULTS.get(st.op, {})
+    return block.defaults() if block is not None else DEFAULTS.get(st.op, {})
 
 
 def _canonical(st: Stmt) -> dict:
@@ -106,7 +123,7 @@ def _canonical(st: Stmt) -> dict:
 def _role(st: Stmt, i: int) -> str:
     block = getattr(st, "block", None)
     if block is not None:
-        return [p for p in block.params if p != "stride"][i]
+        return block.required[i].name
     return ARGUMENT_ROLES.get((st.op, i), "v")
 
 
@@ -147,28 +164,58 @@ def _define(cls, members: list[Stmt], taken: set[str]) -> BlockDef:
     body = copy.deepcopy(members[0].body, memo={id(v): v for m in members for v in _values(m)})
     template = _slots(body, [])
     columns = [[value for *_, value in _slots(m.body, [])] for m in members]
-    params, names, kinds = [], [], {}
+    params = []
     for i, (st, where, role, value) in enumerate(template):
         values = tuple(c[i] for c in columns)
         if len(set(values)) == 1:
             continue
-        kind = MERGEABLE.get(role, role)
-        same = next((p for p in params if p[1] == values and MERGEABLE.get(p[2], p[2]) == kind), None)
-        if same is None:
-            name = _param_name(role, names)
-            same = (name, values, role)
-            params.append(same)
-            names.append(name)
-        _set(st, where, Param(same[0]))
-    params.sort(key=lambda p: p[0] == "stride")
-    block = BlockDef(_block_name(cls, taken), [p[0] for p in params], _drop_defaults(body))
+        kind = _kind(role)
+        param = next((p for p in params if p.values == values and _kind(p.role) == kind), None)
+        if param is None:
+            param = BlockParam(_param_name(role, [p.name for p in params]), values, role)
+            params.append(param)
+        param.slots.append((st, where))
+    params = _derive(params)
+    for param in params:
+        for st, where in param.slots:
+            _set(st, where, Param(param.name))
+        param.default = 1 if param.name == "stride" else _common(param.values)
+    params.sort(key=lambda p: (p.name == "stride", p.default is not None))
+    block = BlockDef(_block_name(cls, taken), params, _drop_defaults(body))
     for j, member in enumerate(members):
-        use_args = [p[1][j] for p in params if p[0] != "stride"]
-        stride = next((p[1][j] for p in params if p[0] == "stride"), 1)
-        member.op, member.args, member.body = block.name, use_args, None
-        member.opts = {"stride": stride} if stride != 1 else {}
-        member.block = block
+        member.op, member.body, member.block = block.name, None, block
+        member.args = [p.values[j] for p in block.required]
+        member.opts = {p.name: p.values[j] for p in params if p.default is not None and p.values[j] != p.default}
     return block
+
+
+def _kind(role: str) -> str:
+    """What a role stands for, whatever its number: `c2` is channels, like `c`."""
+    base = role.rstrip("0123456789") or role
+    return MERGEABLE.get(base, base)
+
+
+def _derive(params: list[BlockParam]) -> list[BlockParam]:
+    """Square kernels as one number (`3`), and a padding of (k - 1) // 2 written so, not as a parameter."""
+    for p in params:
+        if _kind(p.role) == "k" and all(isinstance(v, tuple) and len(set(v)) == 1 for v in p.values):
+            p.values = tuple(v[0] for v in p.values)
+    kept = []
+    for p in params:
+        kernel = next((k for k in params if _kind(k.role) == "k" and all(isinstance(v, int) for v in k.values)
+                       and all(pad == (v - 1) // 2 for pad, v in zip(p.values, k.values))), None)
+        if _kind(p.role) == "pad" and kernel is not None:
+            for st, where in p.slots:
+                _set(st, where, Word(f"({kernel.name} - 1) // 2"))
+        else:
+            kept.append(p)
+    return kept
+
+
+def _common(values: tuple):
+    """The value most instances have, as a default, where at least half have it (and two or more)."""
+    best = max(set(values), key=values.count)
+    return best if values.count(best) >= max(2, (len(values) + 1) // 2) else None
 
 
 def _values(stmt: Stmt):
@@ -199,12 +246,13 @@ def _drop_defaults(body: list[Stmt]) -> list[Stmt]:
 
 
 def _param_name(role: str, names: list[str]) -> str:
-    if role not in names:
-        return role
+    base = role.rstrip("0123456789") or role
+    if base not in names:
+        return base
     n = 2
-    while f"{role}{n}" in names:
+    while f"{base}{n}" in names:
         n += 1
-    return f"{role}{n}"
+    return f"{base}{n}"
 
 
 def _block_name(cls, taken: set[str]) -> str:
@@ -240,11 +288,16 @@ def _run(body: list[Stmt], i: int, blocks: dict) -> list[Stmt]:
         return [first]
     run = [first]
     for st in body[i + 1:]:
-        if (st.op != first.op or st.args != first.args or st.opts or st.refs or st.label is not None
+        if (st.op != first.op or st.args != first.args or st.opts != _unstrided(first.opts) or st.refs
+                or st.label is not None
                 or st.position != run[-1].position + 1):
             break
         run.append(st)
     return run
+
+
+def _unstrided(opts: dict) -> dict:
+    return {k: v for k, v in opts.items() if k != "stride"}
 
 
 def _nest(scope: Stmt) -> None:
