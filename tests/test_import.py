@@ -88,6 +88,15 @@ def test_runs_of_one_block_become_rows():
     assert "repeat=3 names=flat" in text  # features.11..13: three units of one block
 
 
+def test_splits_and_channel_shuffles_import_as_the_languages_split_and_shuffle():
+    source = import_nets.TinyShuffleNet()
+    text = archdsl.from_module(source, (3, 32, 32), check_roundtrip=False)
+    _same_function(text, source, (3, 32, 32))
+    assert "parts split 2\n" in text and "concat from parts.0, branch" in text and "  shuffle 2\n" in text
+    assert "units half_unit repeat=3" in text
+    assert "global_avgpool\nflatten\n" in text  # x.mean([2, 3])
+
+
 def _refusal(module, shape=(3, 32, 32)):
     with pytest.raises(ArchError) as caught:
         archdsl.from_module(module, shape)
@@ -108,6 +117,12 @@ def test_what_cannot_be_written_is_refused_at_the_users_line(module, code, words
     d = _refusal(module)
     assert d.code == code and words in d.message and d.help
     assert d.span is not None and d.span.file == str(NETS) and d.span.line == _line_of(marker)
+
+
+def test_a_layer_named_like_a_word_of_the_language_is_refused():
+    d = _refusal(import_nets.TinyShuffleNet(classifier="head"))
+    assert d.code == "E0805" and d.message.startswith("`head` is named `head`, a word that starts a statement")
+    assert d.span.line == _line_of("a word of the language")
 
 
 def test_shared_weights_are_refused_naming_the_module():

@@ -106,7 +106,9 @@ def _self_contained(scope: Stmt) -> bool:
     container: its scope stays) whose body reads nothing from outside but its input."""
     import torch.nn as nn
 
-    if scope.cls is None or scope.cls in (nn.Sequential, nn.ModuleList, nn.ModuleDict):
+    from archdsl.backends.importer.names import STATEMENT_WORDS
+
+    if scope.cls is None or scope.cls in (nn.Sequential, nn.ModuleList, nn.ModuleDict) or scope.label in STATEMENT_WORDS:
         return False
     return all(v is scope.value_in for v in scope.inputs)
 
@@ -134,15 +136,26 @@ def _is_slot(value) -> bool:
     return isinstance(value, (int, float)) or (isinstance(value, tuple) and all(isinstance(v, int) for v in value))
 
 
-def _signature(body: list[Stmt]):
-    """The wiring of a body with its numbers left out: what two instances of one block share."""
+def _signature(body: list[Stmt], names: dict | None = None):
+    """The wiring of a body with its numbers left out: what two instances of one block share. Names the
+    importer made up (`add_2`, `parts_3`) count by their order, not their spelling."""
+    names = {} if names is None else names
     parts = []
     for st in body:
+        label = st.label
+        if label and not st.fixed:
+            label = names.setdefault(label, f"#{len(names)}")
+        refs = tuple(_renamed(r, names) for r in st.refs)
         args = tuple("#" if _is_slot(a) else a for a in st.args)
         opts = tuple((k, "#" if _is_slot(v) else v) for k, v in _canonical(st).items())
-        inner = _signature(st.body) if st.is_scope else None
-        parts.append((st.label, st.op, tuple(st.refs), args, opts, inner))
+        inner = _signature(st.body, names) if st.is_scope else None
+        parts.append((label, st.op, refs, args, opts, inner))
     return tuple(parts)
+
+
+def _renamed(ref: str, names: dict) -> str:
+    head, dot, rest = ref.partition(".")
+    return names.get(head, head) + dot + rest
 
 
 def _slots(body: list[Stmt], out: list) -> list:

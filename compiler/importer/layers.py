@@ -324,6 +324,8 @@ def _function_layer(node, ctx):
         return _permute(x, list(arg(node, 1, "dims")), ctx)
     if fn is torch.mean:
         return _mean(node, ctx)
+    if fn is torch.transpose:
+        return _transpose(node, ctx)
     if fn is F.pad and arg(node, 2, "mode", "constant") == "constant" and arg(node, 3, "value", 0) in (0, None):
         return _pad(tuple(arg(node, 1, "pad")), x)
     name = getattr(fn, "__name__", str(fn))
@@ -350,7 +352,17 @@ def _method_layer(node, ctx):
         return _permute(x, dims, ctx)
     if method == "mean":
         return _mean(node, ctx)
+    if method == "transpose":
+        return _transpose(node, ctx)
     raise Unsupported(f"method Tensor.{method}")
+
+
+def _transpose(node, ctx):
+    x = node.args[0]
+    dims = sorted(d % 5 for d in (arg(node, 1, "dim0"), arg(node, 2, "dim1")))
+    if ctx.layout(x).startswith("grouped:") and dims == [1, 2]:
+        return Alias(x, "swapped:" + ctx.layout(x).partition(":")[2])
+    raise Unsupported(f"transpose of dims {dims} of a {ctx.layout(x)} value")
 
 
 def _tensor_inputs(node, ctx) -> list:
@@ -402,9 +414,14 @@ def _flatten_call(node, start_default, ctx):
 
 def _reshape(node, ctx):
     x = node.args[0]
-    out = ctx.shape(node)
-    if out is not None and len(out) == 2 and ctx.layout(x) == IMAGE:
+    out, layout, shape = ctx.shape(node), ctx.layout(x), ctx.shape(x)
+    if out is not None and len(out) == 2 and layout == IMAGE:
         return [Layer("flatten", [], {}, [x])]
+    # ShuffleNet's channel shuffle: view as (N, g, C/g, H, W), swap dims 1 and 2, view back as (N, C, H, W)
+    if layout == IMAGE and len(out) == 5 and out[1] * out[2] == shape[1] and out[3:] == shape[2:]:
+        return Alias(x, f"grouped:{out[1]}")
+    if layout.startswith("swapped:") and len(out) == 4 and out[1] == shape[1] * shape[2] and out[2:] == shape[3:]:
+        return [Layer("shuffle", [int(layout.partition(":")[2])], {}, [x])]
     raise Unsupported(f"Tensor.{node.target} to shape {out}")
 
 

@@ -8,6 +8,9 @@ from archdsl.backends.importer.tree import Stmt, defined_values
 
 #: layers that read several values: always written with `from`
 MERGES = {"add", "mul", "concat"}
+#: words that open or declare something at the start of a line: a layer cannot be named so (a scope can)
+STATEMENT_WORDS = {"stem", "head", "body", "scope", "residual", "shortcut", "concat", "branch", "stages", "block",
+                   "use", "let", "if", "elif", "else", "require", "network", "input", "param", "default"}
 
 
 def place(scope: Stmt, taken: set[str]) -> None:
@@ -16,6 +19,11 @@ def place(scope: Stmt, taken: set[str]) -> None:
     numeric = {st.name for st in scope.body if st.fixed and st.name.isdecimal()}
     counter, body = 0, []
     for st in scope.body:
+        if st.fixed and not st.is_scope and st.name in STATEMENT_WORDS:
+            refuse("E0805", f"`{st.path}` is named `{st.name}`, a word that starts a statement of the language: "
+                            "a layer cannot have that name", label="made here",
+                   where=user_line(st.node.meta.get("stack_trace")) if st.node is not None else None,
+                   help=f"rename the attribute (`self.{st.name}`), or wrap the layer in a module of its own")
         if st.fixed and st.name.isdecimal():
             n = int(st.name)
             if counter > n:
@@ -27,6 +35,8 @@ def place(scope: Stmt, taken: set[str]) -> None:
                 body.append(Stmt("identity", label=str(n - 1), position=n - 1, filler=True))
             st.label = None if writes_position(st) else st.name
             st.position, counter = n, n + 1
+        elif st.op == "split":  # takes no position; named where a part is read
+            st.position = None
         else:
             st.label = st.name if st.fixed else (fresh(st.op, taken) if str(counter) in numeric else None)
             st.position, counter = counter, counter + 1
@@ -92,6 +102,8 @@ def _connect(scope: Stmt, given, outer: list, taken: set[str], owners: dict) -> 
             st.refs = [_ref(v, chain, taken, owners, st) for v in st.inputs]
         if not st.filler:
             frame[1][st.value] = st
+        for part in st.parts:
+            frame[1][part] = st
         previous = st.value
 
 
@@ -101,6 +113,8 @@ def _ref(value, chain: list, taken: set[str], owners: dict, user: Stmt) -> str:
         scope, defined, given = chain[depth]
         if value in defined:
             label = _label(defined[value], taken)
+            if defined[value].parts and value is not defined[value].value:
+                label = f"{label}.{value.args[1]}"
             if any(_shadows(label, inner) for inner in chain[depth + 1:]):
                 break
             return label
@@ -120,7 +134,7 @@ def _label(st: Stmt, taken: set[str]) -> str:
         return st.label
     if st.is_scope:
         return str(st.position)
-    st.label = fresh(st.op, taken)
+    st.label = fresh("parts" if st.op == "split" else st.op, taken)
     return st.label
 
 

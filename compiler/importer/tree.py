@@ -3,6 +3,7 @@ layer keeps its module path (and the state_dict its keys), and a layer per fx no
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ class Stmt:
     position: int = 0
     value_in: object = None
     filler: bool = False
+    parts: list = field(default_factory=list)
 
     @property
     def is_scope(self) -> bool:
@@ -98,7 +100,7 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
     """The root scope of the spec for a traced graph (every fx node mapped or refused)."""
     root = Stmt("scope", body=[], path="")
     calls = Counter(n.target for n in graph.nodes if n.op == "call_module")
-    stack, closed, alias = [root], set(), {}
+    stack, closed, alias, splits = [root], set(), {}, set()
     inputs = [n for n in graph.nodes if n.op == "placeholder"]
     if len(inputs) != 1:
         refuse("E0805", f"the forward takes {len(inputs)} inputs; a spec has one",
@@ -111,7 +113,15 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
         return value
 
     for node in graph.nodes:
-        if node.op in ("placeholder", "get_attr", "output") or shape(node) is None:
+        split = split_of(node, ctx)
+        if split is not None:
+            _enter(stack, closed, _stack_path(node), ctx, node)
+            stack[-1].body.append(Stmt("split", split[1], inputs=[resolved(split[0])], value=node, node=node,
+                                       parts=list(node.users)))
+            splits.add(node)
+            continue
+        if node.op in ("placeholder", "get_attr", "output") or shape(node) is None or (
+                node.target is operator.getitem and node.args[0] in splits):
             continue
         try:
             mapped = layer_of(node, ctx)
@@ -157,6 +167,28 @@ def _keep_layout(node, mapped: list, ctx) -> None:
                help="between a permute to channels-last and back, the language has per-position layers only "
                     "(layernorm, position_linear, activations, dropout, add, mul)")
     ctx.layouts[node] = CHANNELS_LAST
+
+
+def split_of(node, ctx):
+    """`x.chunk(n, dim=1)` or `torch.split(x, [a, b], dim=1)` of an image: (x, the split's arguments), else None."""
+    import torch
+
+    if not ((node.op == "call_method" and node.target in ("chunk", "split"))
+            or (node.op == "call_function" and node.target in (torch.chunk, torch.split))):
+        return None
+    x, how = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks",
+                                                                                  node.kwargs.get("split_size_or_sections"))
+    dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
+    channels = (ctx.shape(x) or (0, 0))[1]
+    if ctx.layout(x) != IMAGE or dim not in (1, -3) or not all(u.target is operator.getitem for u in node.users):
+        return None
+    if node.target in ("chunk", torch.chunk) and isinstance(how, int) and channels % how == 0:
+        return x, [how]
+    if isinstance(how, (list, tuple)) and sum(how) == channels:
+        return x, list(how)
+    if isinstance(how, int) and channels % how == 0:  # split(x, size): parts of `size` channels
+        return x, [channels // how]
+    return None
 
 
 def _place(node, ctx) -> str:
@@ -247,7 +279,7 @@ def finish_scopes(stmt: Stmt) -> None:
 def defined_values(stmt: Stmt) -> set:
     """Every value a statement (with its body) defines."""
     if not stmt.is_scope:
-        return {stmt.value}
+        return {stmt.value, *stmt.parts}
     found = set()
     for child in stmt.body:
         found |= defined_values(child)
