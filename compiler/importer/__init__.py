@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from archdsl.backends.importer.blocks import find_blocks
+from archdsl.backends.importer.builtins import use_builtins
+from archdsl.backends.importer.concats import chain_concats
 from archdsl.backends.importer.names import all_names, connect, place
 from archdsl.backends.importer.refusal import Refusal, refuse
 from archdsl.backends.importer.roundtrip import RoundTrip, round_trip
@@ -65,6 +67,7 @@ def _spec_text(module, input_size, name: str, origin: str) -> str:
     finally:
         module.train(mode)
     train_args = _compare_modes(graph, train_graph)
+    chain_concats(graph)
     _check_state_used(module, graph)
     example = torch.randn(1, *input_size, generator=torch.Generator().manual_seed(0))
     module.eval()
@@ -77,7 +80,7 @@ def _spec_text(module, input_size, name: str, origin: str) -> str:
     taken = all_names(root)
     place(root, taken)
     connect(root, taken)
-    blocks = find_blocks(root, taken)
+    blocks = use_builtins(root, find_blocks(root, taken))
     return write_spec(name, input_size, root, blocks, f"imported from {origin} by `archdsl import`")
 
 

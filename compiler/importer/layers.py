@@ -399,6 +399,8 @@ def _multiply(node, ctx):
 def _concat(node, ctx):
     values = list(arg(node, 0, "tensors"))
     dim = arg(node, 1, "dim", 0)
+    if len(values) == 1:
+        return Alias(values[0], ctx.layout(values[0]))
     rank = len(ctx.shape(values[0]))
     if dim not in (1, 1 - rank) or ctx.layout(values[0]) != IMAGE:
         raise Unsupported(f"torch.cat along dim {dim} (the language concatenates images' channels)")

@@ -100,7 +100,7 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
     """The root scope of the spec for a traced graph (every fx node mapped or refused)."""
     root = Stmt("scope", body=[], path="")
     calls = Counter(n.target for n in graph.nodes if n.op == "call_module")
-    stack, closed, alias, splits = [root], set(), {}, set()
+    stack, closed, alias, splits, made = [root], set(), {}, set(), {}
     inputs = [n for n in graph.nodes if n.op == "placeholder"]
     if len(inputs) != 1:
         refuse("E0805", f"the forward takes {len(inputs)} inputs; a spec has one",
@@ -138,13 +138,14 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
         previous = None
         for i, layer in enumerate(mapped):
             path = getattr(layer, "path", None) or _module_path(node, calls, ctx)
-            scope_path, _, name = path.rpartition(".") if path else (_stack_path(node), "", None)
+            scope_path, _, name = path.rpartition(".") if path else (_home(node, layer, stack, made), "", None)
             _enter(stack, closed, scope_path, ctx, node)
             last = i == len(mapped) - 1
             value = node if last else object()
             ins = [resolved(v) for v in layer.inputs] or [previous]
             stack[-1].body.append(Stmt(layer.op, layer.args, layer.opts, ins, value, name if last else None,
                                        fixed=bool(name) and last, path=path or "", node=node))
+            made[value] = stack[-1].path
             previous = value
     _output(graph, root, resolved, stack, closed, ctx)
     return root
@@ -167,6 +168,20 @@ def _keep_layout(node, mapped: list, ctx) -> None:
                help="between a permute to channels-last and back, the language has per-position layers only "
                     "(layernorm, position_linear, activations, dropout, add, mul)")
     ctx.layouts[node] = CHANNELS_LAST
+
+
+def _home(node, layer, stack: list, made: dict) -> str:
+    """The scope a functional op goes in: its module's; but a concatenation of values all made in the scope
+    still open (those read nowhere else) closes that scope instead: DenseNet's layer hands on its input
+    with its new channels, x -> cat(x, f(x)), so its layers are alike (see concats.py)."""
+    natural = _stack_path(node)
+    open_path = stack[-1].path
+    if layer.op != "concat" or not open_path or natural == open_path or natural.startswith(open_path + "."):
+        return natural
+    inner = [v for v in layer.inputs if v in made and (made[v] == open_path or made[v].startswith(open_path + "."))]
+    if inner and all(u is node for v in inner for u in v.users if u not in made):
+        return open_path
+    return natural
 
 
 def split_of(node, ctx):
