@@ -183,6 +183,50 @@ class TinyShuffleNet(nn.Module):
         return getattr(self, self.classifier)(x)  # `head`, a word of the language, is refused as a layer's name
 
 
+class DenseUnit(nn.Module):
+    """torchvision's dense layer layout: it takes the list of every earlier output and concatenates it."""
+
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.norm1, self.relu1 = nn.BatchNorm2d(cin), nn.ReLU()
+        self.conv1 = nn.Conv2d(cin, 4 * growth, 1, bias=False)
+        self.norm2, self.relu2 = nn.BatchNorm2d(4 * growth), nn.ReLU()
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, earlier):
+        x = torch.cat(earlier, 1)
+        return self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+
+
+class DenseStage(nn.ModuleDict):
+    def __init__(self, units, cin, growth):
+        super().__init__({f"denselayer{i + 1}": DenseUnit(cin + i * growth, growth) for i in range(units)})
+
+    def forward(self, x):
+        outputs = [x]
+        for unit in self.values():
+            outputs.append(unit(outputs))
+        return torch.cat(outputs, 1)
+
+
+class TinyDenseNet(nn.Module):
+    """torchvision's densenet layout at a small size: two dense blocks and a transition."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential()
+        self.features.add_module("conv0", nn.Conv2d(3, 16, 3, padding=1, bias=False))
+        self.features.add_module("denseblock1", DenseStage(3, 16, 4))
+        self.features.add_module("transition1", nn.Sequential())
+        for name, layer in [("norm", nn.BatchNorm2d(28)), ("relu", nn.ReLU()), ("conv", nn.Conv2d(28, 14, 1, bias=False)),
+                            ("pool", nn.AvgPool2d(2, 2))]:
+            self.features.transition1.add_module(name, layer)
+        self.features.add_module("denseblock2", DenseStage(2, 14, 4))
+
+    def forward(self, x):
+        return self.features(x)
+
+
 # Modules the importer refuses, each for one reason (the line the diagnostic points at is marked).
 
 class BranchesOnValues(nn.Module):

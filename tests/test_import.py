@@ -97,6 +97,14 @@ def test_splits_and_channel_shuffles_import_as_the_languages_split_and_shuffle()
     assert "global_avgpool\nflatten\n" in text  # x.mean([2, 3])
 
 
+def test_dense_blocks_become_the_built_in_dense_and_transition_rows():
+    source = import_nets.TinyDenseNet()
+    text = archdsl.from_module(source, (3, 16, 16), check_roundtrip=False)
+    _same_function(text, source, (3, 16, 16))
+    assert "  denseblock1 dense [3, [[16,1x1],[4,3x3]]]\n" in text
+    assert "  transition1 transition compress=0.5\n" in text and "block " not in text
+
+
 def _refusal(module, shape=(3, 32, 32)):
     with pytest.raises(ArchError) as caught:
         archdsl.from_module(module, shape)

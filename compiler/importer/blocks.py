@@ -174,7 +174,7 @@ def _slots(body: list[Stmt], out: list) -> list:
 
 def _define(cls, members: list[Stmt], taken: set[str]) -> BlockDef:
     """One definition for the scopes `members`, each replaced in place by a use of it."""
-    body = copy.deepcopy(members[0].body, memo={id(v): v for m in members for v in _values(m)})
+    body = [_copy(st) for st in members[0].body]
     template = _slots(body, [])
     columns = [[value for *_, value in _slots(m.body, [])] for m in members]
     params = []
@@ -231,13 +231,12 @@ def _common(values: tuple):
     return best if values.count(best) >= max(2, (len(values) + 1) // 2) else None
 
 
-def _values(stmt: Stmt):
-    """The fx nodes a statement tree holds (shared, never copied, by the template)."""
-    for v in [stmt.value, stmt.value_in, stmt.node, *stmt.inputs]:
-        if v is not None:
-            yield v
-    for child in stmt.body or []:
-        yield from _values(child)
+def _copy(st: Stmt) -> Stmt:
+    """A statement for a template: its own arguments, options and body; values and nodes shared."""
+    twin = copy.copy(st)
+    twin.args, twin.opts, twin.refs = list(st.args), dict(st.opts), list(st.refs)
+    twin.body = [_copy(child) for child in st.body] if st.is_scope else None
+    return twin
 
 
 def _set(st: Stmt, where, value) -> None:

@@ -21,16 +21,15 @@ def use_builtins(root: Stmt, blocks: list) -> list:
 
 def _replace(scope: Stmt) -> None:
     for i, st in enumerate(scope.body):
-        if st.is_scope:
-            table = _dense_table(st)
-            if table is not None:
-                scope.body[i] = _row(st, "dense", [Word(table)], {})
-            else:
-                _replace(st)
-        elif getattr(st, "block", None) is not None:
-            compress = _compress(st)
-            if compress is not None:
-                scope.body[i] = _row(st, "transition", [], {"compress": compress})
+        table = _dense_table(st) if st.is_scope else None
+        block = getattr(st, "block", None)
+        compress = _compress(st.body if st.is_scope else block.body, st) if st.is_scope or block else None
+        if table is not None:
+            scope.body[i] = _row(st, "dense", [Word(table)], {})
+        elif compress is not None and st.label:
+            scope.body[i] = _row(st, "transition", [], {"compress": compress})
+        elif st.is_scope:
+            _replace(st)
 
 
 def _row(st: Stmt, op: str, args: list, opts: dict) -> Stmt:
@@ -41,7 +40,7 @@ def _row(st: Stmt, op: str, args: list, opts: dict) -> Stmt:
 
 def _value(v, use: Stmt):
     """A template value in one use: a parameter by the use's argument, option or default."""
-    if not isinstance(v, Param):
+    if not isinstance(v, Param) or getattr(use, "block", None) is None:
         return v
     block = use.block
     given = dict(zip([p.name for p in block.required], use.args))
@@ -88,9 +87,8 @@ def _dense_unit(use: Stmt):
     return convs
 
 
-def _compress(use: Stmt):
-    """The `compress=` of a use whose block is torchvision's transition, else None."""
-    body = use.block.body
+def _compress(body: list, use: Stmt):
+    """The `compress=` of a scope, or a use of a block, that is torchvision's transition, else None."""
     if [(st.label, st.op) for st in body] != [("norm", "bn"), ("relu", "relu"), ("conv", "conv"), ("pool", "avgpool")]:
         return None
     norm, _, conv, pool = body

@@ -138,7 +138,8 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
         previous = None
         for i, layer in enumerate(mapped):
             path = getattr(layer, "path", None) or _module_path(node, calls, ctx)
-            scope_path, _, name = path.rpartition(".") if path else (_home(node, layer, stack, made), "", None)
+            home = None if path else _home(node, layer, stack, made, resolved)
+            scope_path, _, name = path.rpartition(".") if path else (home, "", None)
             _enter(stack, closed, scope_path, ctx, node)
             last = i == len(mapped) - 1
             value = node if last else object()
@@ -170,18 +171,24 @@ def _keep_layout(node, mapped: list, ctx) -> None:
     ctx.layouts[node] = CHANNELS_LAST
 
 
-def _home(node, layer, stack: list, made: dict) -> str:
-    """The scope a functional op goes in: its module's; but a concatenation of values all made in the scope
-    still open (those read nowhere else) closes that scope instead: DenseNet's layer hands on its input
-    with its new channels, x -> cat(x, f(x)), so its layers are alike (see concats.py)."""
+def _home(node, layer, stack: list, made: dict, resolved) -> str:
+    """The scope a functional op goes in: its module's; but the concatenation of the scope still open's
+    input and its last value, x -> cat(x, f(x)), closes that scope instead: DenseNet's layers then hand on
+    their input with their new channels and are alike (see concats.py)."""
     natural = _stack_path(node)
-    open_path = stack[-1].path
-    if layer.op != "concat" or not open_path or natural == open_path or natural.startswith(open_path + "."):
+    scope = stack[-1]
+    if layer.op != "concat" or not scope.path or natural == scope.path or natural.startswith(scope.path + "."):
         return natural
-    inner = [v for v in layer.inputs if v in made and (made[v] == open_path or made[v].startswith(open_path + "."))]
-    if inner and all(u is node for v in inner for u in v.users if u not in made):
-        return open_path
-    return natural
+    first = scope
+    while first.is_scope and first.body:
+        first = first.body[0]
+    ins = [resolved(v) for v in layer.inputs]
+    last = scope.body[-1] if scope.body else None
+    if first is scope or last is None or last.is_scope or ins != [first.inputs[0], last.value]:
+        return natural
+    if any(u is not node for u in last.value.users if u not in made):
+        return natural
+    return scope.path
 
 
 def split_of(node, ctx):
