@@ -218,8 +218,9 @@ class TinyDenseNet(nn.Module):
         self.features.add_module("conv0", nn.Conv2d(3, 16, 3, padding=1, bias=False))
         self.features.add_module("denseblock1", DenseStage(3, 16, 4))
         self.features.add_module("transition1", nn.Sequential())
-        for name, layer in [("norm", nn.BatchNorm2d(28)), ("relu", nn.ReLU()), ("conv", nn.Conv2d(28, 14, 1, bias=False)),
-                            ("pool", nn.AvgPool2d(2, 2))]:
+        layers = [("norm", nn.BatchNorm2d(28)), ("relu", nn.ReLU()), ("conv", nn.Conv2d(28, 14, 1, bias=False)),
+                  ("pool", nn.AvgPool2d(2, 2))]
+        for name, layer in layers:
             self.features.transition1.add_module(name, layer)
         self.features.add_module("denseblock2", DenseStage(2, 14, 4))
 

@@ -108,7 +108,8 @@ def _self_contained(scope: Stmt) -> bool:
 
     from archdsl.backends.importer.names import STATEMENT_WORDS
 
-    if scope.cls is None or scope.cls in (nn.Sequential, nn.ModuleList, nn.ModuleDict) or scope.label in STATEMENT_WORDS:
+    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    if scope.cls is None or scope.cls in containers or scope.label in STATEMENT_WORDS:
         return False
     return all(v is scope.value_in for v in scope.inputs)
 

@@ -47,11 +47,11 @@ def python_span(where: tuple[str, int] | None) -> Span | None:
 
 
 def _is_library(path: str) -> bool:
-    """A frame inside torch itself (or Python's own library), which says nothing about the user's code."""
+    """A frame inside torch, Python's own library or the importer: it says nothing about the user's code."""
     import torch
 
-    torch_dir = os.path.dirname(torch.__file__)
-    return path.startswith(torch_dir) or path.startswith(os.path.dirname(__file__)) or path.startswith(os.path.dirname(os.__file__)) or path.startswith("<")
+    folders = (os.path.dirname(torch.__file__), os.path.dirname(__file__), os.path.dirname(os.__file__))
+    return path.startswith(folders) or path.startswith("<")
 
 
 def user_line(stack_trace: str | None) -> tuple[str, int] | None:

@@ -198,8 +198,8 @@ def split_of(node, ctx):
     if not ((node.op == "call_method" and node.target in ("chunk", "split"))
             or (node.op == "call_function" and node.target in (torch.chunk, torch.split))):
         return None
-    x, how = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks",
-                                                                                  node.kwargs.get("split_size_or_sections"))
+    x = node.args[0]
+    how = node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks", node.kwargs.get("split_size_or_sections"))
     dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
     channels = (ctx.shape(x) or (0, 0))[1]
     if ctx.layout(x) != IMAGE or dim not in (1, -3) or not all(u.target is operator.getitem for u in node.users):
