@@ -54,7 +54,9 @@ def test_a_users_unet_round_trips_with_blocks_for_its_repeated_modules():
     _same_function(text, source, (1, 64, 64))
     assert "block double_conv c\n" in text and "block down c\n" in text
     assert "down3 down 64" in text
-    assert "concat from down2, up" in text  # the skip, by the name of the module that made it
+    # Up reads its skip from outside: a parameter, passed by the name of the module that made it
+    assert "block up skip c\n" in text and "  concat from skip, up\n" in text
+    assert "up1   up down2 32\n" in text and "up3   up inc 8\n" in text
 
 
 def test_the_cli_imports_a_users_module_and_reports_the_round_trip(user_folder, capsys):

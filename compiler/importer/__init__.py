@@ -80,7 +80,7 @@ def _spec_text(module, input_size, name: str, origin: str) -> str:
     taken = all_names(root)
     place(root, taken)
     connect(root, taken)
-    blocks = use_builtins(root, find_blocks(root, taken))
+    blocks = use_builtins(root, find_blocks(root))
     return write_spec(name, input_size, root, blocks, f"imported from {origin} by `archdsl import`")
 
 

@@ -74,10 +74,10 @@ class BlockDef:
         return [" ".join(["block", self.name, *heads]), *write_body(self.body, 1)]
 
 
-def find_blocks(root: Stmt, taken: set[str]) -> list[BlockDef]:
+def find_blocks(root: Stmt) -> list[BlockDef]:
     """Replace repeated scopes of `root`'s tree by uses of block definitions (returned in the order
     they must be written: a block before those that use it), then runs of uses by rows."""
-    blocks, done = [], set()
+    blocks, done, names = [], set(), set()  # block names: a name space of their own
     while True:
         ready = [s for s in _scopes(root) if id(s) not in done and all(id(c) in done for c in s.body if c.is_scope)]
         if not ready:
@@ -89,7 +89,7 @@ def find_blocks(root: Stmt, taken: set[str]) -> list[BlockDef]:
                 groups[(scope.cls, _signature(scope.body))].append(scope)
         for (cls, _), members in groups.items():
             if len(members) > 1:
-                blocks.append(_define(cls, members, taken))
+                blocks.append(_define(cls, members, names))
     _rows(root, {b.name: b for b in blocks})
     return blocks
 
@@ -103,15 +103,13 @@ def _scopes(stmt: Stmt):
 
 def _self_contained(scope: Stmt) -> bool:
     """A scope a block can stand for: an instance of a class of its own (a plain nn.Sequential is only a
-    container: its scope stays) whose body reads nothing from outside but its input."""
+    container: its scope stays). Values it reads from outside besides its input become parameters."""
     import torch.nn as nn
 
     from archdsl.backends.importer.names import STATEMENT_WORDS
 
     containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-    if scope.cls is None or scope.cls in containers or scope.label in STATEMENT_WORDS:
-        return False
-    return all(v is scope.value_in for v in scope.inputs)
+    return not (scope.cls is None or scope.cls in containers or scope.label in STATEMENT_WORDS)
 
 
 def _defaults(st: Stmt) -> dict:
@@ -140,7 +138,7 @@ def _is_slot(value) -> bool:
 def _signature(body: list[Stmt], names: dict | None = None):
     """The wiring of a body with its numbers left out: what two instances of one block share. Names the
     importer made up (`add_2`, `parts_3`) count by their order, not their spelling."""
-    names = {} if names is None else names
+    names = {head: f"@{i}" for i, head in enumerate(_outer_refs(body))} if names is None else names
     parts = []
     for st in body:
         label = st.label
@@ -152,6 +150,26 @@ def _signature(body: list[Stmt], names: dict | None = None):
         inner = _signature(st.body, names) if st.is_scope else None
         parts.append((label, st.op, refs, args, opts, inner))
     return tuple(parts)
+
+
+def _outer_refs(body: list[Stmt]) -> list[str]:
+    """The names a body reads from outside itself (a U-Net's skip), in the order it reads them."""
+    inner, found = set(), []
+    for st in _walk(body):
+        inner.add(st.label or str(st.position))
+    for st in _walk(body):
+        for ref in st.refs:
+            head = ref.partition(".")[0]
+            if head != "input" and head not in inner and head not in found:
+                found.append(head)
+    return found
+
+
+def _walk(body: list[Stmt]):
+    for st in body:
+        yield st
+        if st.is_scope:
+            yield from _walk(st.body)
 
 
 def _renamed(ref: str, names: dict) -> str:
@@ -189,8 +207,10 @@ def _define(cls, members: list[Stmt], taken: set[str]) -> BlockDef:
             param = BlockParam(_param_name(role, [p.name for p in params]), values, role)
             params.append(param)
         param.slots.append((st, where))
-    params = _derive(params)
+    params = _values_read(body, members) + _derive(params)
     for param in params:
+        if param.role == "value":
+            continue
         for st, where in param.slots:
             _set(st, where, Param(param.name))
         param.default = 1 if param.name == "stride" else _common(param.values)
@@ -201,6 +221,18 @@ def _define(cls, members: list[Stmt], taken: set[str]) -> BlockDef:
         member.args = [p.values[j] for p in block.required]
         member.opts = {p.name: p.values[j] for p in params if p.default is not None and p.values[j] != p.default}
     return block
+
+
+def _values_read(body: list[Stmt], members: list[Stmt]) -> list[BlockParam]:
+    """A parameter for each value the instances read from outside (`skip`, `skip2`), passed by name."""
+    heads = [_outer_refs(m.body) for m in members]
+    params = []
+    for i, head in enumerate(heads[0]):
+        name = "skip" if i == 0 else f"skip{i + 1}"
+        params.append(BlockParam(name, tuple(Word(h[i]) for h in heads), "value"))
+        for st in _walk(body):
+            st.refs = [name + ref[len(head):] if ref.partition(".")[0] == head else ref for ref in st.refs]
+    return params
 
 
 def _kind(role: str) -> str:
