@@ -69,7 +69,7 @@ def _spec_text(module, input_size, name: str, origin: str) -> str:
     train_args = _compare_modes(graph, train_graph)
     chain_concats(graph)
     _check_state_used(module, graph)
-    example = torch.randn(1, *input_size, generator=torch.Generator().manual_seed(0))
+    example = torch.randn(1, *input_size, generator=torch.Generator().manual_seed(0)).to(device_of(module))
     module.eval()
     try:
         propagate_shapes(graph, module, example)
@@ -116,6 +116,11 @@ def _check_state_used(module, graph) -> None:
         refuse("E0805", f"the module holds state its forward never uses: {shown}",
                help="a spec's state_dict is what its forward computes with; drop the unused modules (an auxiliary "
                     "head: aux_logits=False) before importing")
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """Where the module's weights are (the CPU for a module without any)."""
+    return next((t.device for t in [*module.parameters(), *module.buffers()]), torch.device("cpu"))
 
 
 def network_name(text: str) -> str:

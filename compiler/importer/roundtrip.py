@@ -34,9 +34,11 @@ def round_trip(text: str, source: torch.nn.Module, input_size: tuple[int, int, i
     the source's weights, buffers and mode are as they were afterwards. Raises ArchError (E0804)
     where the spec does not build or its state_dict differs."""
     import archdsl
+    from archdsl.backends.importer import device_of
 
+    device = device_of(source)
     try:
-        built = archdsl.build(text)
+        built = archdsl.build(text, device=device if device.type != "cpu" else None)
     except ArchError as exc:
         raise ArchError([error("E0804", "the written spec does not check clean: " + exc.diagnostics[0].message,
                                None, "", "this is a bug in the importer; please report it with the module")]) from exc
@@ -48,7 +50,7 @@ def round_trip(text: str, source: torch.nn.Module, input_size: tuple[int, int, i
         raise ArchError([error("E0804", "the written spec's state_dict differs from the module's: "
                                + str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc),
                                None, "", "this is a bug in the importer; please report it with the module")]) from exc
-    x = torch.randn(batch, *input_size, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(batch, *input_size, generator=torch.Generator().manual_seed(0)).to(device)
     try:
         eval_diff, scale = _compare(built.eval(), source.eval(), x, train=False)
         train_diff, _ = _compare(built.train(), source.train(), x, train=True)
