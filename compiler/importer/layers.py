@@ -39,7 +39,7 @@ class Alias:
 
 
 class Unsupported(Exception):
-    """The node has no layer in the language; the message says what it is."""
+    """The importer writes the node as no layer of the language; the message says what it is."""
 
 
 #: torchvision's modules the importer maps whole, by class name (torchvision is never imported)

@@ -126,7 +126,7 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
         try:
             mapped = layer_of(node, ctx)
         except Unsupported as exc:
-            refuse("E0802", f"{_place(node, ctx)}: {exc} has no layer in the language",
+            refuse("E0802", f"{_place(node, ctx)}: the importer has no layer for {exc}",
                    where=user_line(node.meta.get("stack_trace")), label="this op",
                    help="write this part with the layers archdsl has (docs/language.md), or leave it out of the "
                         "module you import")
@@ -164,7 +164,7 @@ def _keep_layout(node, mapped: list, ctx) -> None:
         return
     odd = next((layer.op for layer in mapped if layer.op not in PER_POSITION), None)
     if odd is not None:
-        refuse("E0802", f"{_place(node, ctx)}: `{odd}` on a channels-last image has no layer in the language",
+        refuse("E0802", f"{_place(node, ctx)}: the importer has no layer for `{odd}` on a channels-last image",
                where=user_line(node.meta.get("stack_trace")), label="this op",
                help="between a permute to channels-last and back, the language has per-position layers only "
                     "(layernorm, position_linear, activations, dropout, add, mul)")
