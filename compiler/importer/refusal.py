@@ -7,9 +7,11 @@ of the user's file.
 
 from __future__ import annotations
 
+import io
 import linecache
 import os
 import re
+import tokenize
 import traceback
 
 from archdsl.diagnostics import Diagnostic, Source, Span, error
@@ -41,9 +43,20 @@ def python_span(where: tuple[str, int] | None) -> Span | None:
         return None
     lines = [linecache.getline(path, n) for n in range(1, line + 1)]
     source = Source(path, "".join(lines))
-    body = text.rstrip("\n")
+    body = _code(text.rstrip("\n"))
     start = len(body) - len(body.lstrip()) + 1
     return Span(source, line, start, line, len(body) + 1)
+
+
+def _code(line: str) -> str:
+    """The line without a trailing comment."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            if token.type == tokenize.COMMENT:
+                return line[:token.start[1]].rstrip()
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    return line
 
 
 def _is_library(path: str) -> bool:

@@ -128,8 +128,8 @@ def build_tree(graph: fx.Graph, ctx: Context) -> Stmt:
         except Unsupported as exc:
             refuse("E0802", f"{_place(node, ctx)}: the importer has no layer for {exc}",
                    where=user_line(node.meta.get("stack_trace")), label="this op",
-                   help="write this part with the layers archdsl has (docs/language.md), or leave it out of the "
-                        "module you import")
+                   help="write this part with the layers the importer maps (docs/import.md), or leave it out of "
+                        "the module you import")
         if isinstance(mapped, Alias):
             alias[node] = mapped.value
             ctx.layouts[node] = mapped.layout
