@@ -2,7 +2,9 @@
 specs that check clean, have the module's state_dict keys and shapes and compute the same outputs with its
 weights in eval and training mode; torchvision's layouts held to the reference cards; refusals."""
 
+import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from archdsl.backends.importer import import_module
 from archdsl.cli import main
 from archdsl.diagnostics import ArchError
 from cards import card_input, fill, load_card, relative_error
-from conftest import spec_path
+from conftest import ROOT, spec_path
 
 NETS = Path(import_nets.__file__)
 
@@ -174,3 +176,20 @@ def test_a_zoo_that_is_not_installed_is_named(monkeypatch, capsys, tmp_path):
 def test_without_the_round_trip_nothing_is_built():
     result = import_module(import_nets.UNet(), (1, 32, 32), check_roundtrip=False)
     assert result.round_trip is None and result.text.startswith("# imported from import_nets.UNet")
+
+
+def test_refusals_are_json_when_asked(user_folder, capsys):
+    assert main(["import", "mymodule:SharesWeights", "-o", "net.arch", "--input", "8x16x16", "--format", "json"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    record = json.loads(line)
+    assert record["code"] == "E0805" and record["file"].endswith("mymodule.py") and record["help"]
+
+
+def test_importing_without_torch_says_how_to_get_it():
+    code = ("import sys; sys.modules['torch'] = None\n"  # as if torch were not installed
+            "from archdsl.cli import main\n"
+            "sys.exit(main(['import', 'tests.import_nets:make_unet', '-o', 'never.arch']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error[E0006]: importing a PyTorch module needs PyTorch")
+    assert not (ROOT / "never.arch").exists()
