@@ -109,6 +109,16 @@ def test_dense_blocks_become_the_built_in_dense_and_transition_rows():
     assert "  transition1 transition compress=0.5\n" in text and "block " not in text
 
 
+def test_a_module_with_a_dashed_name_is_the_use_of_a_block():
+    """RegNet names its blocks `block1-0`: a statement may carry that name, a scope may not."""
+    source = torch.nn.Sequential()
+    source.add_module("block1-0", import_nets.DoubleConv(3, 8))
+    source.add_module("head_conv", torch.nn.Conv2d(8, 4, 1))
+    text = archdsl.from_module(source, (3, 16, 16), check_roundtrip=False)
+    _same_function(text, source, (3, 16, 16))
+    assert "block1-0  double_conv\n" in text
+
+
 def _refusal(module, shape=(3, 32, 32)):
     with pytest.raises(ArchError) as caught:
         archdsl.from_module(module, shape)

@@ -88,10 +88,29 @@ def find_blocks(root: Stmt) -> list[BlockDef]:
             if _self_contained(scope):
                 groups[(scope.cls, _signature(scope.body))].append(scope)
         for (cls, _), members in groups.items():
-            if len(members) > 1:
+            if len(members) > 1 or not all(_scope_name(m.label) for m in members):
                 blocks.append(_define(cls, members, names))
     _rows(root, {b.name: b for b in blocks})
+    _check_scope_names(root)
     return blocks
+
+
+def _scope_name(label: str | None) -> bool:
+    """Whether `scope LABEL` can be written: a plain name (a dashed one, RegNet's `block1-0`, can only name a
+    statement, so such a module is written as the use of a block even where it is the only one)."""
+    return label is None or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", label) is not None
+
+
+def _check_scope_names(stmt: Stmt) -> None:
+    from archdsl.backends.importer.refusal import refuse, user_line
+
+    for child in stmt.body or []:
+        if child.is_scope and not _scope_name(child.label):
+            refuse("E0805", f"`{child.path}` ({child.cls.__name__ if child.cls else 'a module'}) has a name no scope "
+                            "can have, and is no block", label="made here",
+                   where=user_line(child.node.meta.get("stack_trace")) if child.node is not None else None,
+                   help="a scope's name is letters, digits and `_`; rename the module, or give it a class of its own")
+        _check_scope_names(child)
 
 
 def _scopes(stmt: Stmt):
