@@ -203,3 +203,10 @@ def test_importing_without_torch_says_how_to_get_it():
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error[E0006]: importing a PyTorch module needs PyTorch")
     assert not (ROOT / "never.arch").exists()
+
+
+def test_an_output_that_cannot_be_written_is_e0004(user_folder, capsys):
+    assert main(["import", "mymodule:make_unet", "-o", "missing/unet.arch", "--input", "1x32x32",
+                 "--no-check-roundtrip"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[E0004]: cannot write `missing/unet.arch`") and "Traceback" not in err

@@ -41,6 +41,18 @@ def input_size(sizes) -> tuple[int, int, int]:
     return tuple(sizes) if len(sizes) == 3 else (3, *sizes)
 
 
+def write(path: str, text: str) -> None:
+    """The spec at `path`, whole or not at all: written beside it, then moved into place."""
+    temporary = path + ".part"
+    try:
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
 def run(args) -> int:
     from archdsl.backends.importer import import_module
     from archdsl.backends.importer.refusal import Refusal
@@ -56,10 +68,14 @@ def run(args) -> int:
     except ArchError as exc:
         report(exc.diagnostics, args)
         return EXIT_ERRORS
-    temporary = args.output + ".part"
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(done.text)
-    os.replace(temporary, args.output)
+    try:
+        write(args.output, done.text)
+    except OSError as exc:
+        from archdsl.diagnostics import error
+
+        report([error("E0004", f"cannot write `{args.output}`: {exc.strerror or exc}", None, "",
+                      "check that the folder exists and is writable")], args)
+        return EXIT_ERRORS
     checked = f"round trip: {done.round_trip}" if done.round_trip else "round trip not checked"
     print(f"ok: wrote {args.output}: {done.lines} lines; {checked}")
     return EXIT_OK
