@@ -228,6 +228,18 @@ class TinyDenseNet(nn.Module):
         return self.features(x)
 
 
+class FunctionalDropout(nn.Module):
+    """Dropout written as F.dropout(training=self.training): it follows the mode, as nn.Dropout does."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(12, 6)
+
+    def forward(self, x):
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(F.dropout(x, 0.3, training=self.training))
+
+
 # Modules the importer refuses, each for one reason (the line the diagnostic points at is marked).
 
 class BranchesOnValues(nn.Module):
@@ -249,6 +261,16 @@ class UsesAnUnknownOp(nn.Module):
 
     def forward(self, x):
         return self.body(x).cumsum(1)  # refused: the importer has no cumsum
+
+
+class AlwaysDrops(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(12, 6)
+
+    def forward(self, x):
+        x = torch.flatten(x.mean((2, 3), keepdim=True), 1)
+        return self.fc(F.dropout(x, 0.3, training=True))  # refused: drops in eval mode too
 
 
 class SharesWeights(nn.Module):

@@ -147,6 +147,19 @@ def test_a_layer_named_like_a_word_of_the_language_is_refused():
     assert d.span.line == _line_of("a word of the language")
 
 
+def test_dropout_that_follows_the_mode_round_trips_in_training_mode():
+    source = import_nets.FunctionalDropout()
+    text = archdsl.from_module(source, (12, 8, 8), check_roundtrip=False)
+    _same_function(text, source, (12, 8, 8))  # in training mode: the same dropout mask from the same seed
+    assert "dropout 0.3\n" in text
+
+
+def test_dropout_that_ignores_the_mode_is_refused():
+    d = _refusal(import_nets.AlwaysDrops(), (12, 8, 8))
+    assert d.code == "E0802" and "F.dropout with training=True in eval mode" in d.message
+    assert d.span.line == _line_of("drops in eval mode too")
+
+
 def test_shared_weights_are_refused_naming_the_module():
     d = _refusal(import_nets.SharesWeights(), (8, 16, 16))
     assert d.code == "E0805" and d.message.startswith("`conv` (Conv2d) is called 2 times")

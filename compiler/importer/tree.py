@@ -64,13 +64,15 @@ class Context:
         if value in self.layouts:
             return self.layouts[value]
         s = shape(value)
-        return IMAGE if s is not None and len(s) == 4 else FLAT if s is not None and len(s) == 2 else f"{len(s)}-d"
+        if s is None:
+            return "no tensor"
+        return IMAGE if len(s) == 4 else FLAT if len(s) == 2 else f"{len(s)}-d"
 
     def training_flags(self, node) -> tuple:
         """A call's `training` argument when traced in eval mode and in training mode."""
         from archdsl.backends.importer.layers import arg
 
-        return arg(node, 2, "training", True), self.train_args.get(node.name, (None, {})).get("training")
+        return arg(node, 2, "training", True), self.train_args.get(node.name, {}).get("training", True)
 
     def layer_scale(self, node):
         """`parameter * x` with a (C, 1, 1) parameter: ConvNeXt's layer scale, a layer named by the parameter."""
