@@ -223,3 +223,10 @@ def test_an_output_that_cannot_be_written_is_e0004(user_folder, capsys):
                  "--no-check-roundtrip"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error[E0004]: cannot write `missing/unet.arch`") and "Traceback" not in err
+
+
+def test_the_worked_user_example_in_docs_is_what_the_importer_writes():
+    doc = (ROOT / "docs" / "import.md").read_text()
+    shown = doc.split("# imported from mymodule:make_unet by `archdsl import`\n", 1)[1].split("```", 1)[0]
+    text = archdsl.from_module(import_nets.make_unet(), (1, 64, 64), check_roundtrip=False)
+    assert text.split("\n", 1)[1] == shown
