@@ -13,14 +13,14 @@ from archdsl.diagnostics import ArchError, Diagnostic
 from archdsl.limits import Limits
 
 __version__ = "0.1.0"
-__all__ = ["load", "check", "build", "feature_info", "list_models", "ArchError", "Diagnostic", "Limits",
-           "__version__"]
+__all__ = ["load", "check", "build", "feature_info", "list_models", "from_module", "ArchError", "Diagnostic",
+           "Limits", "__version__"]
 
 
 def __getattr__(name: str):
     """load, check, build, feature_info and list_models, imported when first asked for: they bring pydantic and lark
     (a few tenths of a second), which the command line imports only inside main(), where Ctrl-C is caught."""
-    if name in ("load", "check", "build", "feature_info"):
+    if name in ("load", "check", "build", "feature_info", "from_module"):
         from archdsl import api
 
         return getattr(api, name)

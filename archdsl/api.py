@@ -203,3 +203,13 @@ def _load_weights(module, graph: Graph, path, built: Graph) -> None:
     found = load_weights(module, graph, path, built)
     if found:
         warnings.warn(render_all(found), UserWarning, stacklevel=3)
+
+
+def from_module(module, input_size=(3, 224, 224), name: str | None = None, *, check_roundtrip: bool = True) -> str:
+    """The text of a spec computing what `module` (a torch.nn.Module) computes, with its state_dict keys:
+    traced with torch.fx, repeated modules written as blocks and rows (docs/import.md). With
+    `check_roundtrip`, the spec is built, the module's weights loaded into it and the outputs compared
+    in eval and training mode first. Raises ArchError where the module cannot be written exactly."""
+    from archdsl.backends.importer import import_module
+
+    return import_module(module, input_size, name, check_roundtrip).text

@@ -213,11 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """Commands that live in their own modules register themselves here."""
-    from archdsl.commands import explain, export, fmt, render, summary, weights, zoo
+    from archdsl.commands import explain, export, fmt, importer, render, summary, weights, zoo
     from archdsl.lsp import command as lsp
 
     return [summary.register, render.register, explain.register, zoo.register, weights.register, export.register,
-            fmt.register, lsp.register]
+            fmt.register, lsp.register, importer.register]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +259,8 @@ def run_command(parser: argparse.ArgumentParser, args) -> int:
 
 
 #: what a command needs torch for, where it is not building a module
-NEEDS_TORCH = {"check-weights": "reading a .pth or .pt checkpoint", "export": "exporting to ONNX"}
+NEEDS_TORCH = {"check-weights": "reading a .pth or .pt checkpoint", "export": "exporting to ONNX",
+               "import": "importing a PyTorch module"}
 
 
 def no_torch(args) -> int:
