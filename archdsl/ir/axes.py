@@ -194,7 +194,7 @@ def _bind_group(group: Group, size: int, known: dict[str, int]) -> None:
 def _axis_names(side: Side) -> tuple[str, ...]:
     names, units = [], 0
     for group in side.groups:
-        if group.names:
+        if group.names or group.label:  # a named unit axis keeps its name: `c=()`
             names.append(group.name)
         else:
             units += 1
