@@ -248,3 +248,13 @@ def test_a_file_that_is_neither_network_nor_library_is_still_e0212(tmp_path, cap
     (tmp_path / "t.arch").write_text("block a out\n  conv out 1x1\nconv 8 3x3\n")
     assert main(["compile", str(tmp_path / "t.arch"), "--check"]) == 1
     assert capsys.readouterr().err.startswith("error[E0212]: the spec declares no input")
+
+
+def test_an_if_right_after_a_taken_if_is_a_chain_of_its_own():
+    """Swin's window attention pads and then rolls, each under its own `if`: the second `if` used to be
+    skipped as though it were an `elif` of the first, so a padded map was never cropped back."""
+    text = ("input 8x16x16\nblock t window shift\n  let ph = ceil(input.h / window) * window\n"
+            "  if ph != input.h\n    pad h=(0, ph - input.h)\n  if shift > 0\n    roll h=shift\n"
+            "  if ph != input.h\n    crop h=(0, input.h)\n  elif shift > 0\n    identity\n"
+            "rearrange \"c h w -> h w c\"\nt 7 3\n")
+    assert [n.op for n in archdsl.load(text).nodes()] == ["input", "rearrange", "pad", "roll", "crop", "output"]

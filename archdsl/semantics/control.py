@@ -39,7 +39,7 @@ class Control:
         if len(stmt.args) != 1 or stmt.options or stmt.inputs:
             raise invalid("E0206", f"`{word}` takes one condition", stmt.span, f"expected `{word} CONDITION`",
                           "write it like `if expand != 1`; options and `from` go on the statements inside")
-        if chain:
+        if chain and word == "elif":  # an `if` starts a chain of its own, whatever came before
             return x, True
         taken = self.ev.truth(stmt.args[0], f"`{word}`")
         return (self.sequence(stmt.body, scope, x, stage) if taken else x), taken
