@@ -43,11 +43,46 @@ class ExportReport:
 
 
 def size_refusal(graph: Graph) -> Diagnostic:
-    """E0702: a graph whose padding was worked out for its declared size cannot take another."""
+    """E0702: a graph whose lowering fixes sizes worked out from its declared input cannot take another."""
+    span, why = size_fixed(graph)
     return error("E0702", f"{graph.name} is fixed to its input size {graph.input_type}: dynamic height and width "
-                          "cannot be exported", graph.size_fixed_by, "pad=same with a stride is worked out for "
-                          "the declared size", "export without --dynamic-size (a fixed size), or write explicit "
-                          "pad= values, which work at any size")
+                          "cannot be exported", span, why, "export without --dynamic-size (a fixed size; --input "
+                          "picks another), or write explicit pad= values where a strided pad=same fixes it")
+
+
+#: tensor ops whose lowering holds sizes of the value it acts on (reshapes, ranges, shifts)
+_FIXING = ("rearrange", "reduce", "crop", "pad", "roll", "shift_mask")
+
+
+def _from_image_size(t) -> bool:
+    """Whether a value's sizes follow the input image's: a map larger than 1x1, or anything that is
+    neither an image nor a vector (a token sequence's length is the number of patches)."""
+    if t.is_image:
+        return t.height > 1 or t.width > 1
+    return not t.is_flat
+
+
+def _reshapes_sizes(node, t) -> bool:
+    if node.op not in ("rearrange", "reduce"):
+        return True
+    plan = node.plan(t)
+    kept = tuple(plan.split[i] for i in plan.order)
+    return tuple(plan.split) != tuple(t.shape) or (node.op == "rearrange" and kept != tuple(plan.shape))
+
+
+def size_fixed(graph: Graph):
+    """(where, why) the graph is fixed to its declared input size, or (None, "") where a dynamic
+    height and width export is sound: a strided pad=same, or a tensor op that reshapes, crops, pads,
+    rolls or masks by sizes worked out from the input's (ViT's patches, Swin's windows)."""
+    if graph.size_fixed_by is not None:
+        return graph.size_fixed_by, "pad=same with a stride is worked out for the declared size"
+    for node in graph.nodes():
+        if node.op not in _FIXING:
+            continue
+        t = graph[node.inputs[0]].type if node.inputs else None
+        if t is None or (_from_image_size(t) and _reshapes_sizes(node, t)):
+            return node.span, f"`{node.op}` holds sizes worked out for the declared input"
+    return None, ""
 
 
 def missing_packages() -> list[str]:
@@ -74,7 +109,7 @@ def export_onnx(module, graph: Graph, output, *, dynamic_batch: bool = False, dy
 
     Raises ArchError: E0701 without the `[onnx]` packages, E0702 for dynamic_size on a graph
     fixed to its size, E0703 where torch.onnx or onnx.checker fails."""
-    if dynamic_size and graph.size_fixed_by is not None:
+    if dynamic_size and size_fixed(graph)[0] is not None:
         raise ArchError([size_refusal(graph)])
     missing = missing_packages()
     if missing:

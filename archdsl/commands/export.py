@@ -30,7 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, type=onnx_path, metavar="FILE", help="the .onnx file to write")
     p.add_argument("--dynamic-batch", action="store_true", help="a batch dimension of any size")
     p.add_argument("--dynamic-size", action="store_true",
-                   help="height and width of any size (refused where the spec fixes its size: pad=same with a stride)")
+                   help="height and width of any size (refused where the spec fixes its size: pad=same with a stride, "
+                        "a pattern or range worked out for the input's size)")
     p.add_argument("--opset", type=opset, metavar="N", help="the ONNX opset (default: the exporter's)")
     p.add_argument("--weights", metavar="FILE", help="a checkpoint to load first (.pth/.pt/.safetensors)")
     p.set_defaults(run=run)
@@ -40,9 +41,9 @@ def run(args) -> int:
     graph = load_for(args)
     if graph is None:
         return EXIT_ERRORS
-    from archdsl.export import TOLERANCE, export_onnx, size_refusal
+    from archdsl.export import TOLERANCE, export_onnx, size_fixed, size_refusal
 
-    if args.dynamic_size and graph.size_fixed_by is not None:  # before torch is imported
+    if args.dynamic_size and size_fixed(graph)[0] is not None:  # before torch is imported
         report([size_refusal(graph)], args)
         return EXIT_ERRORS
     from archdsl.api import build
