@@ -180,6 +180,9 @@ def test_a_sequence_spec_equals_torch_written_from_its_ops(seed):
     assert tuple(y.shape[1:]) == graph.output_type.shape, text
     expected = _reference(ops, state, x)
     assert (y - expected).abs().max().item() < 1e-5, text
+    x.requires_grad_(True)  # and it trains: the gradient reaches the image through every op
+    model.train()(x).square().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all(), text
 
 
 def test_the_sequence_specs_cover_the_new_ops():
