@@ -69,8 +69,8 @@ class ECA(nn.Module):
 def test_eca_is_a_conv1d_across_channels(channels, k):
     ours = build("eca", "e eca", f"{channels}x6x5")
     reference = ECA(channels)
-    assert reference.k == k and ours.state_dict()["e.conv.weight"].shape == (1, 1, 1, k)
-    load_mapped(ours, reference, {"e.conv.weight": "weight"})
+    assert reference.k == k and ours.state_dict()["e.conv1d.weight"].shape == (1, 1, 1, k)
+    load_mapped(ours, reference, {"e.conv1d.weight": "weight"})
     assert same(ours, reference, torch.randn(2, channels, 6, 5)) < TOL
 
 
