@@ -190,3 +190,18 @@ def test_the_sequence_specs_cover_the_new_ops():
     for kind in ("flat", "patches", "conv", "linear", "layernorm", "gelu", "attention", "add_tensor", "crop", "roll",
                  "softmax", "scalar", "scores", "apply", "pad", "square", "select", "reduce_mean"):
         assert used[kind] >= 5, f"the sequence specs use `{kind}` fewer than five times"
+
+
+@pytest.mark.parametrize("mode, expected", [("mean", lambda t: t.transpose(1, 2)), ("l2", lambda t: t.abs().transpose(1, 2))])
+def test_a_reduce_that_drops_no_axis_only_reorders(mode, expected):
+    """Found by the sequence fuzz: torch reduces every axis given dim=(), so a pattern that keeps
+    all its axes reduced the whole sample to one number (and then failed to permute it)."""
+    from archdsl.api import build
+
+    text = f'input 4x2x3\nrearrange "c h w -> n=(h w) c"\nreduce {mode} "n c -> c n"\n'
+    graph, found = analyse(text)
+    assert graph is not None, found
+    model = build(graph).eval()
+    x = torch.randn(2, 4, 2, 3)
+    with torch.no_grad():
+        assert torch.equal(model(x), expected(x.flatten(2).transpose(1, 2)))
