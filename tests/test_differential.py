@@ -18,7 +18,10 @@ import pytest
 from archdsl.api import analyse
 import math
 
+from hypothesis import HealthCheck, given, settings
+
 from differential_specs import JOINS, LAYERS, sequence_spec, spec
+from spec_strategies import sequence_spec as fuzzed_sequence_spec
 
 torch = pytest.importorskip("torch")
 
@@ -205,3 +208,21 @@ def test_a_reduce_that_drops_no_axis_only_reorders(mode, expected):
     x = torch.randn(2, 4, 2, 3)
     with torch.no_grad():
         assert torch.equal(model(x), expected(x.flatten(2).transpose(1, 2)))
+
+
+@settings(derandomize=True, deadline=None, database=None, max_examples=400, print_blob=False,
+          suppress_health_check=list(HealthCheck))
+@given(fuzzed_sequence_spec())
+def test_a_fuzzed_sequence_spec_that_checks_clean_runs_as_checked(text):
+    """The mutation fuzz's grammar of tensor ops (tests/spec_strategies.py), good and bad: whatever
+    the checker accepts builds and returns the output type's shape."""
+    from archdsl.api import build
+
+    graph, _ = analyse(text)
+    if graph is None:
+        return
+    model = build(graph).eval()
+    t = graph.input_type
+    with torch.no_grad():
+        y = model(torch.randn(2, t.channels, t.height, t.width))
+    assert tuple(y.shape) == (2, *graph.output_type.shape), text
