@@ -43,7 +43,7 @@ class ExportReport:
 
 
 def size_refusal(graph: Graph) -> Diagnostic:
-    """E0702: a graph whose padding was worked out for its declared size cannot take another."""
+    """E0702: a graph whose lowering fixes sizes worked out from its declared input cannot take another."""
     return error("E0702", f"{graph.name} is fixed to its input size {graph.input_type}: dynamic height and width "
                           "cannot be exported", graph.size_fixed_by, graph.size_fixed_why,
                  "export without --dynamic-size (a fixed size); a spec checked at another size (--input) "

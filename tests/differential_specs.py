@@ -289,3 +289,110 @@ def spec(seed: int) -> str:
     if rng.random() < 0.6 and writer.value.spatial:
         writer.lines += ["global_avgpool", "flatten", f"linear {rng.choice([3, 5])}"]
     return "\n".join(header + writer.lines) + "\n"
+
+
+# --- token sequences (issue 24): an image cut into tokens, then ops on `n c` ----------------------
+#
+# `sequence_spec(seed)` returns the spec's text and the ops it wrote, each a tuple the test's own
+# torch reference replays (tests/test_differential.py): every statement is named `sN`, so a weight's
+# key is `sN.weight` (a learned tensor's is `tN`).
+
+def _divisors(c: int) -> list[int]:
+    return [h for h in (1, 2, 4) if c % h == 0]
+
+
+class _Sequence:
+    """Writes the sequence part of a spec: the current value is `n` tokens of `c` features, or a vector."""
+
+    def __init__(self, rng: random.Random, n: int, c: int):
+        self.rng, self.n, self.c, self.lines, self.ops, self.count = rng, n, c, [], [], 0
+
+    def name(self, prefix: str = "s") -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def emit(self, text: str, op: tuple, prefix: str = "s") -> str:
+        label = self.name(prefix)
+        self.lines.append(f"{label} {text}")
+        self.ops.append((label, *op))
+        return label
+
+    def step(self) -> None:
+        rng, n, c = self.rng, self.n, self.c
+        kind = rng.choice(["linear", "layernorm", "gelu", "attention", "tensor", "crop", "roll", "softmax",
+                           "scalar", "matmul", "pad", "mul"])
+        if kind == "linear":
+            self.c = rng.choice([4, 8])
+            self.emit(f"linear {self.c}", ("linear",))
+        elif kind == "layernorm":
+            eps = rng.choice([1e-5, 1e-6])
+            self.emit(f"layernorm eps={eps}", ("layernorm", eps))
+        elif kind == "gelu":
+            self.emit("gelu", ("gelu",))
+        elif kind == "attention":
+            heads = rng.choice(_divisors(c))
+            self.emit(f"attention {heads}", ("attention", heads))
+        elif kind == "tensor":
+            lead = rng.random() < 0.5
+            before = f"s{self.count}"
+            table = self.emit(f'tensor "n c" n={n} c={c} init=normal' + (" lead=true" if lead else ""), ("tensor",),
+                              prefix="t")
+            self.emit(f"add from {before}, {table}", ("add_tensor", table))
+        elif kind == "crop" and n > 2:
+            a = rng.randrange(0, n - 1)
+            b = rng.randrange(a + 1, n + 1)
+            self.n = b - a
+            self.emit(f"crop n=({a}, {b})", ("crop", a, b))
+        elif kind == "roll":
+            axis = rng.choice(["n", "c"])
+            shift = rng.randrange(1, 4)
+            self.emit(f"roll {axis}={shift}", ("roll", 1 if axis == "n" else 2, shift))
+        elif kind == "softmax":
+            axis = rng.choice(["", " axis=n", " axis=c", " axis=0"])
+            self.emit(f"softmax{axis}", ("softmax", 1 if axis in (" axis=n", " axis=0") else 2))
+        elif kind == "scalar":
+            word, value = rng.choice([("mul", 0.5), ("add", 1.5), ("sub", 0.25), ("div", 4.0)])
+            self.emit(f"{word} {value}", ("scalar", word, value))
+        elif kind == "matmul":  # a parameter-free attention of the tokens to one another
+            x = f"s{self.count}"
+            scores = self.emit(f"matmul transpose=true from {x}, {x}", ("scores",))
+            self.emit("softmax", ("softmax", 2))
+            self.emit(f"matmul from s{self.count}, {x}", ("apply", x))
+        elif kind == "pad":
+            before, after = rng.choice([(1, 0), (0, 2), (1, 1)])
+            self.n += before + after
+            self.emit(f"pad n=({before}, {after})", ("pad", before, after))
+        elif kind == "mul" and self.count >= 2:
+            self.emit(f"mul from s{self.count}, s{self.count}", ("square",))
+
+    def finish(self) -> None:
+        how = self.rng.choice(["select", "reduce", "keep"])
+        if how == "select":
+            index = self.rng.randrange(self.n)
+            self.emit(f"select n={index}", ("select", index))
+        elif how == "reduce":
+            self.emit('reduce mean "n c -> c"', ("reduce_mean",))
+        if how != "keep" and self.rng.random() < 0.7:
+            self.emit(f"linear {self.rng.choice([3, 5])}", ("linear",))
+
+
+def sequence_spec(seed: int) -> tuple[str, list[tuple]]:
+    """A spec of `seed` that cuts its image into tokens and works on them, and the ops it wrote."""
+    rng = random.Random(seed)
+    channels, size = rng.choice([2, 4]), rng.choice([4, 8])
+    w = _Sequence(rng, size * size, channels)
+    embed = rng.choice(["flat", "patches", "conv"])
+    if embed == "conv":
+        w.c = 8
+        w.emit("conv 8 2x2 /2 bias=true", ("conv",))
+        w.n = (size // 2) ** 2
+        w.emit('rearrange "c h w -> n=(h w) c"', ("flat",))
+    elif embed == "patches":
+        w.n, w.c = (size // 2) ** 2, 4 * channels
+        w.emit('rearrange "c (h p1) (w p2) -> n=(h w) c=(p1 p2 c)" p1=2 p2=2', ("patches", 2))
+    else:
+        w.emit('rearrange "c h w -> n=(h w) c"', ("flat",))
+    for _ in range(rng.randrange(2, 7)):
+        w.step()
+    w.finish()
+    return "\n".join([f"network q{seed}", f"input {channels}x{size}x{size}", *w.lines]) + "\n", w.ops

@@ -22,7 +22,11 @@ WORDS = st.sampled_from(["conv", "bn", "relu", "linear", "flatten", "global_avgp
                          "stages", "stem", "head", "body", "input", "network", "param", "default", "from",
                          "bottleneck", "basic", "dense", "transition", "res2", "groups=", "se=", "pad=same",
                          "stride_at=3x3", "shortcut=proj", "scales=", "/2", "x", "=", ",", "[", "]", "(", ")",
-                         "+", "*", "//", "-", "#", "\t", "  ", "\n", "3x3", "0x0", "1e999", "0.5", "true"])
+                         "+", "*", "//", "-", "#", "\t", "  ", "\n", "3x3", "0x0", "1e999", "0.5", "true",
+                         "rearrange", "reduce", "softmax", "axis=", "roll", "crop", "select", "pad", "matmul",
+                         "transpose=true", "tensor", "attention", "position_bias", "shift_mask", "lead=true",
+                         "init=normal", "sub", "div", "mul", "layernorm", "gelu", '"c h w -> n=(h w) c"', '"',
+                         "n=", "->", "(h w)", "h=()", "window=", "back=true", "let", "if", "select n=0"])
 JUNK = st.one_of(st.text(max_size=8), st.binary(max_size=8).map(lambda b: b.decode("latin-1")),
                  st.sampled_from(["\x00", "\r", "\x0c", "\u2028", "\ufeff", "\x1b[31m", "é", "×", "\udcff"]))
 
@@ -127,6 +131,28 @@ _ANY_CONV = st.tuples(ANY, KERNEL, st.sampled_from(["", " /2", " /1", " pad=1", 
     lambda t: f"conv {t[0]} {t[1]}{t[2]}")
 _INPUTS = st.lists(st.sampled_from(["a", "b", "conv1", "layer1", "input", "nope"]), min_size=1, max_size=3).map(
     lambda names: " from " + ", ".join(names))
+#: patterns, good and bad, for the ops on named axes
+PATTERN = st.sampled_from(['"c h w -> n=(h w) c"', '"c (h p1) (w p2) -> (h w) (p1 p2 c)" p1=2 p2=2',
+                           '"c h w -> h w c"', '"n c -> c n"', '"c h w -> c"', '"a b -> b"', '"c h w"', '"->"',
+                           '"c (h p) w -> h w c" p=3', '"(k c) -> k c" k=2', '"c h w -> c h=() w=()"', '""',
+                           '"c h w -> n=(h w c) c"', '"c h w -> c=() h=() w=c"', '"(h w) c -> c h w" h=0',
+                           '"c (h h) w -> c h w"', '"c ((h)) w -> c h w"', '"n c -> n=() c"', '"c h w -> x=(h w"',
+                           '"b c h w -> b (h w) c"', '"c h w -> (h w) c" q=2', '"c h w -> 1 c"', "c h w"])
+TENSOR_OP = st.one_of(
+    PATTERN.map(lambda p: f"rearrange {p}"),
+    st.tuples(st.sampled_from(["mean", "sum", "max", "l2", "min"]), PATTERN).map(lambda t: f"reduce {t[0]} {t[1]}"),
+    st.sampled_from(["softmax axis=n", "softmax axis=c", "softmax axis=5", "softmax axis=-1", "select n=0",
+                     "select n=1000", "select c=0 n=0", "select", "crop n=(1, 3)", "crop n=(3, 1)", "crop h=(0, 100)",
+                     "crop n=1", "roll h=3 w=3", "roll n=1 back=true", "roll q=1", "roll", "pad h=1", "pad n=(0, 1)",
+                     "pad c=(-1, 0)", "mul 0.5", "add 1", "sub 1 reverse=true", "div 0", "mul 1e999", "gelu",
+                     "layernorm", "matmul", "matmul transpose=true", 'tensor "n c" n=1 c=8', 'tensor "n c" n=0 c=8',
+                     'tensor "n c" n=1', 'tensor "n n" n=1', 'tensor "n c" n=1 c=8 init=bad', "tensor",
+                     "position_bias window=7", "position_bias window=2 from t", "shift_mask window=7 shift=3 size=14x14",
+                     "shift_mask window=0 size=1x1", "shift_mask window=2 shift=5 size=4x4", "attention",
+                     "attention heads=0", "linear 8", "concat axis=n from a, b", "concat axis=q from a, b"]),
+    ANY.map(lambda n: f"attention {n}"),
+    st.tuples(st.sampled_from(["matmul", "matmul transpose=true", "sub", "div", "mul", "add"]), _INPUTS).map("".join),
+)
 LAYER = st.one_of(
     _PLAIN_CONV, _PLAIN_CONV, _ANY_CONV, st.sampled_from(["bn", "relu", "bn", "relu", "identity", "sigmoid"]),
     st.sampled_from(["softmax", "flatten", "global_avgpool", "maxpool 3x3 /2 pad=1", "avgpool 2x2 /2",
@@ -184,3 +210,44 @@ def generated_spec(draw) -> str:
     if draw(st.booleans()):
         header.append(f"param w = {draw(ANY)}")
     return "\n".join(header + draw(statements(0))) + "\n"
+
+
+#: ops that apply to most token sequences, so that a share of the generated specs is accepted
+SEQUENCE_OP = st.sampled_from(["layernorm", "gelu", "attention 1", "attention 2", "linear 8", "softmax axis=n",
+                               "softmax", "mul 0.5", "roll n=1", "crop n=(0, 2)", "identity", "dropout 0.1",
+                               "add from a, a", 'reduce mean "n c -> c"', "select n=1", "matmul from a, a",
+                               "matmul transpose=true from a, a", "sub from a, a"])
+
+
+@st.composite
+def sequence_spec(draw) -> str:
+    """An image made a token sequence, then the ops on named axes, good and bad, named or not."""
+    c, h = draw(st.sampled_from([4, 8, 16])), draw(st.sampled_from([4, 8, 8, 14, 0, 1]))
+    lines = ["network seq", f"input {c}x{h}x{h}", draw(st.sampled_from(
+        ['a rearrange "c h w -> n=(h w) c"', 'a rearrange "c (h p1) (w p2) -> n=(h w) c=(p1 p2 c)" p1=2 p2=2',
+         'a rearrange "c h w -> h w c"', "a conv 8 2x2 /2", "a identity"]))]
+    for _ in range(draw(st.integers(1, 8))):
+        lines.append((f"{draw(NAMES)} " if draw(st.booleans()) else "") + draw(st.one_of(SEQUENCE_OP, SEQUENCE_OP, TENSOR_OP)))
+    return "\n".join(lines) + "\n"
+
+
+#: the specs on named axes: the bundled transformers and docs/blocks.md's worked examples
+def _worked_examples() -> dict[str, str]:
+    doc = (ROOT / "docs" / "blocks.md").read_text()
+    blocks = re.findall(r"^```[a-z]*\n(block .*?)^```", doc, re.S | re.M)
+    tokens = {"multi_head_attention": 'rearrange "c h w -> n=(h w) c"\n'}  # the one that takes a sequence
+    return {f"docs/blocks.md#{i}": f"network doc\ninput 16x8x8\n{b}\n{tokens.get(b.split()[1], '')}{b.split()[1]} 4\n"
+            for i, b in enumerate(blocks)}
+
+
+SEQUENCE_SPECS = {**{k: v for k, v in SPECS.items() if k.endswith(("vit.arch", "swin.arch"))}, **_worked_examples()}
+
+
+@st.composite
+def sequence_mutant(draw) -> tuple[str, bytes]:
+    """A mutant of a spec on named axes (1 to 3 text mutations)."""
+    name = draw(st.sampled_from(sorted(SEQUENCE_SPECS)))
+    text = SEQUENCE_SPECS[name]
+    for _ in range(draw(st.integers(1, 3))):
+        text = draw(draw(st.sampled_from(TEXT_MUTATIONS))(text))
+    return name, text.encode("utf-8", errors="surrogatepass")

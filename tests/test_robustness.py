@@ -31,7 +31,7 @@ from archdsl.diagnostics import Diagnostic, Source, render
 from archdsl.limits import Limits
 from archdsl.backends.summary.table import totals
 from conftest import ROOT, spec_path
-from spec_strategies import SPECS, generated_spec, mutant
+from spec_strategies import SEQUENCE_SPECS, SPECS, generated_spec, mutant, sequence_mutant, sequence_spec
 
 #: the only errors without a place in the text: the file as a whole cannot be used (E0001 unreadable,
 #: E0002 binary, E0003 too large), a command-line -D or --input is wrong (E0208), or `render`
@@ -146,6 +146,44 @@ def test_generated_specs_never_break_the_checker(text):
         check_bytes("gen.arch", text.encode())
 
 
+# --- specs on named axes: token sequences, patterns, attention (issue 24) -----------------------
+
+def test_the_specs_on_named_axes_check_clean_before_they_are_mutated():
+    for name, text in SEQUENCE_SPECS.items():
+        assert analyse(Source(name, text))[1] == [], name
+
+
+@settings(FUZZ, max_examples=500)
+@given(sequence_mutant())
+def test_mutants_of_the_specs_on_named_axes_never_break_the_checker(case):
+    name, data = case
+    with deadline(20):
+        check_bytes(name, data)
+
+
+@settings(FUZZ, max_examples=600)
+@given(sequence_spec())
+def test_generated_sequence_specs_never_break_the_checker(text):
+    with deadline(20):
+        check_bytes("seq.arch", text.encode())
+
+
+def test_the_sequence_grammar_reaches_accepted_networks_and_each_kind_of_refusal():
+    accepted, codes = 0, set()
+
+    @settings(FUZZ, max_examples=200)
+    @given(sequence_spec())
+    def count(text):
+        nonlocal accepted
+        graph, found = analyse(Source("seq.arch", text))
+        accepted += graph is not None
+        codes.update(d.code for d in found)
+
+    count()
+    assert accepted >= 10
+    assert {"E0340", "E0341", "E0344"} <= codes, codes
+
+
 def test_the_grammar_of_generated_specs_reaches_accepted_networks():
     """The generator is not all noise: some of what it makes is a valid network."""
     accepted = 0
@@ -168,7 +206,8 @@ COMMANDS = [["compile", "--check"], ["compile", "--check", "--format", "json"], 
 
 
 @settings(FUZZ, max_examples=150)
-@given(st.one_of(mutant(), generated_spec().map(lambda t: ("gen.arch", t.encode()))),
+@given(st.one_of(mutant(), generated_spec().map(lambda t: ("gen.arch", t.encode())),
+                 sequence_spec().map(lambda t: ("seq.arch", t.encode()))),
        st.sampled_from(COMMANDS))
 def test_every_command_answers_mutants_with_exit_0_or_1(case, command):
     name, data = case

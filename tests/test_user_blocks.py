@@ -281,8 +281,11 @@ def test_a_file_that_is_neither_network_nor_library_is_still_e0212(tmp_path, cap
     assert capsys.readouterr().err.startswith("error[E0212]: the spec declares no input")
 
 
-def test_an_if_after_a_taken_if_is_a_chain_of_its_own():
-    """Two `if`s in a row are two conditions: the second is read even where the first held."""
-    graph = archdsl.load("network t\ninput 3x8x8\nblock b n\n  if n > 0\n    relu\n  if n > 1\n    sigmoid\n"
-                         "b 2\n")
-    assert [n.op for n in graph.nodes()][1:-1] == ["relu", "sigmoid"]
+def test_an_if_right_after_a_taken_if_is_a_chain_of_its_own():
+    """Swin's window attention pads and then rolls, each under its own `if`: the second `if` used to be
+    skipped as though it were an `elif` of the first, so a padded map was never cropped back."""
+    text = ("input 8x16x16\nblock t window shift\n  let ph = ceil(input.h / window) * window\n"
+            "  if ph != input.h\n    zeropad h=(0, ph - input.h)\n  if shift > 0\n    roll h=shift\n"
+            "  if ph != input.h\n    crop h=(0, input.h)\n  elif shift > 0\n    identity\n"
+            "rearrange \"c h w -> h w c\"\nt 7 3\n")
+    assert [n.op for n in archdsl.load(text).nodes()] == ["input", "rearrange", "pad", "roll", "crop", "output"]

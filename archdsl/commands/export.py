@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     batch.add_argument("--static-batch", dest="dynamic_batch", action="store_false",
                        help="fix the batch dimension at 1")
     p.add_argument("--dynamic-size", action="store_true",
-                   help="height and width of any size (refused where the spec fixes its size: pad=same with a stride)")
+                   help="height and width of any size (refused where the spec fixes its size: pad=same with a stride, "
+                        "a pattern or range worked out for the input's size)")
     p.add_argument("--opset", type=opset, metavar="N", help="the ONNX opset (default: the exporter's)")
     p.add_argument("--weights", metavar="FILE", help="a checkpoint to load first (.pth/.pt/.safetensors)")
     p.set_defaults(run=run)

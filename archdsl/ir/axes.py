@@ -2,11 +2,11 @@
 
 A pattern names the input's axes on the left and the output's on the right; a group in
 brackets is one axis made of several, `1` (or `()`) an axis of size 1. An output group may be
-given a name of its own, `n=(h w)` (an extension of einops' notation); otherwise it is named by
-its names joined (`(h w)` is `hw`). `bind` checks a pattern against an input type and the sizes
-given for some names, and works out the output's sizes, its axis names and the reshape,
-permutation and reshape that carry it out. Everything here is plain Python: the checker and
-every back end read the same plan.
+given a name of its own, `n=(h w)`, and so may a unit axis, `h=()` (extensions of einops'
+notation); otherwise it is named by its names joined (`(h w)` is `hw`, `()` is `1`). `bind`
+checks a pattern against an input type and the sizes given for some names, and works out the
+output's sizes, its axis names and the reshape, permutation and reshape that carry it out.
+Everything here is plain Python: the checker and every back end read the same plan.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _bind_group(group: Group, size: int, known: dict[str, int]) -> None:
 def _axis_names(side: Side) -> tuple[str, ...]:
     names, units = [], 0
     for group in side.groups:
-        if group.names:
+        if group.names or group.label:  # a named unit axis keeps its name: `c=()`
             names.append(group.name)
         else:
             units += 1

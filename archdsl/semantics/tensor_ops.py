@@ -48,26 +48,44 @@ def axis_sizes(call, skip: tuple[str, ...] = ()) -> tuple[tuple[str, int], ...]:
                  for name, option in call.options.items() if name not in skip)
 
 
-def bind_or_report(call, value: T.Str, t: N.TensorType, sizes, same_names: bool) -> None:
+def bind_or_report(call, value: T.Str, t: N.TensorType, sizes, same_names: bool) -> A.Plan:
     """Check the pattern against the input now, so its problems are said at the pattern."""
     try:
-        A.bind(A.parse(value.value, same_names), t.shape, dict(sizes))
+        return A.bind(A.parse(value.value, same_names), t.shape, dict(sizes))
     except A.PatternError as error:
         raise invalid("E0340", error.message, pattern_span(value, error), f"input is {t}", error.help) from None
 
 
-def fixes_size(call, em: Emitter, xs: list[int]) -> None:
-    """Axis sizes worked out at check time hold at the declared input size only: the built module
-    says so if given another (build at another size with input_size=)."""
-    if xs and em.type_of(xs[0]) is not None and em.type_of(xs[0]).batched:
-        em.fix_size(call.span, f"the axis sizes of `{call.op}` are worked out for the declared size")
+def fixes_size(call, em: Emitter, xs: list[int], plan: A.Plan | None = None) -> None:
+    """Axis sizes worked out at check time hold at the declared input size only, where the value's
+    sizes follow the input image's (a map larger than 1x1, a sequence of patches) and the op holds
+    them (a reshape, a range, a shift; not a reduction over the channels alone): the built module
+    says so if given another size, and a dynamic-size export is refused (E0702)."""
+    t = em.type_of(xs[0]) if xs else None
+    if t is None or not t.batched or not _follows_the_image(t):
+        return
+    if plan is not None and not _holds_sizes(plan, t, call.op):
+        return
+    em.fix_size(call.span, f"`{call.op}` holds sizes worked out for the declared input")
+
+
+def _follows_the_image(t: N.TensorType) -> bool:
+    if t.is_image:
+        return t.height > 1 or t.width > 1
+    return not t.is_flat
+
+
+def _holds_sizes(plan: A.Plan, t: N.TensorType, op: str) -> bool:
+    """Whether a pattern's lowering reshapes by sizes (a pure reduction or permutation does not)."""
+    kept = tuple(plan.split[i] for i in plan.order)
+    return tuple(plan.split) != tuple(t.shape) or (op == "rearrange" and kept != tuple(plan.shape))
 
 
 def _rearrange(call, em: Emitter, xs: list[int]) -> int:
     pattern = read_pattern(call, 0, 'rearrange "c h w -> (h w) c"')
     sizes = axis_sizes(call)
-    bind_or_report(call, pattern, input_type(em, xs), sizes, True)
-    fixes_size(call, em, xs)
+    plan = bind_or_report(call, pattern, input_type(em, xs), sizes, True)
+    fixes_size(call, em, xs, plan)
     return em.emit(N.Rearrange, xs, call.path, call.span, pattern=pattern.value, sizes=sizes)
 
 
@@ -77,8 +95,8 @@ def _reduce(call, em: Emitter, xs: list[int]) -> int:
                     example='reduce mean "c h w -> c"')
     pattern = read_pattern(call, 1, f'reduce {mode} "c h w -> c"')
     sizes = axis_sizes(call)
-    bind_or_report(call, pattern, input_type(em, xs), sizes, False)
-    fixes_size(call, em, xs)
+    plan = bind_or_report(call, pattern, input_type(em, xs), sizes, False)
+    fixes_size(call, em, xs, plan)
     return em.emit(N.Reduce, xs, call.path, call.span, mode=mode, pattern=pattern.value, sizes=sizes)
 
 
@@ -132,6 +150,7 @@ def _roll(call, em: Emitter, xs: list[int]) -> int:
     for axis, option in axis_options(call, t, ("back",)):
         shift = call.ev.int_(option.value, f"the shift along `{t.axes[axis]}`", minimum=0) % t.shape[axis]
         shifts.append((axis, (t.shape[axis] - shift) % t.shape[axis] if back else shift))
+    fixes_size(call, em, xs)
     return em.emit(N.Roll, xs, call.path, call.span, shifts=tuple(shifts))
 
 

@@ -46,7 +46,9 @@ def _reduce(node, xs, ctx):
     plan = node.plan(t)
     x = xs[0] if tuple(plan.split) == tuple(t.shape) else _reshape(ctx, xs[0], plan.split)
     dims = tuple(i + 1 for i in plan.reduced)
-    if node.mode == "l2":
+    if not dims:  # a pattern that reduces no axis: torch would reduce them all given dim=()
+        x = ctx.graph.call_function(torch.abs, (x,)) if node.mode == "l2" else x
+    elif node.mode == "l2":
         x = ctx.graph.call_function(torch.linalg.vector_norm, (x,), {"dim": dims})
     else:
         x = ctx.graph.call_function(_REDUCERS[node.mode], (x,), {"dim": dims})
