@@ -71,7 +71,7 @@ def runs_at(graph: Graph, height: int, width: int) -> bool:
         out, problems = infer(node, [types[i] for i in node.inputs])
         if problems or out is None:
             return False
-        if node.has_state and types[node.inputs[0]].channels != graph[node.inputs[0]].type.channels:
+        if node.has_state and node.inputs and types[node.inputs[0]].channels != graph[node.inputs[0]].type.channels:
             return False  # its weights were sized for the declared input (a linear layer after flatten)
         types[node.id] = out
     return True
