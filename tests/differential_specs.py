@@ -361,7 +361,7 @@ class _Sequence:
         elif kind == "pad":
             before, after = rng.choice([(1, 0), (0, 2), (1, 1)])
             self.n += before + after
-            self.emit(f"pad n=({before}, {after})", ("pad", before, after))
+            self.emit(f"zeropad n=({before}, {after})", ("pad", before, after))
         elif kind == "mul" and self.count >= 2:
             self.emit(f"mul from s{self.count}, s{self.count}", ("square",))
 

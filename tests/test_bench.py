@@ -44,11 +44,11 @@ def test_a_failing_setting_is_reported_in_its_row():
 def test_performance_page_is_what_the_results_render_to():
     from bench.run import stored_results
 
-    machines, compiled_graphs, scaling, families, startup = stored_results()
+    machines, compiled_graphs, scaling, families, startup, transformers = stored_results()
     assert machines, "bench/results/ holds no measured results"
     assert scaling, "bench/results/check_scaling.json is missing: python3 bench/check_scaling.py"
     page = (ROOT / "docs" / "performance.md").read_text()
-    assert page == report.document(machines, compiled_graphs, scaling, families, startup) + "\n", \
+    assert page == report.document(machines, compiled_graphs, scaling, families, startup, transformers) + "\n", \
         "rewrite it: python3 bench/run.py --render"
 
 

@@ -34,8 +34,9 @@ def _under(folder: str) -> list[str]:
 
 
 def is_many(paths: list[str]) -> bool:
-    """Whether the arguments ask for the several-files form of a command: more than one path, or a folder."""
-    return len(paths) > 1 or (paths[0] != STDIN and os.path.isdir(paths[0]))
+    """Whether the arguments ask for the several-files form of a command: more than one path, or a
+    folder holding specs (a folder without one is refused as one path is, E0001)."""
+    return len(paths) > 1 or (paths[0] != STDIN and os.path.isdir(paths[0]) and bool(_under(paths[0])))
 
 
 def read_spec(path: str):

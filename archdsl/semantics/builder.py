@@ -96,12 +96,12 @@ class Builder(BlockUses, Control):
         for stmt in statements:
             self.current_scope = scope
             try:
+                start, made = len(self.graph), MADE_BY.get()
                 if stmt.word in CONDITIONS:
                     x, chain = self.condition(stmt, scope, x, stage, chain)
-                    continue
-                chain = None
-                start, made = len(self.graph), MADE_BY.get()
-                x = self.statement(stmt, scope, x, stage)
+                else:
+                    chain = None
+                    x = self.statement(stmt, scope, x, stage)
                 if made is not None:
                     made.append((stmt, start, len(self.graph)))
             except (Invalid, Unknown) as exc:
