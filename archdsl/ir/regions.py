@@ -85,7 +85,7 @@ def applications(graph: Graph, units: dict[str, Region]) -> dict[int, Region]:
         unit = units.get(path)
         inside = set(ids)
         inputs = list(dict.fromkeys(i for n in ids for i in graph[n].inputs if i not in inside))
-        outputs = [n for n in ids if any(user not in inside for user in graph.dag.successors(n))]
+        outputs = [n for n in ids if any(user not in inside for user in graph.successors(n))]
         if unit is None or len(inputs) != len(unit.inputs) or len(outputs) != 1 or inside & found.keys():
             continue
         region = Region(path, unit.role, unit.kind, tuple(ids), tuple(inputs), outputs[0])

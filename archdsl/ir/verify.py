@@ -95,7 +95,7 @@ def _sharing(graph: Graph, node) -> list[str]:
     """A node that uses another's state: that node is earlier, owns its state, and has the same path,
     op, attributes and state_dict entries (so one module serves both)."""
     where = f"node %{node.id} ({node.op} {node.path}) shares %{node.shares}"
-    if node.shares >= node.id or node.shares not in graph.dag:
+    if node.shares >= node.id or node.shares not in graph:
         return [f"{where}, which is not an earlier node"]
     owner = graph[node.shares]
     if owner.shares is not None or not owner.has_state:
