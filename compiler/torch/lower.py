@@ -43,10 +43,10 @@ class _Context:
     def in_type(self, node: NodeBase):
         return self.ir[node.inputs[0]].type
 
-    def call_module(self, path: str, module: nn.Module, xs):
+    def call_module(self, path: str, module: nn.Module, xs, kwargs: dict | None = None):
         if not _has_module(self.root, path):
             _install(self.root, path, module)
-        return self.graph.call_module(self._local(path), tuple(xs))
+        return self.graph.call_module(self._local(path), tuple(xs), kwargs or {})
 
     def get_parameter(self, path: str, parameter: nn.Parameter):
         """An fx value reading the parameter at dotted `path` (its state_dict key), installed once."""
@@ -63,12 +63,6 @@ class _Context:
         if leaf not in owner._buffers:
             owner.register_buffer(leaf, tensor)
         return self.graph.get_attr(self._local(path))
-
-    def install(self, path: str, module: nn.Module) -> None:
-        _install(self.root, path, module)
-
-    def local(self, path: str) -> str:
-        return self._local(path)
 
     def _local(self, path: str) -> str:
         assert path.startswith(self.prefix), (path, self.prefix)

@@ -197,18 +197,8 @@ def _position_bias(node, xs, ctx):
 def _attention(node, xs, ctx):
     t = ctx.in_type(node)
     module = nn.MultiheadAttention(t.channels, node.heads, dropout=node.dropout, batch_first=True)
-    if not _has(ctx, node.path):
-        ctx.install(node.path, module)
-    out = ctx.graph.call_module(ctx.local(node.path), (xs[0], xs[0], xs[0]), {"need_weights": False})
+    out = ctx.call_module(node.path, module, [xs[0]] * 3, {"need_weights": False})
     return ctx.graph.call_function(operator.getitem, (out, 0))
-
-
-def _has(ctx, path: str) -> bool:
-    try:
-        ctx.root.get_submodule(path)
-        return True
-    except AttributeError:
-        return False
 
 
 def _clamp(node, xs, ctx):
