@@ -64,3 +64,11 @@ def test_attention_written_out_checks_and_keeps_the_sequence():
     graph = archdsl.load(text)
     assert str(graph.output_type) == "16x64 (n c)"
     assert set(keys(text)) == {"0.weight", "2.qkv.weight", "2.qkv.bias", "2.proj.weight", "2.proj.bias"}
+
+
+def test_table_block_example():
+    text = "network doc\ninput 3x32x32\nconv1 conv 64 3x3 pad=1\n" + example("block preact") + HEAD
+    assert archdsl.check(text) == []
+    found = keys(text)
+    assert found["layer2.0.conv1.weight"] == (128, 64, 3, 3) and found["layer2.0.proj.weight"] == (128, 64, 1, 1)
+    assert "layer1.0.proj.weight" not in found and "layer2.1.proj.weight" not in found

@@ -286,9 +286,11 @@ def test_completion_offers_types_at_a_line_start_and_an_options_words(tmp_path):
     using = analyse_text(str(mine), "network n\nuse \n")
     libraries = {i.label for i in completions(using, 2, 5, {})}
     assert {"my_blocks", "torchvision_blocks"} <= libraries and not {"resnet50", "mine"} & libraries
+    from archdsl.semantics import prelude
     from archdsl.semantics.blocks import registry
 
-    assert {i.label for i in completions(staged, 3, 8, {"mine": None})} == {*registry(), "mine"} >= {"bottleneck"}
+    assert {i.label for i in completions(staged, 3, 8, {"mine": None})} == {*registry(), *prelude.block_types(),
+                                                                          "mine"} >= {"bottleneck", "res2"}
 
 
 def test_the_outline_has_stages_blocks_and_scopes():

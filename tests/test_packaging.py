@@ -45,7 +45,7 @@ def wheel(tmp_path_factory):
 def test_the_wheel_holds_the_specs_and_no_tools(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     specs = {p.relative_to(ROOT / "specs").as_posix() for p in (ROOT / "specs").rglob("*.arch")}
-    assert {f"archdsl/specs/{s}" for s in specs} | {"archdsl/specs/models.txt"} <= names
+    assert {f"archdsl/specs/{s}" for s in specs} | {"archdsl/specs/models.txt", "archdsl/prelude.arch"} <= names
     assert not [n for n in names if "gallery" in n or n.startswith(("docs/", "tools/", "tests/", "specs/"))]
     assert {n.split("/", 1)[0] for n in names if not n.startswith("archdsl-")} == {"archdsl"}  # no `compiler` at the top
     assert "archdsl/backends/torch/ops.py" in names

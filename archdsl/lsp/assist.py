@@ -13,7 +13,7 @@ from archdsl.lsp.vocabulary import language_words
 from archdsl.syntax import tree as T
 
 #: options that take true or false on layers
-BOOLEAN_OPTIONS = ("bias", "ceil", "count_pad", "align_corners")
+BOOLEAN_OPTIONS = ("bias", "ceil", "count_pad", "align_corners", "dilate")
 #: words of layer options that take a word (besides the activations', read from their table)
 LAYER_OPTION_WORDS = {"mode": ("row", "batch", "nearest", "bilinear")}
 
@@ -86,9 +86,11 @@ def completions(analysis: Analysis, line: int, col: int, blocks: dict) -> list[L
     if done == ["use"]:
         return _items(libraries_near(analysis.source.name), L.CompletionItemKind.Module)
     if done == ["stages"]:
+        from archdsl.semantics import prelude
         from archdsl.semantics.blocks import registry
 
-        return _items(registry(), L.CompletionItemKind.Class) + _items(blocks, L.CompletionItemKind.Function)
+        return _items([*prelude.block_types(), *registry()], L.CompletionItemKind.Class) + \
+            _items(blocks, L.CompletionItemKind.Function)
     if not done or (len(done) == 1 and done[0] not in (*words(), *keywords, *blocks)):  # a type is next
         return (_items(words(), L.CompletionItemKind.Class) + _items(blocks, L.CompletionItemKind.Function)
                 + _items(keywords, L.CompletionItemKind.Keyword))
@@ -120,11 +122,14 @@ def _items(labels, kind) -> list[L.CompletionItem]:
 
 def options_of(word: str | None, blocks: dict) -> list[str]:
     """The options a layer type, block type or user block takes."""
+    from archdsl.semantics import prelude
     from archdsl.semantics.blocks import registry
     from archdsl.semantics.ops import OPS
 
     if word in OPS:
         return list(OPS[word].options)
+    if word in prelude.block_types():
+        return prelude.block_types()[word].row_options()
     if word in registry():
         return list(registry()[word].options)
     if word in blocks:
@@ -137,6 +142,7 @@ def options_of(word: str | None, blocks: dict) -> list[str]:
 def option_words(option: str, blocks: dict) -> list[str]:
     """The words option `option` takes, on any layer or block type."""
     from archdsl.ir.ops.act import ACTIVATIONS
+    from archdsl.semantics import prelude
     from archdsl.semantics.blocks import registry
     from archdsl.semantics.userblocks import NAMINGS
 
@@ -150,6 +156,9 @@ def option_words(option: str, blocks: dict) -> list[str]:
     for block in registry().values():
         if option in block.options:
             found += block.options[option].words
+    for definition in prelude.block_types().values():
+        param = definition.param(option)
+        found += param.choices if param is not None else ()
     if option == "act" or option.endswith("_act") or option == "gate":
         found += [*ACTIVATIONS, "none"]
     if option == "names":

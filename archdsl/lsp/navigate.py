@@ -18,11 +18,12 @@ SECTIONS = (*BUILDER_SECTIONS, "stages")
 
 def words() -> tuple[str, ...]:
     """Layer types, built-in block types and structure words: what a statement's type can be."""
+    from archdsl.semantics import prelude
     from archdsl.semantics.blocks import registry
     from archdsl.semantics.builder import STRUCTURE
     from archdsl.semantics.ops import OPS
 
-    return (*OPS, *registry(), *STRUCTURE, "split")
+    return (*OPS, *prelude.block_types(), *registry(), *STRUCTURE, "split")
 
 
 def walk(statements):

@@ -46,6 +46,7 @@ END = r"\b(?![.\-])"
 def language_words() -> dict[str, tuple[str, ...]]:
     """The words that get a kind of their own: `keyword` (structure, header and control words),
     `type` (layer types and built-in block types), `constant` and `word-operator`."""
+    from archdsl.semantics import prelude
     from archdsl.semantics.blocks import registry
     from archdsl.semantics.builder import HEADER_WORDS, STRUCTURE
     from archdsl.semantics.control import CONTROL
@@ -53,7 +54,8 @@ def language_words() -> dict[str, tuple[str, ...]]:
 
     keywords = tuple(dict.fromkeys((*HEADER_WORDS, *STRUCTURE, *CONTROL, "output", "from")))
     return {"keyword": keywords, "constant": ("true", "false", "none"), "word-operator": ("and", "or", "not"),
-            "type": tuple(w for w in dict.fromkeys((*OPS, *registry(), "split")) if w not in keywords)}
+            "type": tuple(w for w in dict.fromkeys((*OPS, *prelude.block_types(), *registry(), "split"))
+                          if w not in keywords)}
 
 
 def _either(words) -> str:

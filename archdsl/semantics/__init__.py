@@ -13,6 +13,7 @@ from archdsl.ir.nodes import TensorType
 from archdsl.ir.verify import verify
 from archdsl.limits import Limits
 from archdsl.semantics.budget import Budget, OverBudget
+from archdsl.semantics import prelude
 from archdsl.semantics.blocks import registry
 from archdsl.semantics.builder import HEADER_WORDS, STRUCTURE, Builder, Scope, make_input
 from archdsl.semantics.control import CONTROL
@@ -93,16 +94,20 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     evaluator = Evaluator(header.params)
     library = new_library(evaluator, diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
+    library.blocks.update(prelude.blocks())
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     builder.library_failed = library.failed
     x = make_input(graph, builder.em, header.input_span)
     build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
-    return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used for w in unused_parameters(b)]
+    return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used and not b.bundled
+                                            for w in unused_parameters(b)]
 
 
 def new_library(evaluator: Evaluator, diagnostics: list[Diagnostic]) -> Library:
     """A reader of block definitions, which may not take the name of a layer type or a word of the language."""
-    return Library(evaluator, (*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), diagnostics)
+    taken = dict.fromkeys((*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), "")
+    taken.update((name, f"`{name}` is a block of the bundled prelude (archdsl/prelude.arch)") for name in prelude.names())
+    return Library(evaluator, taken, diagnostics)
 
 
 def check_library(spec: T.Spec, header: Header, diagnostics: list[Diagnostic]

@@ -15,7 +15,6 @@ from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
 from archdsl.ir import nodes as N
 from archdsl.ir.graph import Graph
 from archdsl.semantics.blocks import BlockType, registry
-from archdsl.semantics.blocks.residual import dilated
 from archdsl.semantics.budget import Budget
 from archdsl.semantics.control import CONDITIONS, CONTROL, SECTIONS, Control
 from archdsl.semantics.emit import Emitter, join
@@ -82,6 +81,8 @@ class Builder(BlockUses, Control):
         self.root_params = evaluator.params
         evaluator.properties = self.property_of
         self.uses: list = []  # the user-block instances being built, outermost first, with their uses
+        self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
+        self.respanned: dict = {}  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
         self.stage_count = None
         self.dilation = 1  # the running dilation of the rows of the `stages` section being built
         self.lets: set[str] = set()
@@ -162,10 +163,11 @@ class Builder(BlockUses, Control):
         if op is not None and op.name == "split":
             scope.count -= 1  # a split makes views, not a module: it takes no position
             return self.split(stmt, scope, x, name, args)
-        if name is not None:
+        if name is not None and not self.called_again(scope, name, op):
             self.check_new_name(scope, name, stmt)
         if op is not None and op.name in self.user_blocks:
-            return self.use_block(stmt, scope, x, name, self.user_blocks[op.name], args, index)
+            inherited = stage.options if stage is not None and stage.args[0].name == op.name else ()
+            return self.use_block(stmt, scope, x, name, self.user_blocks[op.name], args, index, inherited)
         if op is None or op.name in self.blocks or any(isinstance(a, T.ListValue) for a in args):
             return self.row(stmt, scope, x, name or str(index), op, args, stage)
         try:
@@ -349,7 +351,7 @@ class Builder(BlockUses, Control):
         kinds = [a for a in stmt.args if isinstance(a, T.Name)]
         if len(kinds) != len(stmt.args) or len(kinds) > 1 or (not kinds and stmt.options):
             raise invalid("E0207", "`stages` needs a block type", stmt.span, "which block type?",
-                          "write `stages bottleneck` (block types: " + ", ".join((*self.blocks, *self.user_blocks))
+                          "write `stages bottleneck` (block types: " + ", ".join(self.block_types())
                           + ")")
         if kinds and kinds[0].name not in self.user_blocks:
             self.block_type(kinds[0].name, kinds[0].span)
@@ -360,9 +362,14 @@ class Builder(BlockUses, Control):
         finally:
             self.stage_count, self.dilation = outer, outer_dilation
 
+    def block_types(self) -> list[str]:
+        """The block types a `stages` line can name: the prelude's table blocks, the Python ones,
+        and the spec's own blocks (the prelude's helpers left out)."""
+        return [name for name, b in self.user_blocks.items() if b.table or not b.bundled] + list(self.blocks)
+
     def block_type(self, name: str, span: Span) -> BlockType:
         if name not in self.blocks:
-            hint = did_you_mean(name, self.blocks) or "block types: " + ", ".join(self.blocks)
+            hint = did_you_mean(name, self.block_types()) or "block types: " + ", ".join(self.block_types())
             raise invalid("E0201", f"unknown block type `{name}`", span, "not a block type", hint)
         return self.blocks[name]
 
@@ -375,13 +382,11 @@ class Builder(BlockUses, Control):
         if op is None and stage.args[0].name in self.user_blocks:
             index = int(name) if name.isdigit() else 0
             named = None if name.isdigit() else name
-            return self.use_block(stmt, scope, x, named, self.user_blocks[stage.args[0].name], args, index)
+            return self.use_block(stmt, scope, x, named, self.user_blocks[stage.args[0].name], args, index,
+                                  stage.options)
         block = self.block_type(*((op.name, op.span) if op else (stage.args[0].name, stage.args[0].span)))
         inherited = stage.options if stage is not None else ()
         row = read_row(stmt, name, join(scope.prefix, name), block, args, inherited, self.ev, self.defaults)
-        row, after = dilated(row, self.dilation if stage is not None else 1)
-        if stage is not None:
-            self.dilation = after  # carried through the rows of a section, as torchvision's _make_layer does
         start = self.block_input(stmt, scope, x)
         with self.em.frame("row", row.path, block.name):
             out = block.expand(row, self.em, start)
@@ -451,6 +456,20 @@ class Builder(BlockUses, Control):
                 else "refer to a layer defined above, or `input`")
             raise invalid("E0204", f"unknown value `{ref.name}`", ref.span, "not defined before this point", hint)
         return found
+
+    def called_again(self, scope: Scope, name: str, op: T.Name | None) -> bool:
+        """`relu relu` a second time in one scope: the name of a layer without state, given again to
+        a layer of its type, is one module called again (torchvision's blocks call their `relu`
+        three times); the name then means the latest value."""
+        if op is None or name not in scope.names:
+            return False
+        first = self.graph[scope.names[name][0]]
+        if first.op != op.name or not first.inputs or self.graph[first.inputs[0]].type is None:
+            return False
+        if first.state(self.graph[first.inputs[0]].type):
+            return False
+        del scope.names[name]
+        return True
 
     def check_new_name(self, scope: Scope, name: str, stmt: T.Statement, span: Span | None = None) -> None:
         reason = why_reserved(name)

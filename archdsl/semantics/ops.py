@@ -113,14 +113,18 @@ def _conv(call: Call, em: Emitter, xs: list[int]) -> int:
     return em.emit(N.Conv, [x], call.path, call.span, padding=padding, **attrs)
 
 
+#: the words `pad=` takes: TensorFlow's `same`, no padding (`valid`), kernel // 2 x dilation (`auto`)
+PAD_WORDS = ("same", "valid", "auto")
+
+
 def _pad_option(call: Call):
-    """The `pad` option as written: a (height, width) size, `same` or `valid`."""
+    """The `pad` option as written: a (height, width) size, `same`, `valid` or `auto`."""
     def convert(value, what):
         word = call.ev.word(value)
-        if isinstance(word, str) and word not in ("same", "valid"):
-            raise invalid("E0209", f"{what} must be a size, `same` or `valid`", value.span, f"got {word}",
-                          did_you_mean(word, ("same", "valid")) or "write pad=1, pad=1x1, pad=same or pad=valid")
-        return word if word in ("same", "valid") else call.ev.pair(value, what, minimum=0)
+        if isinstance(word, str) and word not in PAD_WORDS:
+            raise invalid("E0209", f"{what} must be a size, `same`, `valid` or `auto`", value.span, f"got {word}",
+                          did_you_mean(word, PAD_WORDS) or "write pad=1, pad=1x1, pad=same, pad=valid or pad=auto")
+        return word if word in PAD_WORDS else call.ev.pair(value, what, minimum=0)
 
     return call.opt("pad", convert, (0, 0))
 
@@ -130,6 +134,8 @@ def _padding(call: Call, em: Emitter, x: int, pad, kernel, stride, dilation=(1, 
     splits unevenly."""
     if pad == "valid":
         return (0, 0)
+    if pad == "auto":  # PyTorch's blocks: kernel // 2 x dilation, which keeps the size of odd kernels
+        return tuple(d * (k // 2) for k, d in zip(kernel, dilation))
     return em.same_padding(x, call.span, kernel, stride, dilation) if pad == "same" else pad
 
 

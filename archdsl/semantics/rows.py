@@ -8,7 +8,7 @@ from archdsl.semantics.values import Evaluator, check_stride_place, invalid
 from archdsl.syntax import tree as T
 
 #: block options that fall back to a `default conv ...` / `default bn ...` statement
-_FROM_DEFAULTS = {"bias": "conv", "eps": "bn", "momentum": "bn"}
+FROM_DEFAULTS = {"bias": "conv", "eps": "bn", "momentum": "bn"}
 
 
 def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, inherited, ev: Evaluator,
@@ -28,7 +28,7 @@ def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, in
                       f"write it like `{block.example}`")
     if strides:
         check_stride_place(stmt, strides[0], tables, block.example or f"{name} [...] /2")
-    repeat, convs = read_table(tables[0], block, ev) if tables else (1, ())
+    repeat, convs = read_table(tables[0], block.name, block.example, block.convs, ev) if tables else (1, ())
     stride = strides[0].value if strides else 1
     if stride < 1:
         raise invalid("E0209", "stride must be at least 1", strides[0].span, "got 0",
@@ -38,8 +38,12 @@ def read_row(stmt: T.Statement, name: str, path: str, block: BlockType, args, in
     return Row(name, path, repeat, convs, stride, options, stmt.span, spans)
 
 
-def read_table(table: T.ListValue, block: BlockType, ev: Evaluator) -> tuple[int, tuple[ConvEntry, ...]]:
-    shape_help = f"a stage table reads [repeat, [[channels, kernel], ...]], e.g. `{block.example}`"
+def read_table(table: T.ListValue, block: str, example: str, count, ev: Evaluator
+               ) -> tuple[int, tuple[ConvEntry, ...]]:
+    """A stage table's repeat count and [channels, kernel] entries, for a row of type `block`
+    (`example`: how its rows read); `count`, how many entries it must list: a number, a
+    (fewest, most) pair, or None for any."""
+    shape_help = f"a stage table reads [repeat, [[channels, kernel], ...]], e.g. `{example}`"
     if len(table.items) != 2 or not isinstance(table.items[1], T.ListValue):
         raise invalid("E0211", "malformed stage table", table.span, "expected [repeat, [[channels, kernel], ...]]",
                       shape_help)
@@ -53,10 +57,10 @@ def read_table(table: T.ListValue, block: BlockType, ev: Evaluator) -> tuple[int
         entries.append(ConvEntry(channels, ev.pair(item.items[1], "kernel"), item.span))
     if not entries:
         raise invalid("E0211", "a stage table lists no convs", table.items[1].span, "empty", shape_help)
-    if block.convs and not block.convs[0] <= len(entries) <= block.convs[1]:
-        low, high = block.convs
-        count = str(low) if low == high else f"{low} to {high}"
-        raise invalid("E0211", f"a `{block.name}` block lists {count} convs, not {len(entries)}",
+    low, high = (count, count) if isinstance(count, int) else count or (1, len(entries))
+    if not low <= len(entries) <= high:
+        counted = str(low) if low == high else f"{low} to {high}"
+        raise invalid("E0211", f"a `{block}` block lists {counted} convs, not {len(entries)}",
                       table.items[1].span, "wrong number of convs", shape_help)
     return repeat, tuple(entries)
 
@@ -69,6 +73,6 @@ def read_options(stmt: T.Statement, block: BlockType, inherited, ev: Evaluator, 
             raise invalid("E0203", f"`{block.name}` has no option `{name}`", option.name_span, "unknown option", hint)
     values = {}
     for name, spec in block.options.items():
-        option = given.get(name) or defaults.get(_FROM_DEFAULTS.get(name, ""), {}).get(name)
+        option = given.get(name) or defaults.get(FROM_DEFAULTS.get(name, ""), {}).get(name)
         values[name] = spec.default if option is None else spec.read(ev, option.value, name)
     return values

@@ -23,7 +23,8 @@ from archdsl.syntax import tree as T
 #: options a use takes besides the block's parameters: a row of `repeat` units, and how they are named;
 #: `shared`: one instance applied to each value `from` lists
 ROW_OPTIONS = ("repeat", "names", "shared")
-NAMINGS = ("nested", "flat", "prefixed", "inline")
+#: `here`: one instance whose layers take their own names in the scope of its use, as if written there
+NAMINGS = ("nested", "flat", "prefixed", "inline", "here")
 #: names a block's body can read besides its parameters: its unit's place in its row and its stages
 UNIT_NAMES = ("unit", "units", "stage_unit", "stage_units")
 #: the most library files one spec may read, in all
@@ -40,10 +41,21 @@ class Param:
     name: str
     default: object
     span: Span
+    #: the words it takes, where its default is written as a list of them: `shortcut=(auto, proj)`
+    choices: tuple[str, ...] = ()
 
     @property
     def required(self) -> bool:
         return self.default is _REQUIRED
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One `[channels, kernel]` of a table block's pattern: the names its row's entry binds."""
+
+    channels: str
+    kernel: str
+    span: Span
 
 
 @dataclass
@@ -60,6 +72,24 @@ class BlockDef:
     used: bool = field(default=False, compare=False)
     #: its definition has an error already reported (a name meaning two things): uses say nothing more
     broken: bool = field(default=False, compare=False)
+    #: a table block's pattern, `[[width, k1], [mid, k2], [out, k3]]`: its rows read a stage table
+    table: tuple[TableEntry, ...] = ()
+    #: from the bundled prelude: its body is not the user's text, so what it finds is shown at the use
+    bundled: bool = False
+
+    @property
+    def table_names(self) -> set[str]:
+        return {name for entry in self.table for name in (entry.channels, entry.kernel)}
+
+    def example(self) -> str:
+        """How a row of this table block reads, for a help line."""
+        return f"layer1 {self.name} [2, [" + ",".join("[64,3x3]" for _ in self.table) + "]]"
+
+    def row_options(self) -> list[str]:
+        """What a table row may write as options: the parameters but the stride (its `/N`) and the
+        dilation (set by `dilate=true`, which it takes where the block has a `dilation`)."""
+        names = [p.name for p in self.params if p.name not in ("stride", "dilation")]
+        return names + ["dilate"] * (self.param("dilation") is not None)
 
     @property
     def value_params(self) -> set[str]:
@@ -73,6 +103,8 @@ class BlockDef:
     def usage(self) -> str:
         """`inverted_residual out [expand=6] [stride=1]`: how a use is written."""
         parts = [p.name if p.required else f"[{p.name}={show(p.default)}]" for p in self.params]
+        if self.table:
+            parts.insert(0, "[repeat, [" + ", ".join(f"[{e.channels}, {e.kernel}]" for e in self.table) + "]]")
         return " ".join([self.name, *parts])
 
 
@@ -92,14 +124,15 @@ def is_library(statements) -> bool:
 
 
 def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
-    """The definition a `block` statement writes; `taken` holds the words a block cannot be named."""
+    """The definition a `block` statement writes; `taken` holds the words a block cannot be named
+    (a dict: with why, where it says more than that the word is taken)."""
     if not stmt.args or not isinstance(stmt.args[0], T.Name):
         raise invalid("E0206", "`block` needs a name", stmt.span, "expected `block NAME params...`",
                       "write it like `block inverted_residual out expand=6 stride=1`, with its body indented")
     head, *rest = stmt.args
     name = head.name
-    reason = why_reserved(name) or (f"`{name}` is already a layer type or a word of the language"
-                                    if name in taken else None)
+    reason = why_reserved(name) or (taken.get(name) if isinstance(taken, dict) else None) or (
+        f"`{name}` is already a layer type or a word of the language" if name in taken else None)
     if reason is not None or "." in name:
         raise invalid("E0213", f"`{name}` cannot name a block", head.span, "reserved name",
                       f"{reason or 'a block name has no dots'}; choose another, like `{name.split('.')[0]}_block`")
@@ -109,15 +142,44 @@ def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
     if not stmt.body:
         raise invalid("E0210", f"block `{name}` has no body", stmt.span, "empty",
                       "indent the block's statements under its `block` line")
+    table = read_table_pattern(rest[0]) if rest and isinstance(rest[0], T.ListValue) else ()
     params = []
-    for arg in rest:
+    for arg in rest[1:] if table else rest:
         if not isinstance(arg, T.Name) or "." in arg.name:
             raise invalid("E0206", "a block's parameters are names, with defaults as NAME=VALUE", arg.span,
                           "not a parameter name", "write it like `block conv_bn out kernel=3 stride=1`")
         params.append(Param(arg.name, _REQUIRED, arg.span))
-    params += [Param(o.name, ev.word(o.value), o.span) for o in stmt.options]
-    _check_params(params)
-    return BlockDef(name, tuple(params), stmt.body, stmt.span, head.span)
+    params += [_option_param(o, ev) for o in stmt.options]
+    _check_params([*(Param(n, _REQUIRED, e.span) for e in table for n in (e.channels, e.kernel)), *params])
+    return BlockDef(name, tuple(params), stmt.body, stmt.span, head.span, table=table)
+
+
+TABLE_HELP = ("a table block's first parameter lists its stage table's entries as names: "
+              "`block bottleneck [[width, k1], [mid, k2], [out, k3]] stride=1`")
+
+
+def read_table_pattern(pattern: T.ListValue) -> tuple[TableEntry, ...]:
+    """`[[width, k1], [mid, k2]]`: each entry's channels and kernel, as the names the body reads."""
+    entries = []
+    for item in pattern.items:
+        names = item.items if isinstance(item, (T.ListValue, T.TupleValue)) else ()
+        if len(names) != 2 or not all(isinstance(n, T.Name) and "." not in n.name for n in names):
+            raise invalid("E0206", "a table entry names its channels and kernel", item.span,
+                          "expected [CHANNELS, KERNEL]", TABLE_HELP)
+        entries.append(TableEntry(names[0].name, names[1].name, item.span))
+    if not entries:
+        raise invalid("E0206", "a table pattern lists at least one entry", pattern.span, "empty", TABLE_HELP)
+    return tuple(entries)
+
+
+def _option_param(option: T.Option, ev: Evaluator) -> Param:
+    """`stride=1`: a parameter and its default; `norm=(bn, frozen_bn)`: one that takes one of
+    those words, the first by default."""
+    value = option.value
+    if isinstance(value, T.TupleValue) and all(isinstance(v, (T.Name, T.Dims)) for v in value.items):
+        choices = tuple(show(ev.word(v)) for v in value.items)
+        return Param(option.name, choices[0], option.span, choices)
+    return Param(option.name, ev.word(value), option.span)
 
 
 def name_clash(block: BlockDef, taken) -> Diagnostic | None:
@@ -162,11 +224,12 @@ def _check_params(params: list[Param]) -> None:
 
 
 def unused_parameters(block: BlockDef) -> list[Diagnostic]:
-    """W0410 for each parameter the body never reads."""
+    """W0410 for each parameter (a table entry's names included) the body never reads."""
     read = _names_read(block.body)
+    entries = [Param(n, _REQUIRED, e.span) for e in block.table for n in (e.channels, e.kernel)]
     return [warning("W0410", f"block `{block.name}` never uses its parameter `{p.name}`", p.span,
                     "never used", "remove the parameter, or use it in the block's body")
-            for p in block.params if p.name not in read]
+            for p in (*entries, *block.params) if p.name not in read]
 
 
 def _names_read(statements) -> set[str]:

@@ -153,7 +153,7 @@ class Evaluator:
             count = str(fewest) if fewest == most else f"{fewest} to {most}"
             raise invalid("E0220", f"`{value.function}` takes {count} argument{'s' * (most > 1)}, "
                           f"not {len(value.args)}", value.span, "wrong number of arguments", _usage(value.function))
-        args = [self.eval(a) for a in value.args]
+        args = [list(v) if isinstance(v, tuple) else v for v in map(self.eval, value.args)]  # a size's sides
         bad = next((a for a, v in zip(value.args, args) if not (is_number(v) or isinstance(v, list))), None)
         if bad is not None:
             raise invalid("E0209", f"`{value.function}` needs numbers", bad.span, "not a number",

@@ -322,7 +322,9 @@ def _param_name(role: str, names: list[str]) -> str:
 def _block_name(cls, taken: set[str]) -> str:
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
     snake = re.sub(r"\W", "_", snake).strip("_") or "block"
-    if snake in RESERVED or not snake[:1].isalpha():
+    from archdsl.semantics import prelude
+
+    if snake in RESERVED or snake in prelude.names() or not snake[:1].isalpha():
         snake = f"{snake}_block"
     return fresh(snake, taken)
 

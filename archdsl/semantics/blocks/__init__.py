@@ -37,8 +37,6 @@ class Row:
     span: Span
     #: where each option that was written is written: on the row, or on its `stages` line
     option_spans: dict[str, Span] = field(default_factory=dict)
-    #: the dilation of the row's first block and of the others (see residual.py, `dilate`)
-    dilation: tuple[int, int] = (1, 1)
 
     def option_span(self, name: str) -> Span:
         """Where option `name` is written, or the row where it is not (a default value)."""
@@ -110,7 +108,7 @@ class BlockType:
 
 def registry() -> dict[str, BlockType]:
     """Every block type, by name."""
-    from archdsl.semantics.blocks import basic, bottleneck, dense, res2
+    from archdsl.semantics.blocks import dense, res2
 
-    types = [basic.BLOCK, bottleneck.BLOCK, res2.BLOCK, dense.BLOCK, dense.TRANSITION]
+    types = [res2.BLOCK, dense.BLOCK, dense.TRANSITION]
     return {t.name: t for t in types}

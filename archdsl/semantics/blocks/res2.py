@@ -34,7 +34,7 @@ MAX_SCALES = 64
 
 def options():
     return {
-        **residual_options("3x3", dilate=False),
+        **residual_options("3x3"),
         "scales": int_option(4, help="how many parts the 3x3 entry's channels are split into", maximum=MAX_SCALES),
         "width": int_option(0, minimum=0,
                             help="timm's base width (26 in res2net50_26w_4s), checked against the table (0: none)"),

@@ -1,12 +1,12 @@
-"""What the residual block types share: conv-norm-act chains, the shortcut, the add.
+"""The residual frame of the `res2` block type: `repeat` blocks, each its branch, SE, the
+shortcut, the add and the relu.
 
-`basic` and `bottleneck` (and, with extra options, their SE and ResNeXt forms)
-differ only in defaults; both are built here from their stage-table rows.
+`basic` and `bottleneck` are written in the language (archdsl/prelude.arch); res2 stays in
+Python (docs/architecture.md, "Block types"), and this is its share of what they do.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from archdsl.ir import nodes as N
@@ -17,8 +17,8 @@ from archdsl.semantics.emit import Emitter, join
 SHORTCUTS = ("auto", "identity", "proj", "avgdown")
 
 
-def residual_options(stride_at: str, dilate: bool = True) -> dict[str, Option]:
-    """The options of the residual block types; `dilate` where the type's convs can be dilated."""
+def residual_options(stride_at: str) -> dict[str, Option]:
+    """The options a residual block type takes."""
     return {
         "groups": int_option(1, help="groups of the 3x3 convs (ResNeXt cardinality)"),
         "stride_at": choice_option(("first", "3x3"), stride_at, "which conv carries the block's stride"),
@@ -28,21 +28,7 @@ def residual_options(stride_at: str, dilate: bool = True) -> dict[str, Option]:
         "pad": choice_option(("auto", "same"), "auto", "conv padding: kernel // 2 (auto, PyTorch's blocks) or "
                              "TensorFlow's same (where uneven, the extra row and column at the bottom and right)"),
         "se": se_option(),
-        **({"dilate": bool_option(False, "torchvision's replace_stride_with_dilation: the row's stride becomes a "
-                                  "dilation of its convs, and the row keeps its input's size")} if dilate else {}),
     }
-
-
-def dilated(row: Row, before: int) -> tuple[Row, int]:
-    """The row as its blocks are built, given the dilation of the rows before it in its section,
-    and the dilation it leaves to the next row. torchvision's `_make_layer` rule: a `dilate=true`
-    row multiplies the running dilation by its stride and strides no more (its projection becomes
-    a 1x1 of stride 1); its first block keeps the dilation of the rows before it, the others take
-    the new one. A row without `dilate` has the running dilation throughout."""
-    if not row.options.get("dilate"):
-        return replace(row, dilation=(before, before)), before
-    after = before * row.stride
-    return replace(row, stride=1, dilation=(before, after)), after
 
 
 def conv_pad(row: Row):
@@ -54,13 +40,11 @@ def conv_pad(row: Row):
 Branch = Callable[[Row, Emitter, int, str, int], int]
 
 
-def expand_stage(row: Row, em: Emitter, x: int, branch: Branch | None = None) -> int:
-    """`repeat` blocks; the first one carries the row's stride. `branch` defaults to the conv chain."""
+def expand_stage(row: Row, em: Emitter, x: int, branch: Branch) -> int:
+    """`repeat` blocks of `branch`; the first one carries the row's stride."""
     check_reduction(row, row.convs[-1].channels)
-    first, rest = row.dilation
     for i in em.repeats(row):
-        unit = row if i == 0 or first == rest else replace(row, dilation=(rest, rest))
-        x = residual_block(unit, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch or conv_chain)
+        x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch)
     return x
 
 
@@ -72,28 +56,6 @@ def residual_block(row: Row, em: Emitter, x: int, path: str, stride: int, branch
         shortcut = make_shortcut(row, em, x, path, stride, row.convs[-1].channels)
         out = em.add([out, shortcut], join(path, "add"), row.span)
         return em.relu(out, join(path, "relu"), row.span)
-
-
-def stride_index(row: Row) -> int:
-    if row.options["stride_at"] == "first":
-        return 0
-    return next((i for i, c in enumerate(row.convs) if max(c.kernel) > 1), 0)
-
-
-def conv_chain(row: Row, em: Emitter, x: int, path: str, stride: int) -> int:
-    """conv-bn-relu for each listed conv, without the last relu; every conv wider than 1x1 has the
-    block's dilation (the first of `row.dilation`: expand_stage gives each block its own)."""
-    at = stride_index(row)
-    opts = row.options
-    for j, entry in enumerate(row.convs, start=1):
-        wide = max(entry.kernel) > 1
-        x = em.conv(x, join(path, f"conv{j}"), entry.span, entry.channels, entry.kernel,
-                    stride if j - 1 == at else 1, pad=conv_pad(row), groups=opts["groups"] if wide else 1,
-                    bias=opts["bias"], dilation=row.dilation[0] if wide else 1)
-        x = norm(em, x, join(path, f"bn{j}"), entry.span, opts)
-        if j < len(row.convs):
-            x = em.relu(x, join(path, "relu"), entry.span)
-    return x
 
 
 def shortcut_kind(row: Row, em: Emitter, x: int, stride: int, out_channels: int) -> str:
