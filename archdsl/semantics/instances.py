@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.semantics import prelude
 from archdsl.semantics.emit import join
-from archdsl.semantics.userblocks import NAMINGS, ROW_OPTIONS, BlockDef
 from archdsl.semantics.rows import FROM_DEFAULTS
+from archdsl.semantics.scope import Scope
+from archdsl.semantics.userblocks import NAMINGS, ROW_OPTIONS, BlockDef
 from archdsl.semantics.values import Invalid, Unknown, invalid, names_in, show
 from archdsl.syntax import tree as T
 
@@ -296,8 +297,6 @@ class BlockUses:
         self.uses.append((block, use))
         self.entries.append(binding.entries)
         try:
-            from archdsl.semantics.builder import Scope
-
             inner = Scope(path, x, count=positions.count if positions else 0)
             for name, value in binding.values.items():
                 if isinstance(value, ValueRef):

@@ -1,0 +1,40 @@
+"""A scope: the names visible in one block of statements, and the module path they live under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archdsl.diagnostics import Span
+
+
+@dataclass
+class Scope:
+    """Names visible in one block of statements, and the module path they live under."""
+
+    prefix: str
+    input: int
+    parent: "Scope | None" = None
+    names: dict[str, tuple[int, Span]] = field(default_factory=dict)
+    count: int = 0
+
+    def next_index(self) -> int:
+        """The position of the next statement in this scope, as nn.Sequential would number it."""
+        self.count += 1
+        return self.count - 1
+
+    def lookup(self, name: str) -> int | None:
+        scope = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name][0]
+            if name == "input":
+                return scope.input
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        scope, names = self, ["input"]
+        while scope is not None:
+            names += list(scope.names)
+            scope = scope.parent
+        return names
