@@ -51,7 +51,8 @@ class Builder(BlockUses, Control, Structures):
         evaluator.properties = self.property_of
         self.uses: list = []  # the user-block instances being built, outermost first, with their uses
         self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
-        self.respanned: dict = {}  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
+        self.respanned: dict = {}
+        self._known: dict | None = None  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
         self.stage_count = None
         self.dilation = 1  # the running dilation of the rows of the `stages` section being built
         self.lets: set[str] = set()
@@ -160,8 +161,11 @@ class Builder(BlockUses, Control, Structures):
             return exc
         return invalid("E0201", f"unknown layer type `{first.name}`", first.span, "not a layer type", hint)
 
-    def known_words(self):
-        return (*OPS, *self.blocks, *self.user_blocks, *STRUCTURE, "split")
+    def known_words(self) -> dict:
+        """Every word a statement's type can be, in order (a dict: looked up once per statement, often)."""
+        if self._known is None:
+            self._known = dict.fromkeys((*OPS, *self.blocks, *self.user_blocks, *STRUCTURE, "split"))
+        return self._known
 
     def control(self, stmt: T.Statement, scope: Scope, x: int) -> int:
         """`let`, `require`; `block` and `use`, read before the walk, at the top level only."""

@@ -11,6 +11,7 @@ is a link leading out of the folder is refused by archdsl.sources (E0222) withou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from archdsl.diagnostics import Diagnostic, Label, Span, error, warning
@@ -91,7 +92,7 @@ class BlockDef:
         names = [p.name for p in self.params if p.name not in ("stride", "dilation")]
         return names + ["dilate"] * (self.param("dilation") is not None)
 
-    @property
+    @cached_property
     def value_params(self) -> set[str]:
         """The parameters the body reads with `from`: each takes a value of the use's scope (a
         U-Net's skip connection), not a number or a word."""
