@@ -355,3 +355,16 @@ def test_a_line_being_typed_leaves_the_rest_navigable():
     line = text.split("\n").index("  c3 conv 8 3x3 from ") + 1
     labels = {i.label for i in completions(analysis, line, len("  c3 conv 8 3x3 from ") + 1, {})}
     assert {"c1", "r1", "b1", "input"} <= labels
+
+
+def test_definition_of_a_prelude_block_type_opens_the_prelude():
+    from archdsl.lsp.server import find_definition
+    from archdsl.semantics import prelude
+
+    path = SPECS / "resnet50.arch"
+    text = path.read_text()
+    analysis = analyse_text(str(path), text)
+    line = next(i for i, s in enumerate(text.split("\n"), 1) if s.startswith("stages bottleneck"))
+    found = find_definition(analysis, line, len("stages bott"), {})
+    assert found.file == str(prelude.PATH)
+    assert prelude.PATH.read_text().split("\n")[found.line - 1].startswith("block bottleneck [[")

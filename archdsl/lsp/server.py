@@ -200,7 +200,10 @@ def find_definition(analysis: Analysis, line: int, col: int, blocks: dict) -> Sp
     if word.role == "option":
         return parameter_of(chain[-1], word.name, blocks)
     if word.role == "type":
-        return None
+        from archdsl.semantics import prelude
+
+        found = prelude.block_types().get(word.name)
+        return found.name_span if found is not None else None  # a prelude block's, in archdsl/prelude.arch
     return definition_of(word, chain, analysis.tree.statements, (*words(), *blocks))
 
 

@@ -20,8 +20,8 @@ from archdsl.semantics.values import Evaluator, names_in
 from archdsl.syntax import tree as T
 
 PATH = Path(__file__).resolve().parent.parent / "prelude.arch"
-#: the name the prelude's spans are reported under
-NAME = "archdsl/prelude.arch"
+#: the name the prelude's spans carry: its path, where an editor's go-to-definition opens it
+NAME = str(PATH)
 
 
 @cache
