@@ -155,3 +155,14 @@ def test_a_table_rows_units_count_in_their_stages_section():
             "stages sd\n  a [2, [[4,3x3]]]\n  b [3, [[4,3x3]]] /2\n")
     rates = [n.p for n in archdsl.load(text).nodes() if n.op == "stochastic_depth"]
     assert rates == [0.5 * i / 5 for i in range(5)]
+
+
+def test_the_prelude_is_read_only_for_a_spec_that_names_one_of_its_blocks():
+    prelude._definitions.cache_clear()
+    try:
+        archdsl.load("network t\ninput 3x8x8\nconv 4 3x3\nrelu\n")
+        assert prelude._definitions.cache_info().currsize == 0
+        archdsl.load("network t\ninput 3x8x8\nstages basic\n  l [1, [[3,3x3],[3,3x3]]]\n")
+        assert prelude._definitions.cache_info().currsize == 1
+    finally:
+        prelude._definitions.cache_clear()

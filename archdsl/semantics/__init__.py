@@ -94,7 +94,8 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     evaluator = Evaluator(header.params)
     library = new_library(evaluator, diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
-    library.blocks.update(prelude.blocks())
+    if prelude.used_by(spec.statements, library.blocks, header.params):
+        library.blocks.update(prelude.blocks())
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     builder.library_failed = library.failed
     x = make_input(graph, builder.em, header.input_span)

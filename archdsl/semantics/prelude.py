@@ -10,6 +10,7 @@ row; a diagnostic at a place in the prelude itself is moved to the use.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -44,9 +45,27 @@ def blocks() -> dict[str, BlockDef]:
     return {block.name: replace(block) for block in _definitions()}
 
 
+@cache
 def names() -> tuple[str, ...]:
-    """The names the prelude's blocks take: no spec may define a block of its own by one of them."""
-    return tuple(block.name for block in _definitions())
+    """The names the prelude's blocks take: no spec may define a block of its own by one of them.
+    Read from the text's `block NAME` lines, so that a spec that uses none of them never parses it."""
+    return tuple(re.findall(r"^block (\w+)", PATH.read_text(encoding="utf-8"), re.M))
+
+
+def used_by(statements, blocks: dict, params: dict) -> bool:
+    """Whether the statements, the bodies of the blocks they can use, or a word a parameter holds
+    name a prelude block: only then is the prelude read."""
+    wanted = set(names())
+    if wanted & {v for v in params.values() if isinstance(v, str)}:
+        return True
+    bodies = [statements, *(block.body for block in blocks.values())]
+    while bodies:
+        for stmt in bodies.pop():
+            first = stmt.args[0] if stmt.args and isinstance(stmt.args[0], T.Name) else None
+            if stmt.word in wanted or (first is not None and first.name in wanted):
+                return True
+            bodies.append(stmt.body)
+    return False
 
 
 def block_types() -> dict[str, BlockDef]:

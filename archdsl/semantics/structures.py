@@ -144,7 +144,9 @@ class Structures:
     def block_types(self) -> list[str]:
         """The block types a `stages` line can name: the prelude's table blocks, the Python ones,
         and the spec's own blocks (the prelude's helpers left out)."""
-        return [name for name, b in self.user_blocks.items() if b.table or not b.bundled] + list(self.blocks)
+        from archdsl.semantics import prelude
+
+        return [*prelude.block_types(), *(name for name, b in self.user_blocks.items() if not b.bundled), *self.blocks]
 
     def block_type(self, name: str, span: Span) -> BlockType:
         if name not in self.blocks:
