@@ -36,6 +36,10 @@ class Graph:
     _nodes: dict[int, NodeBase] = field(default_factory=dict, repr=False)
     #: node id -> the ids of the nodes that take it as an input (a dict as an ordered set)
     _users: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
+    #: the ids of the nodes whose type was inferred, without problems, from their inputs' types as
+    #: they are now (the Emitter records them): the verifier need not infer those again. Replacing
+    #: a node takes it and its users out.
+    inferred: set[int] = field(default_factory=set, repr=False)
 
     def add(self, node: NodeBase) -> NodeBase:
         self._nodes[node.id] = node
@@ -47,6 +51,8 @@ class Graph:
     def replace(self, node: NodeBase) -> None:
         """Swap in a new version of a node (same id and inputs), e.g. with its type filled in."""
         self._nodes[node.id] = node
+        self.inferred.discard(node.id)
+        self.inferred.difference_update(self._users.get(node.id, ()))
 
     def __getitem__(self, node_id: int) -> NodeBase:
         return self._nodes[node_id]

@@ -73,6 +73,8 @@ class Emitter:
         if node.has_state and self.sharing is not None:
             self.sharing.record(node, self.graph)
         self.graph.add(node)
+        if out_type is not None and not problems:
+            self.graph.inferred.add(node.id)
         self.budget.add(node, self.graph)
         return node.id
 
