@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import gc
 import sys
 import time
+from contextlib import contextmanager
 
 from archdsl.commands.common import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for,
                                      report)
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else [str(word) for word in argv]
     usage_format = _JSON_USAGE.set(wants_json(words))
     try:
-        with guarded_streams():
+        with guarded_streams(), fewer_collections():
             try:
                 parser = build_parser()
                 args = parser.parse_args(argv)
@@ -244,6 +246,24 @@ def main(argv: list[str] | None = None) -> int:
         return output_failed(exc)
     finally:
         _JSON_USAGE.reset(usage_format)
+
+
+#: objects made between two runs of Python's cycle collector over the youngest ones (Python's own: 700)
+COLLECT_AFTER = 50_000
+
+
+@contextmanager
+def fewer_collections():
+    """Python's cycle collector run less often while a command runs. A check makes many small
+    objects that live until the spec is done (syntax tree, IR nodes, types) and few cycles;
+    collecting every 700 of them scanned the young ones again and again, a sixth of the time of
+    `compile --check specs/`. Memory stays bounded: cycles are still collected, later."""
+    before = gc.get_threshold()
+    gc.set_threshold(COLLECT_AFTER, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def run_command(parser: argparse.ArgumentParser, args) -> int:
