@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else [str(word) for word in argv]
     usage_format = _JSON_USAGE.set(wants_json(words))
     try:
-        with guarded_streams(), fewer_collections():
+        with guarded_streams(), collector_paused():
             try:
                 parser = build_parser()
                 args = parser.parse_args(argv)
@@ -248,28 +248,32 @@ def main(argv: list[str] | None = None) -> int:
         _JSON_USAGE.reset(usage_format)
 
 
-#: objects made between two runs of Python's cycle collector over the youngest ones (Python's own: 700)
-COLLECT_AFTER = 50_000
+#: commands that run until they are stopped, for which the cycle collector runs as usual
+RUNS_UNTIL_STOPPED = {"lsp"}
 
 
 @contextmanager
-def fewer_collections():
-    """Python's cycle collector run less often while a command runs. A check makes many small
-    objects that live until the spec is done (syntax tree, IR nodes, types) and few cycles;
-    collecting every 700 of them scanned the young ones again and again, a sixth of the time of
-    `compile --check specs/`. Memory stays bounded: cycles are still collected, later."""
-    before = gc.get_threshold()
-    gc.set_threshold(COLLECT_AFTER, *before[1:])
+def collector_paused():
+    """Python's cycle collector paused while a command runs (but the language server). A check
+    makes many small objects that live until its spec is done (syntax tree, IR nodes, types) and
+    few cycles; the collector scanned them again and again, a tenth of a check's time, and its
+    runs during the imports too. Commands over many specs collect after each one
+    (archdsl.commands.many), so memory stays bounded."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        if enabled:
+            gc.enable()
 
 
 def run_command(parser: argparse.ArgumentParser, args) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command in RUNS_UNTIL_STOPPED:
+        gc.enable()
     try:
         return args.run(args)
     except ModuleNotFoundError as exc:
