@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import lru_cache
+from typing import ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -109,8 +110,7 @@ class TensorType(BaseModel):
 
     def with_shape(self, shape, axes=None) -> "TensorType":
         """This type with other sizes (and axis names), batched as it is."""
-        return TensorType(shape=tuple(shape), axes=tuple(axes if axes is not None else self.axes),
-                          batched=self.batched)
+        return tensor_type(tuple(shape), tuple(axes if axes is not None else self.axes), self.batched)
 
     def with_channels(self, channels: int) -> "TensorType":
         """This type with `channels` on its feature axis."""
@@ -129,6 +129,23 @@ class TensorType(BaseModel):
         return self.sizes_text if plain and self.batched else f"{self.sizes_text} ({names})"
 
 
+#: how many distinct types the constructors below keep (a network has tens of them)
+KEPT_TYPES = 4096
+
+
+@lru_cache(maxsize=KEPT_TYPES, typed=True)
+def image_type(channels: int, height: int, width: int) -> TensorType:
+    """`TensorType(channels=, height=, width=)`, one shared value for each size: types are
+    immutable, a network has few distinct ones, and the type rules make one per node."""
+    return TensorType(channels=channels, height=height, width=width)
+
+
+@lru_cache(maxsize=KEPT_TYPES, typed=True)
+def tensor_type(shape: tuple[int, ...], axes: tuple[str, ...], batched: bool = True) -> TensorType:
+    """`TensorType(shape=, axes=, batched=)`, one shared value for each (see image_type)."""
+    return TensorType(shape=shape, axes=axes, batched=batched)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A type problem found by an op's rule; the emitter attaches the node's span."""
@@ -144,9 +161,10 @@ class Problem:
 Result = tuple[TensorType | None, list[Problem]]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One state_dict entry an op owns: `suffix` after the node's path ('' for the path itself)."""
+class Entry(NamedTuple):
+    """One state_dict entry an op owns: `suffix` after the node's path ('' for the path itself).
+    A named tuple, not a dataclass: every node's entries are made as it is added (the budget
+    counts its parameters), and a tuple is made in a fraction of the time."""
 
     suffix: str
     shape: tuple[int, ...]
