@@ -57,26 +57,32 @@ def _output_names(output) -> list[str]:
 def _per_node(graph: Graph) -> list[str]:
     problems = []
     for node in graph.nodes():
-        where = f"node %{node.id} ({node.op} {node.path})"
-        if node.op not in NODE_TYPES:
-            problems.append(f"{where}: unknown op")
-            continue
-        low, high = ARITY[node.op]
-        if not low <= len(node.inputs) <= high:
-            problems.append(f"{where}: {len(node.inputs)} inputs, expected {low}..{high}")
-        if any(i >= node.id or i not in graph for i in node.inputs):
-            problems.append(f"{where}: an input is not an earlier node")
-            continue
-        if node.span is None:
-            problems.append(f"{where}: no source span")
-        if node.type is None:
-            problems.append(f"{where}: no inferred type")
-            continue
-        if node.id in graph.inferred:  # inferred from these very inputs when it was added
-            continue
-        expected, issues = infer(node, [graph[i].type for i in node.inputs])
-        if issues or expected != node.type:
-            problems.append(f"{where}: type {node.type} disagrees with inference ({expected}, {issues})")
+        found = _node_problems(node, graph)
+        if found:
+            where = f"node %{node.id} ({node.op} {node.path})"
+            problems += [f"{where}: {problem}" for problem in found]
+    return problems
+
+
+def _node_problems(node, graph: Graph) -> list[str]:
+    """What is wrong with one node (nothing, for almost every node: the messages are made only then)."""
+    if node.op not in NODE_TYPES:
+        return ["unknown op"]
+    problems = []
+    low, high = ARITY[node.op]
+    if not low <= len(node.inputs) <= high:
+        problems.append(f"{len(node.inputs)} inputs, expected {low}..{high}")
+    if any(i >= node.id or i not in graph for i in node.inputs):
+        return problems + ["an input is not an earlier node"]
+    if node.span is None:
+        problems.append("no source span")
+    if node.type is None:
+        return problems + ["no inferred type"]
+    if node.id in graph.inferred:  # inferred from these very inputs when it was added
+        return problems
+    expected, issues = infer(node, [graph[i].type for i in node.inputs])
+    if issues or expected != node.type:
+        problems.append(f"type {node.type} disagrees with inference ({expected}, {issues})")
     return problems
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar, NamedTuple
+from typing import Annotated, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, model_validator
+from pydantic_core import core_schema
 
 from archdsl.ir.origin import Frame
 from archdsl.diagnostics import Span
@@ -171,6 +172,11 @@ class Entry(NamedTuple):
     trainable: bool = True
 
 
+#: a node's span, validated as a Span (the parser made it); pydantic would otherwise build a
+#: field-by-field schema of the dataclass (and of its Source) for every node class
+SourceSpan = Annotated[Span, GetPydanticSchema(lambda source, handler: core_schema.is_instance_schema(Span))]
+
+
 class NodeBase(BaseModel):
     """The fields every node has, and the rules every op class defines."""
 
@@ -178,7 +184,7 @@ class NodeBase(BaseModel):
     id: int
     inputs: tuple[int, ...] = ()
     path: str
-    span: Span | None = None
+    span: SourceSpan | None = None
     type: TensorType | None = None
     #: the rows, blocks and scopes that made this node, outermost first (see archdsl.ir.origin)
     origin: tuple[Frame, ...] = ()
