@@ -254,6 +254,11 @@ class NoMacs:
         return 0
 
 
+def counts_macs(node: NodeBase) -> bool:
+    """Whether `node`'s op has a MAC rule of its own, rather than NoMacs's zero."""
+    return type(node).macs is not NoMacs.macs
+
+
 class Free(Stateless, NoMacs):
     """Mixin: no state, and no arithmetic (data movement, views, identity at inference)."""
 
