@@ -71,6 +71,10 @@ class Graph:
         """The ids of the nodes that take `node_id` as an input, each once, in construction order."""
         return list(self._users.get(node_id, ()))
 
+    def has_users(self, node_id: int) -> bool:
+        """Whether any node takes `node_id` as an input."""
+        return bool(self._users.get(node_id))
+
     def users(self, node_id: int) -> list[NodeBase]:
         return [self[u] for u in self.successors(node_id)]
 

@@ -40,8 +40,13 @@ def _structure(graph: Graph) -> list[str]:
 def _inputs_come_first(graph: Graph) -> bool:
     """Every node's inputs were added before it: construction order is then a topological order,
     so the graph has no cycle."""
-    position = {node.id: k for k, node in enumerate(graph.nodes())}
-    return all(position.get(i, len(position)) < position[node.id] for node in graph.nodes() for i in node.inputs)
+    earlier: set[int] = set()
+    for node in graph.nodes():
+        for i in node.inputs:
+            if i not in earlier:
+                return False
+        earlier.add(node.id)
+    return True
 
 
 def _output_names(output) -> list[str]:
@@ -72,8 +77,9 @@ def _node_problems(node, graph: Graph) -> list[str]:
     low, high = ARITY[node.op]
     if not low <= len(node.inputs) <= high:
         problems.append(f"{len(node.inputs)} inputs, expected {low}..{high}")
-    if any(i >= node.id or i not in graph for i in node.inputs):
-        return problems + ["an input is not an earlier node"]
+    for i in node.inputs:
+        if i >= node.id or i not in graph:
+            return problems + ["an input is not an earlier node"]
     if node.span is None:
         problems.append("no source span")
     if node.type is None:
@@ -90,7 +96,7 @@ def _paths(graph: Graph) -> list[str]:
     seen: dict[str, int] = {}
     problems = []
     for node in graph.stateful():
-        if not node.path or any(not part for part in node.path.split(".")):
+        if not node.path or "" in node.path.split("."):
             problems.append(f"node %{node.id}: bad module path {node.path!r}")
         if node.shares is not None:
             problems += _sharing(graph, node)

@@ -425,7 +425,7 @@ def unused_values(graph: Graph) -> list[Diagnostic]:
     """A warning for each value that is computed and then never used."""
     found, seen = [], set()
     for node in graph.nodes():
-        if node.op in ("output", "input") or graph.users(node.id) or node.span in seen:
+        if node.op in ("output", "input") or graph.has_users(node.id) or node.span in seen:
             continue
         seen.add(node.span)
         found.append(warning("W0401", f"`{shown_name(node)}` is computed but never used", node.span,
