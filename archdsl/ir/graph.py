@@ -43,9 +43,14 @@ class Graph:
 
     def add(self, node: NodeBase) -> NodeBase:
         self._nodes[node.id] = node
-        self._users.setdefault(node.id, {})
+        users = self._users
+        if node.id not in users:
+            users[node.id] = {}
         for source in node.inputs:
-            self._users.setdefault(source, {})[node.id] = None
+            of_source = users.get(source)
+            if of_source is None:
+                users[source] = of_source = {}
+            of_source[node.id] = None
         return node
 
     def replace(self, node: NodeBase) -> None:

@@ -85,15 +85,15 @@ class TensorType(BaseModel):
     @property
     def channels(self) -> int:
         """An image's channels, or the features (last axis) of anything else."""
-        return self.shape[0] if self.is_image else self.shape[-1]
+        return self.shape[0] if self.axes == IMAGE_AXES else self.shape[-1]
 
     @property
     def height(self) -> int | None:
-        return self.shape[1] if self.is_image else None
+        return self.shape[1] if self.axes == IMAGE_AXES else None
 
     @property
     def width(self) -> int | None:
-        return self.shape[2] if self.is_image else None
+        return self.shape[2] if self.axes == IMAGE_AXES else None
 
     @property
     def spatial(self) -> tuple[int, int] | None:
