@@ -94,10 +94,16 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     library = new_library(evaluator, diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
-    builder.library_failed = library.failed
-    x = make_input(graph, builder.em, header.input_span)
-    build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
-    return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used for w in unused_parameters(b)]
+    try:
+        builder.library_failed = library.failed
+        x = make_input(graph, builder.em, header.input_span)
+        build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
+        return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used for w in unused_parameters(b)]
+    finally:
+        # the builder answers the evaluator's `x.channels` (evaluator -> builder -> evaluator): cut
+        # the loop, so that what the walk made is freed when the check is done, not when Python's
+        # cycle collector next runs (archdsl.cli pauses it)
+        evaluator.properties = None
 
 
 def new_library(evaluator: Evaluator, diagnostics: list[Diagnostic]) -> Library:
