@@ -67,7 +67,7 @@ class Evaluator:
             raise AssertionError(f"unknown syntax value {value!r}")
         return evaluate(self, value)
 
-    def _number(self, value: T.Int | T.Float):
+    def _number(self, value: T.Float):
         return _finite(value.value, value.span)
 
     def _operation(self, value: T.BinOp):
@@ -237,8 +237,9 @@ class Evaluator:
         return shown
 
 
-#: how each kind of syntax value is evaluated (by its exact class: a dict lookup, not a chain of isinstance)
-_EVALUATE = {T.Int: Evaluator._number, T.Float: Evaluator._number, T.Name: Evaluator._name,
+#: how each kind of syntax value is evaluated (by its exact class: a dict lookup, not a chain of isinstance);
+#: a whole number is at most 9 digits (the parser's limit), so only a written float can be too large
+_EVALUATE = {T.Int: lambda self, value: value.value, T.Float: Evaluator._number, T.Name: Evaluator._name,
              T.BinOp: Evaluator._operation, T.Not: Evaluator._not, T.Call: Evaluator._call,
              T.Dims: lambda self, value: value.values, T.ListValue: Evaluator._items, T.TupleValue: Evaluator._items,
              T.Stride: lambda self, value: value.value, T.Str: Evaluator._quoted}
