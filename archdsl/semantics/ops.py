@@ -120,7 +120,7 @@ def _pad_option(call: Call):
         if isinstance(word, str) and word not in ("same", "valid"):
             raise invalid("E0209", f"{what} must be a size, `same` or `valid`", value.span, f"got {word}",
                           did_you_mean(word, ("same", "valid")) or "write pad=1, pad=1x1, pad=same or pad=valid")
-        return word if word in ("same", "valid") else call.ev.pair(value, what, minimum=0)
+        return word if word in ("same", "valid") else call.ev.pair(value, what, minimum=0, evaluated=word)
 
     return call.opt("pad", convert, (0, 0))
 

@@ -48,6 +48,10 @@ def invalid(code: str, message: str, span: Span, label: str = "", help: str = ""
     return Invalid(error(code, message, span, label, help, notes))
 
 
+#: `pair`'s default for a value not yet evaluated
+_NOT_YET = object()
+
+
 class Evaluator:
     """Evaluates syntax values against the spec's parameters (and, in a block, its arguments and
     `let` values). `properties` answers `x.channels`-style names: (value name, property, span) ->
@@ -210,14 +214,15 @@ class Evaluator:
         raise invalid("E0209", f"{what} must be true or false", value.span, f"got {show(result)}",
                       did_you_mean(show(result), ("true", "false")) or f"write {what}=true or {what}=false")
 
-    def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
-        """A size given as `3`, `3x3` or `(3,3)`."""
+    def pair(self, value, what: str, minimum: int = 1, evaluated=_NOT_YET) -> tuple[int, int]:
+        """A size given as `3`, `3x3` or `(3,3)`; `evaluated`: the value of `value`, where the
+        caller has worked it out already."""
         if isinstance(value, T.BinOp) and value.op == "mul" and all(
                 isinstance(side, T.Int) for side in (value.left, value.right)):
             a, b = value.left.value, value.right.value
             raise invalid("E0209", f"`{a}*{b}` multiplies out to {a * b}, not a size", value.span,
                           f"{what} {a * b}x{a * b}?", f"a size is written `{a}x{b}`")
-        written = self.eval(value)
+        written = self.eval(value) if evaluated is _NOT_YET else evaluated
         result = (written, written) if isinstance(written, int) and not isinstance(written, bool) else written
         if (not isinstance(result, (list, tuple)) or len(result) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
