@@ -29,15 +29,12 @@ class Emitter:
         #: the application of a shared instance being built, if any (see `applications`)
         self.sharing: Sharing | None = None
 
-    @contextmanager
-    def frame(self, role: str, path: str, kind: str, application: int | None = None, shared_by: int | None = None):
+    def frame(self, role: str, path: str, kind: str, application: int | None = None,
+              shared_by: int | None = None) -> "_Framed":
         """Nodes emitted inside record that a `role` construct of `kind` at `path` made them (the
         `application`-th of the `shared_by` applications of a shared instance, where it is one)."""
-        self.frames.append(Frame(role=role, path=path, kind=kind, application=application, shared_by=shared_by))
-        try:
-            yield
-        finally:
-            self.frames.pop()
+        return _Framed(self.frames, Frame(role=role, path=path, kind=kind, application=application,
+                                          shared_by=shared_by))
 
     @contextmanager
     def applications(self):
@@ -198,6 +195,22 @@ class Emitter:
         starts = [sum(parts[:i]) for i in range(len(parts))]
         return [self.emit(N.ChannelSlice, [x], join(path, str(i)), span, start=start, size=size)
                 for i, (start, size) in enumerate(zip(starts, parts))]
+
+
+class _Framed:
+    """`with emitter.frame(...)`: the frame is on the emitter's stack inside (a class, not a
+    generator: every block instance enters one)."""
+
+    __slots__ = ("frames", "frame")
+
+    def __init__(self, frames: list[Frame], frame: Frame):
+        self.frames, self.frame = frames, frame
+
+    def __enter__(self) -> None:
+        self.frames.append(self.frame)
+
+    def __exit__(self, *exc) -> None:
+        self.frames.pop()
 
 
 class Sharing:
