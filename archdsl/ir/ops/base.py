@@ -6,9 +6,12 @@ An op's class says, in one place, how many inputs it takes (`ARITY`), its output
 The back ends dispatch on these; `archdsl.ir.nodes` gathers the registered classes into the
 closed union the IR is made of. A class that leaves a rule undefined inherits a method that
 raises MissingRule, and the completeness tests list every such gap.
+
+The op modules (and archdsl.ir.origin) do without `from __future__ import annotations`: pydantic
+then reads each field's annotation as an object instead of evaluating it from a string, which
+took a quarter of building the node classes when archdsl.ir.nodes is imported.
 """
 
-from __future__ import annotations
 
 import math
 from dataclasses import dataclass

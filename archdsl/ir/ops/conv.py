@@ -1,6 +1,5 @@
 """Sliding-window ops with weights: conv and its transpose, and the size rule they share."""
 
-from __future__ import annotations
 
 import math
 from typing import Literal

@@ -1,6 +1,5 @@
 """Ops that join several values: add, mul, concat."""
 
-from __future__ import annotations
 
 from typing import Literal
 

@@ -1,6 +1,5 @@
 """Normalisations and learned per-channel scales."""
 
-from __future__ import annotations
 
 from typing import ClassVar, Literal
 

@@ -1,6 +1,5 @@
 """Pooling and resampling: windows without weights, adaptive pools and upsampling."""
 
-from __future__ import annotations
 
 import math
 from typing import ClassVar, Literal
