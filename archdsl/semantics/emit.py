@@ -57,7 +57,10 @@ class Emitter:
              span: Span | None, **attrs) -> int:
         """Create a node of type `cls`, infer its type, report problems, count it against the
         budget (which may stop elaboration with OverBudget); returns its id."""
-        node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, origin=tuple(self.frames), **attrs)
+        # the class's pydantic validator itself (what `cls(...)` runs, less the Python call around it)
+        node = cls.__pydantic_validator__.validate_python(
+            {"id": len(self.graph), "inputs": tuple(inputs), "path": path, "span": span, "origin": tuple(self.frames),
+             **attrs})
         if node.has_state and self.sharing is not None and self.sharing.later:
             node = node.model_copy(update={"shares": self.sharing.owner(node)})
         elif node.has_state:
