@@ -34,7 +34,8 @@ class Graph:
     size_fixed_why: str = "pad=same with a stride is worked out for the declared size"
     #: node id -> node, in construction order
     _nodes: dict[int, NodeBase] = field(default_factory=dict, repr=False)
-    #: node id -> the ids of the nodes that take it as an input (a dict as an ordered set)
+    #: node id -> the ids of the nodes that take it as an input (a dict as an ordered set); a node
+    #: nothing takes has no entry
     _users: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
     #: the ids of the nodes whose type was inferred, without problems, from their inputs' types as
     #: they are now (the Emitter records them): the verifier need not infer those again. Replacing
@@ -44,8 +45,6 @@ class Graph:
     def add(self, node: NodeBase) -> NodeBase:
         self._nodes[node.id] = node
         users = self._users
-        if node.id not in users:
-            users[node.id] = {}
         for source in node.inputs:
             of_source = users.get(source)
             if of_source is None:
@@ -64,6 +63,10 @@ class Graph:
 
     def __contains__(self, node_id: int) -> bool:
         return node_id in self._nodes
+
+    def ids(self):
+        """The node ids, as a set-like view (for many membership tests at once)."""
+        return self._nodes.keys()
 
     def __len__(self) -> int:
         return len(self._nodes)

@@ -61,15 +61,16 @@ def _output_names(output) -> list[str]:
 
 def _per_node(graph: Graph) -> list[str]:
     problems = []
+    ids = graph.ids()
     for node in graph.nodes():
-        found = _node_problems(node, graph)
+        found = _node_problems(node, graph, ids)
         if found:
             where = f"node %{node.id} ({node.op} {node.path})"
             problems += [f"{where}: {problem}" for problem in found]
     return problems
 
 
-def _node_problems(node, graph: Graph) -> list[str]:
+def _node_problems(node, graph: Graph, ids) -> list[str]:
     """What is wrong with one node (nothing, for almost every node: the messages are made only then)."""
     if node.op not in NODE_TYPES:
         return ["unknown op"]
@@ -78,7 +79,7 @@ def _node_problems(node, graph: Graph) -> list[str]:
     if not low <= len(node.inputs) <= high:
         problems.append(f"{len(node.inputs)} inputs, expected {low}..{high}")
     for i in node.inputs:
-        if i >= node.id or i not in graph:
+        if i >= node.id or i not in ids:
             return problems + ["an input is not an earlier node"]
     if node.span is None:
         problems.append("no source span")
