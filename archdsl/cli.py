@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import gc
 import sys
 import time
+from contextlib import contextmanager
 
 from archdsl.commands.common import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, add_spec_arguments, limits_of, load_for,
                                      report)
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else [str(word) for word in argv]
     usage_format = _JSON_USAGE.set(wants_json(words))
     try:
-        with guarded_streams():
+        with guarded_streams(), collector_paused():
             try:
                 parser = build_parser()
                 args = parser.parse_args(argv)
@@ -246,10 +248,32 @@ def main(argv: list[str] | None = None) -> int:
         _JSON_USAGE.reset(usage_format)
 
 
+#: commands that run until they are stopped, for which the cycle collector runs as usual
+RUNS_UNTIL_STOPPED = {"lsp"}
+
+
+@contextmanager
+def collector_paused():
+    """Python's cycle collector paused while a command runs (but the language server). A check
+    makes many small objects that live until its spec is done (syntax tree, IR nodes, types) and
+    few cycles; the collector scanned them again and again, a tenth of a check's time, and its
+    runs during the imports too. Commands over many specs collect after each one
+    (archdsl.commands.many), so memory stays bounded."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_command(parser: argparse.ArgumentParser, args) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command in RUNS_UNTIL_STOPPED:
+        gc.enable()
     try:
         return args.run(args)
     except ModuleNotFoundError as exc:

@@ -134,7 +134,13 @@ def inside(path: Path, folder: Path) -> bool:
 def leads_out(path: Path, folder: Path) -> bool:
     """Whether `path` is there (a dangling link too) and resolves to somewhere outside `folder`; a
     path that does not resolve (a loop of links) is left to reading, which says why it cannot."""
-    return os.path.lexists(path) and _resolved(path) is not None and not inside(path, folder)
+    if not os.path.lexists(path):
+        return False
+    resolved = _resolved(path)
+    if resolved is None:
+        return False
+    home = _resolved(folder)
+    return home is None or not resolved.is_relative_to(home)
 
 
 def _resolved(path: Path) -> Path | None:

@@ -105,9 +105,10 @@ def is_library(path: Path) -> bool:
     return bool(lines) and all(line.startswith("#") or line.split()[0] in ("block", "use") for line in lines)
 
 
-def read_registry(path: Path) -> tuple[list[Model], list[str]]:
+def read_registry(path: Path, only: str | None = None) -> tuple[list[Model], list[str]]:
     """The lines of one models.txt; a missing file names nothing, one leading out of its folder
-    (a link to elsewhere) is not read and is a problem."""
+    (a link to elsewhere) is not read and is a problem. With `only`, the lines naming that
+    network alone are read (each other line costs a look at its file)."""
     if leads_out(path, path.parent):
         return [], [f"{path}: leads outside {path.parent} (a link to a file elsewhere), so it is not read"]
     try:
@@ -117,7 +118,7 @@ def read_registry(path: Path) -> tuple[list[Model], list[str]]:
     listed, problems = [], []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
-        if not words:
+        if not words or (only is not None and words[0] != only):
             continue
         model, why = registry_line(path.parent, words)
         if model is None:
@@ -163,8 +164,16 @@ def _natural(name: str) -> list:
 
 
 def find(name: str) -> Model | None:
-    """The network called `name`, or None."""
-    return models().get(name)
+    """The network called `name`, or None: as `models().get(name)`, but a name its folder's
+    registry lists is found without looking at every other file on the search path."""
+    for folder in search_path():
+        listed = read_registry(folder / REGISTRY, only=name)[0]
+        if listed:
+            return listed[0]
+        found = next((model for model in folder_models(folder)[0] if model.name == name), None)
+        if found is not None:
+            return found
+    return None
 
 
 def is_name(text) -> bool:

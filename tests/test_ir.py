@@ -42,6 +42,28 @@ def test_verifier_catches_a_broken_graph():
         verify(graph)
 
 
+def test_a_replaced_node_and_its_users_are_inferred_again():
+    graph = archdsl.load(spec_path("resnet18"))
+    node = graph[5]
+    users = graph.successors(5)
+    assert {5, *users} <= graph.inferred  # the Emitter typed them: the verifier trusts them as they are
+    graph.replace(node.model_copy(update={"out_channels": node.out_channels * 2}))
+    assert not {5, *users} & graph.inferred
+    with pytest.raises(VerificationError, match=r"%5 \(conv .*disagrees with inference"):
+        verify(graph)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "densenet121", "efficientnet", "convnext", "swin", "maxvit",
+                                  "inception_v3", "deeplabv3", "unet"])
+def test_the_emitters_types_are_what_the_verifier_infers(name):
+    """The verifier skips inference for nodes the Emitter typed (graph.inferred); inferring every
+    node again from its inputs must give the same types."""
+    graph = archdsl.load(spec_path(name))
+    assert len(graph.inferred) >= len(graph) - 2  # all but the input and output nodes
+    graph.inferred.clear()
+    verify(graph)
+
+
 def test_input_size_override_changes_types_only():
     small = archdsl.load(spec_path("resnet50"), input_size=(3, 97, 97))
     assert str(small.input_type) == "3x97x97"

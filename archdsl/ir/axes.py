@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _TOKEN = re.compile(r"\s*(?:(?P<label>[A-Za-z_][A-Za-z0-9_]*)=|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<one>1)|"
                     r"(?P<open>\()|(?P<close>\))|(?P<bad>[^\s()]+))")
@@ -110,9 +111,11 @@ def parse_side(text: str, start: int = 0, labels: bool = False) -> Side:
     return side
 
 
+@lru_cache(maxsize=256)
 def parse(text: str, same_names: bool = True) -> Pattern:
     """`left -> right`; with `same_names` (rearrange) both sides must name the same axes, else
-    (reduce) the right names some of the left's, and the others are reduced."""
+    (reduce) the right names some of the left's, and the others are reduced. A pattern is parsed
+    once (the result is immutable): a transformer's blocks repeat the same few."""
     if text.count("->") != 1:
         raise PatternError("a pattern has one `->` between the input's axes and the output's", 0, len(text),
                            'write it like "c (h p1) (w p2) -> (h w) (p1 p2 c)"')

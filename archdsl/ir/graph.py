@@ -34,25 +34,39 @@ class Graph:
     size_fixed_why: str = "pad=same with a stride is worked out for the declared size"
     #: node id -> node, in construction order
     _nodes: dict[int, NodeBase] = field(default_factory=dict, repr=False)
-    #: node id -> the ids of the nodes that take it as an input (a dict as an ordered set)
+    #: node id -> the ids of the nodes that take it as an input (a dict as an ordered set); a node
+    #: nothing takes has no entry
     _users: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
+    #: the ids of the nodes whose type was inferred, without problems, from their inputs' types as
+    #: they are now (the Emitter records them): the verifier need not infer those again. Replacing
+    #: a node takes it and its users out.
+    inferred: set[int] = field(default_factory=set, repr=False)
 
     def add(self, node: NodeBase) -> NodeBase:
         self._nodes[node.id] = node
-        self._users.setdefault(node.id, {})
+        users = self._users
         for source in node.inputs:
-            self._users.setdefault(source, {})[node.id] = None
+            of_source = users.get(source)
+            if of_source is None:
+                users[source] = of_source = {}
+            of_source[node.id] = None
         return node
 
     def replace(self, node: NodeBase) -> None:
         """Swap in a new version of a node (same id and inputs), e.g. with its type filled in."""
         self._nodes[node.id] = node
+        self.inferred.discard(node.id)
+        self.inferred.difference_update(self._users.get(node.id, ()))
 
     def __getitem__(self, node_id: int) -> NodeBase:
         return self._nodes[node_id]
 
     def __contains__(self, node_id: int) -> bool:
         return node_id in self._nodes
+
+    def ids(self):
+        """The node ids, as a set-like view (for many membership tests at once)."""
+        return self._nodes.keys()
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -64,6 +78,10 @@ class Graph:
     def successors(self, node_id: int) -> list[int]:
         """The ids of the nodes that take `node_id` as an input, each once, in construction order."""
         return list(self._users.get(node_id, ()))
+
+    def has_users(self, node_id: int) -> bool:
+        """Whether any node takes `node_id` as an input."""
+        return bool(self._users.get(node_id))
 
     def users(self, node_id: int) -> list[NodeBase]:
         return [self[u] for u in self.successors(node_id)]

@@ -5,7 +5,6 @@ the back ends (summary, diagrams) tell a stage from a block from a plain scope b
 alone, never the source.
 """
 
-from __future__ import annotations
 
 from typing import Literal
 

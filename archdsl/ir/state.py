@@ -53,7 +53,11 @@ def node_parameter_count(node: NodeBase, graph: Graph) -> int:
     in_type = graph[node.inputs[0]].type if node.inputs else node.type  # as node_state takes it
     if in_type is None:
         return 0
-    return sum(math.prod(e.shape) for e in node.state(in_type) if e.trainable)
+    count = 0
+    for entry in node.state(in_type):
+        if entry.trainable:
+            count += math.prod(entry.shape)
+    return count
 
 
 def parameter_count(graph: Graph) -> int:

@@ -1,7 +1,9 @@
 """The one verifier: every invariant a well-formed IR graph must satisfy.
 
 A graph that fails here is a compiler bug, not a user error; user errors are
-reported as diagnostics before a graph is ever handed to the verifier.
+reported as diagnostics before a graph is ever handed to the verifier. A node's type is
+inferred again from its inputs' types unless the graph records that it was so inferred when the
+node was added (`Graph.inferred`, kept by the Emitter): checking a spec then infers each type once.
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ def _structure(graph: Graph) -> list[str]:
 def _inputs_come_first(graph: Graph) -> bool:
     """Every node's inputs were added before it: construction order is then a topological order,
     so the graph has no cycle."""
-    position = {node.id: k for k, node in enumerate(graph.nodes())}
-    return all(position.get(i, len(position)) < position[node.id] for node in graph.nodes() for i in node.inputs)
+    earlier: set[int] = set()
+    for node in graph.nodes():
+        for i in node.inputs:
+            if i not in earlier:
+                return False
+        earlier.add(node.id)
+    return True
 
 
 def _output_names(output) -> list[str]:
@@ -54,25 +61,35 @@ def _output_names(output) -> list[str]:
 
 def _per_node(graph: Graph) -> list[str]:
     problems = []
+    ids = graph.ids()
     for node in graph.nodes():
-        where = f"node %{node.id} ({node.op} {node.path})"
-        if node.op not in NODE_TYPES:
-            problems.append(f"{where}: unknown op")
-            continue
-        low, high = ARITY[node.op]
-        if not low <= len(node.inputs) <= high:
-            problems.append(f"{where}: {len(node.inputs)} inputs, expected {low}..{high}")
-        if any(i >= node.id or i not in graph for i in node.inputs):
-            problems.append(f"{where}: an input is not an earlier node")
-            continue
-        if node.span is None:
-            problems.append(f"{where}: no source span")
-        if node.type is None:
-            problems.append(f"{where}: no inferred type")
-            continue
-        expected, issues = infer(node, [graph[i].type for i in node.inputs])
-        if issues or expected != node.type:
-            problems.append(f"{where}: type {node.type} disagrees with inference ({expected}, {issues})")
+        found = _node_problems(node, graph, ids)
+        if found:
+            where = f"node %{node.id} ({node.op} {node.path})"
+            problems += [f"{where}: {problem}" for problem in found]
+    return problems
+
+
+def _node_problems(node, graph: Graph, ids) -> list[str]:
+    """What is wrong with one node (nothing, for almost every node: the messages are made only then)."""
+    if node.op not in NODE_TYPES:
+        return ["unknown op"]
+    problems = []
+    low, high = ARITY[node.op]
+    if not low <= len(node.inputs) <= high:
+        problems.append(f"{len(node.inputs)} inputs, expected {low}..{high}")
+    for i in node.inputs:
+        if i >= node.id or i not in ids:
+            return problems + ["an input is not an earlier node"]
+    if node.span is None:
+        problems.append("no source span")
+    if node.type is None:
+        return problems + ["no inferred type"]
+    if node.id in graph.inferred:  # inferred from these very inputs when it was added
+        return problems
+    expected, issues = infer(node, [graph[i].type for i in node.inputs])
+    if issues or expected != node.type:
+        problems.append(f"type {node.type} disagrees with inference ({expected}, {issues})")
     return problems
 
 
@@ -80,7 +97,7 @@ def _paths(graph: Graph) -> list[str]:
     seen: dict[str, int] = {}
     problems = []
     for node in graph.stateful():
-        if not node.path or any(not part for part in node.path.split(".")):
+        if not node.path or "" in node.path.split("."):
             problems.append(f"node %{node.id}: bad module path {node.path!r}")
         if node.shares is not None:
             problems += _sharing(graph, node)

@@ -97,11 +97,17 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     if prelude.used_by(spec.statements, library.blocks, header.params):
         library.blocks.update(prelude.blocks())
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
-    builder.library_failed = library.failed
-    x = make_input(graph, builder.em, header.input_span)
-    build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
-    return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used and not b.bundled
-                                            for w in unused_parameters(b)]
+    try:
+        builder.library_failed = library.failed
+        x = make_input(graph, builder.em, header.input_span)
+        build_outputs(builder, spec.statements, Scope("", x), x, header.input_span)
+        return unused_blocks(library.blocks) + [w for b in library.blocks.values() if b.used and not b.bundled
+                                                for w in unused_parameters(b)]
+    finally:
+        # the builder answers the evaluator's `x.channels` (evaluator -> builder -> evaluator): cut
+        # the loop, so that what the walk made is freed when the check is done, not when Python's
+        # cycle collector next runs (archdsl.cli pauses it)
+        evaluator.properties = None
 
 
 def new_library(evaluator: Evaluator, diagnostics: list[Diagnostic]) -> Library:
@@ -431,7 +437,7 @@ def unused_values(graph: Graph) -> list[Diagnostic]:
     """A warning for each value that is computed and then never used."""
     found, seen = [], set()
     for node in graph.nodes():
-        if node.op in ("output", "input") or graph.users(node.id) or node.span in seen:
+        if node.op in ("output", "input") or graph.has_users(node.id) or node.span in seen:
             continue
         seen.add(node.span)
         found.append(warning("W0401", f"`{shown_name(node)}` is computed but never used", node.span,

@@ -187,8 +187,10 @@ class Builder(BlockUses, Control, Structures):
         """A statement whose layer type is a word-valued parameter (`act` in a block taking
         `act=relu6`), with the word in its place; None where the word is `none`."""
         def word_of(name: str):
-            value = self.ev.params.get(name) if name not in self.known_words() else None
-            return value if isinstance(value, str) and value not in ("true", "false") else None
+            value = self.ev.params.get(name)
+            if not isinstance(value, str) or value in ("true", "false") or name in self.known_words():
+                return None
+            return value
 
         if stmt.body:
             return stmt

@@ -29,15 +29,12 @@ class Emitter:
         #: the application of a shared instance being built, if any (see `applications`)
         self.sharing: Sharing | None = None
 
-    @contextmanager
-    def frame(self, role: str, path: str, kind: str, application: int | None = None, shared_by: int | None = None):
+    def frame(self, role: str, path: str, kind: str, application: int | None = None,
+              shared_by: int | None = None) -> "_Framed":
         """Nodes emitted inside record that a `role` construct of `kind` at `path` made them (the
         `application`-th of the `shared_by` applications of a shared instance, where it is one)."""
-        self.frames.append(Frame(role=role, path=path, kind=kind, application=application, shared_by=shared_by))
-        try:
-            yield
-        finally:
-            self.frames.pop()
+        return _Framed(self.frames, Frame(role=role, path=path, kind=kind, application=application,
+                                          shared_by=shared_by))
 
     @contextmanager
     def applications(self):
@@ -60,7 +57,10 @@ class Emitter:
              span: Span | None, **attrs) -> int:
         """Create a node of type `cls`, infer its type, report problems, count it against the
         budget (which may stop elaboration with OverBudget); returns its id."""
-        node = cls(id=len(self.graph), inputs=tuple(inputs), path=path, span=span, origin=tuple(self.frames), **attrs)
+        # the class's pydantic validator itself (what `cls(...)` runs, less the Python call around it)
+        node = cls.__pydantic_validator__.validate_python(
+            {"id": len(self.graph), "inputs": tuple(inputs), "path": path, "span": span, "origin": tuple(self.frames),
+             **attrs})
         if node.has_state and self.sharing is not None and self.sharing.later:
             node = node.model_copy(update={"shares": self.sharing.owner(node)})
         elif node.has_state:
@@ -69,10 +69,13 @@ class Emitter:
         out_type, problems = infer(node, in_types)
         for problem in problems:
             self.diagnostics.append(self._diagnostic(problem, node))
-        node = node.model_copy(update={"type": out_type}) if out_type is not None else node
+        if out_type is not None:
+            _set_type(node, out_type)
         if node.has_state and self.sharing is not None:
             self.sharing.record(node, self.graph)
         self.graph.add(node)
+        if out_type is not None and not problems:
+            self.graph.inferred.add(node.id)
         self.budget.add(node, self.graph)
         return node.id
 
@@ -197,6 +200,22 @@ class Emitter:
                 for i, (start, size) in enumerate(zip(starts, parts))]
 
 
+class _Framed:
+    """`with emitter.frame(...)`: the frame is on the emitter's stack inside (a class, not a
+    generator: every block instance enters one)."""
+
+    __slots__ = ("frames", "frame")
+
+    def __init__(self, frames: list[Frame], frame: Frame):
+        self.frames, self.frame = frames, frame
+
+    def __enter__(self) -> None:
+        self.frames.append(self.frame)
+
+    def __exit__(self, *exc) -> None:
+        self.frames.pop()
+
+
 class Sharing:
     """The applications of one shared block instance: the stateful nodes of the first, in order, and
     where a later application stands in that list."""
@@ -244,6 +263,14 @@ class Sharing:
                  or owner.state(self.owner_types[at]) == node.state(in_type))
         if not same and self.mismatch is None:
             self.mismatch = (self.index, node, owner)
+
+
+def _set_type(node: N.NodeBase, out_type) -> None:
+    """Fill in the type of a node just made by `emit`, before anything else sees it: in place, as
+    pydantic's `model_copy(update=...)` fills in the copy it makes (copying every node cost a
+    tenth of a check's time)."""
+    node.__dict__["type"] = out_type
+    node.__pydantic_fields_set__.add("type")
 
 
 def _split_sizes(channels: int, sizes: int | list[int]) -> list[int] | str:

@@ -124,7 +124,7 @@ def _pad_option(call: Call):
         if isinstance(word, str) and word not in PAD_WORDS:
             raise invalid("E0209", f"{what} must be a size, `same`, `valid` or `auto`", value.span, f"got {word}",
                           did_you_mean(word, PAD_WORDS) or "write pad=1, pad=1x1, pad=same, pad=valid or pad=auto")
-        return word if word in PAD_WORDS else call.ev.pair(value, what, minimum=0)
+        return word if word in PAD_WORDS else call.ev.pair(value, what, minimum=0, evaluated=word)
 
     return call.opt("pad", convert, (0, 0))
 

@@ -21,6 +21,8 @@ MAX_VALUE = 10**9
 LOGIC = ("and", "or")
 COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
                ">=": operator.ge}
+ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "floordiv": operator.floordiv,
+              "truediv": operator.truediv, "mod": operator.mod}
 SWITCH = ("true", "false")
 WORDS = (*SWITCH, "same", "valid", "none", "first", "auto", "identity", "proj", "avgdown", "relu")
 
@@ -46,6 +48,10 @@ def invalid(code: str, message: str, span: Span, label: str = "", help: str = ""
     return Invalid(error(code, message, span, label, help, notes))
 
 
+#: `pair`'s default for a value not yet evaluated
+_NOT_YET = object()
+
+
 class Evaluator:
     """Evaluates syntax values against the spec's parameters (and, in a block, its arguments and
     `let` values). `properties` answers `x.channels`-style names: (value name, property, span) ->
@@ -60,31 +66,31 @@ class Evaluator:
         return Evaluator(params, self.properties)
 
     def eval(self, value):
-        if isinstance(value, (T.Int, T.Float)):
-            return _finite(value.value, value.span)
-        if isinstance(value, T.Name):
-            return self._name(value)
-        if isinstance(value, T.BinOp):
-            if value.op in LOGIC:
-                return self._logic(value)
-            if value.op in COMPARISONS:
-                return self._compare(value)
-            return self._binop(value)
-        if isinstance(value, T.Not):
-            return not self.truth(value.operand, "`not`")
-        if isinstance(value, T.Call):
-            return self._call(value)
-        if isinstance(value, T.Dims):
-            return value.values
-        if isinstance(value, (T.ListValue, T.TupleValue)):
-            return [self.eval(v) for v in value.items]
-        if isinstance(value, T.Stride):
-            return value.value
-        if isinstance(value, T.Str):
-            raise invalid("E0101", "quoted text is for patterns only", value.span, "not a value here",
-                          "write words bare, like `shortcut=proj`; quotes hold the axis patterns of `rearrange`, "
-                          '`reduce` and `tensor`, and a row\'s `names="layer_{i}"`')
-        raise AssertionError(f"unknown syntax value {value!r}")
+        evaluate = _EVALUATE.get(type(value))
+        if evaluate is None:
+            raise AssertionError(f"unknown syntax value {value!r}")
+        return evaluate(self, value)
+
+    def _number(self, value: T.Float):
+        return _finite(value.value, value.span)
+
+    def _operation(self, value: T.BinOp):
+        if value.op in LOGIC:
+            return self._logic(value)
+        if value.op in COMPARISONS:
+            return self._compare(value)
+        return self._binop(value)
+
+    def _not(self, value: T.Not) -> bool:
+        return not self.truth(value.operand, "`not`")
+
+    def _items(self, value: T.ListValue | T.TupleValue) -> list:
+        return [self.eval(v) for v in value.items]
+
+    def _quoted(self, value: T.Str):
+        raise invalid("E0101", "quoted text is for patterns only", value.span, "not a value here",
+                      "write words bare, like `shortcut=proj`; quotes hold the axis patterns of `rearrange`, "
+                      '`reduce` and `tensor`, and a row\'s `names="layer_{i}"`')
 
     def _name(self, value: T.Name):
         if "." in value.name and value.name not in self.params:
@@ -102,7 +108,7 @@ class Evaluator:
 
     def _binop(self, value: T.BinOp):
         left, right = self.eval(value.left), self.eval(value.right)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+        if not (_is_arithmetic(left) and _is_arithmetic(right)):
             raise invalid("E0209", "arithmetic needs numbers", value.span, "not a number",
                           "only numbers and numeric parameters can be combined with + - * / // %")
         if value.op in ("floordiv", "truediv") and right == 0:
@@ -111,9 +117,7 @@ class Evaluator:
         if value.op == "mod" and right == 0:
             raise invalid("E0209", "remainder of a division by zero", value.span, "divides by 0",
                           "check the value of the divisor's parameter")
-        result = {"add": lambda: left + right, "sub": lambda: left - right, "mul": lambda: left * right,
-                  "floordiv": lambda: left // right, "truediv": lambda: left / right, "mod": lambda: left % right}[value.op]()
-        return _finite(result, value.span, MAX_VALUE)
+        return _finite(ARITHMETIC[value.op](left, right), value.span, MAX_VALUE)
 
     def truth(self, value, what: str) -> bool:
         """`value` as a condition: true or false (a comparison, `and`, `or`, `not`, or a true/false
@@ -210,14 +214,15 @@ class Evaluator:
         raise invalid("E0209", f"{what} must be true or false", value.span, f"got {show(result)}",
                       did_you_mean(show(result), ("true", "false")) or f"write {what}=true or {what}=false")
 
-    def pair(self, value, what: str, minimum: int = 1) -> tuple[int, int]:
-        """A size given as `3`, `3x3` or `(3,3)`."""
+    def pair(self, value, what: str, minimum: int = 1, evaluated=_NOT_YET) -> tuple[int, int]:
+        """A size given as `3`, `3x3` or `(3,3)`; `evaluated`: the value of `value`, where the
+        caller has worked it out already."""
         if isinstance(value, T.BinOp) and value.op == "mul" and all(
                 isinstance(side, T.Int) for side in (value.left, value.right)):
             a, b = value.left.value, value.right.value
             raise invalid("E0209", f"`{a}*{b}` multiplies out to {a * b}, not a size", value.span,
                           f"{what} {a * b}x{a * b}?", f"a size is written `{a}x{b}`")
-        written = self.eval(value)
+        written = self.eval(value) if evaluated is _NOT_YET else evaluated
         result = (written, written) if isinstance(written, int) and not isinstance(written, bool) else written
         if (not isinstance(result, (list, tuple)) or len(result) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in result)):
@@ -235,6 +240,18 @@ class Evaluator:
             hint = did_you_mean(shown, choices) or "choose one of " + ", ".join(choices)
             raise invalid("E0209", f"{what} must be one of {', '.join(choices)}", value.span, f"got {shown}", hint)
         return shown
+
+
+#: how each kind of syntax value is evaluated (by its exact class: a dict lookup, not a chain of isinstance);
+#: a whole number is at most 9 digits (the parser's limit), so only a written float can be too large
+_EVALUATE = {T.Int: lambda self, value: value.value, T.Float: Evaluator._number, T.Name: Evaluator._name,
+             T.BinOp: Evaluator._operation, T.Not: Evaluator._not, T.Call: Evaluator._call,
+             T.Dims: lambda self, value: value.values, T.ListValue: Evaluator._items, T.TupleValue: Evaluator._items,
+             T.Stride: lambda self, value: value.value, T.Str: Evaluator._quoted}
+
+
+def _is_arithmetic(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _finite(number, span: Span, maximum: float = math.inf):

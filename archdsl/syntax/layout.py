@@ -14,6 +14,10 @@ _OPENERS = {"[": "]", "(": ")"}
 _CLOSERS = {"]": "[", ")": "("}
 
 
+#: how a token changes the bracket depth
+_DEPTH = {"LSQB": 1, "LPAR": 1, "FUNC": 1, "RSQB": -1, "RPAR": -1}
+
+
 class IndentError(Exception):
     def __init__(self, line: int, column: int, width: int):
         super().__init__(f"bad indentation at line {line}")
@@ -37,7 +41,7 @@ class Indenter:
                     yield token
                     yield from self._indentation(token, levels)
                 continue
-            depth += {"LSQB": 1, "LPAR": 1, "FUNC": 1, "RSQB": -1, "RPAR": -1}.get(token.type, 0)
+            depth += _DEPTH.get(token.type, 0)
             yield token
         for _ in levels[1:]:
             yield Token("_DEDENT", "")
@@ -119,6 +123,9 @@ _SCAN = re.compile(r"""
 """, re.VERBOSE)  # anything else is no token at all: the lexer stops at the first such character
 
 
+_BRACKET_DEPTH = {"[": 1, "(": 1, "]": -1, ")": -1}
+
+
 def check_size(source: Source) -> list[Diagnostic]:
     """E0504 where the text passes a limit that keeps parsing fast and shallow: too many words
     and symbols, an overlong word, an overlong expression, blocks nested too deep.
@@ -140,15 +147,14 @@ def check_size(source: Source) -> list[Diagnostic]:
             continue
         tokens += 1
         operators = operators + 1 if kind == "operator" else (0 if text in ",[]=" else operators)
-        depth += {"[": 1, "(": 1, "]": -1, ")": -1}.get(text, 0)
-        problem = _over_limit(source, match, tokens, operators)
-        if problem:
-            return [problem]
+        depth += _BRACKET_DEPTH.get(text, 0)
+        if tokens > MAX_TOKENS or len(text) > MAX_WORD or operators > MAX_OPERATORS:
+            return [_over_limit(source, match, tokens, operators)]
     return []
 
 
-def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) -> Diagnostic | None:
-    """E0504 if this token passes a limit. Spans are made only then: each counts the lines before it."""
+def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) -> Diagnostic:
+    """E0504 for the limit this token passes. Spans are made only then: each counts the lines before it."""
     start, text = match.start(), match.group()
     if tokens > MAX_TOKENS:
         return error("E0504", f"the spec is too long to check: more than {MAX_TOKENS:,} words and symbols",
@@ -157,10 +163,8 @@ def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) ->
     if len(text) > MAX_WORD:
         return error("E0504", f"a name or number of {len(text):,} characters (at most {MAX_WORD})",
                      _at(source, start, len(text)), "too long", "is this the right file?")
-    if operators > MAX_OPERATORS:
-        return error("E0504", f"an expression with more than {MAX_OPERATORS} operators", _at(source, start, len(text)),
-                     "too long", "compute it once with `param NAME = ...` and use the name")
-    return None
+    return error("E0504", f"an expression with more than {MAX_OPERATORS} operators", _at(source, start, len(text)),
+                 "too long", "compute it once with `param NAME = ...` and use the name")
 
 
 def _indentation(source: Source, match: re.Match, levels: list[int]) -> Diagnostic | None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from archdsl.diagnostics import Diagnostic, Label, Source, Span, error
@@ -32,8 +33,12 @@ def _lark() -> Lark:
     cached table was made from this grammar, with these options and this lark and Python, and
     builds the tables again where it was not, or where the file cannot be read or written."""
     grammar = resources.files("archdsl.syntax").joinpath("grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", postlex=Indenter(), propagate_positions=True,
-                maybe_placeholders=False, cache=cache_file(grammar) or False)
+    return Lark(grammar, parser="lalr", postlex=Indenter(), keep_all_tokens=True, maybe_placeholders=False,
+                transformer=_Reductions(), cache=cache_file(grammar + _OPTIONS) or False)
+
+
+#: what the tables depend on besides the grammar: a cache file made with other options is another file
+_OPTIONS = "\n// lalr, keep_all_tokens"
 
 
 def cache_file(grammar: str) -> str | None:
@@ -78,8 +83,9 @@ def _parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
     for attempt in range(MAX_SYNTAX_ERRORS):
         if attempt * len(text) > MAX_REPARSE_CHARS:  # each error costs a parse of the whole text
             break
+        builder = _CURRENT.builder = _Builder(source)
         try:
-            lark_tree = _lark().parse(text)
+            statements = _lark().parse(text)
         except (UnexpectedInput, IndentError) as exc:
             diag, line = _syntax_diagnostic(source, exc)
             diagnostics.append(diag)
@@ -87,9 +93,13 @@ def _parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
                 break
             text = _blank_line(text, line)
             continue
+        finally:
+            _CURRENT.builder = None
         if diagnostics:
             return None, diagnostics
-        return _Builder(source).spec(lark_tree)
+        if builder.diagnostics:
+            return None, builder.diagnostics
+        return T.Spec(source, statements), []
     return None, diagnostics
 
 
@@ -250,41 +260,66 @@ def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
 
 
 class _Builder:
-    """Walks a lark tree and builds the frozen syntax tree."""
+    """Builds the frozen syntax tree while lark parses: lark calls `reduce` for each rule it
+    reduces, with the rule's raw children (every token, brackets and line ends included), so no
+    lark tree is made. A rule's span runs from its first child's start to its last child's end;
+    a parenthesised value keeps its own span, and its brackets count where it is a child."""
 
     def __init__(self, source: Source):
         self.source = source
         self.diagnostics: list[Diagnostic] = []
 
-    def spec(self, lark_tree: Tree) -> tuple[T.Spec | None, list[Diagnostic]]:
-        statements = tuple(self.statement(t) for t in lark_tree.children if isinstance(t, Tree))
-        if self.diagnostics:
-            return None, self.diagnostics
-        return T.Spec(self.source, statements), []
+    def span(self, token: Token) -> Span:
+        return Span(self.source, token.line, token.column, token.end_line, token.end_column)
 
-    def span(self, item) -> Span:
-        if isinstance(item, Token):
-            return Span(self.source, item.line, item.column, item.end_line, item.end_column)
-        m = item.meta
-        return Span(self.source, m.line, m.column, m.end_line, m.end_column)
+    def extent(self, first, last) -> Span:
+        """From the start of child `first` to the end of child `last` (tokens, values or brackets)."""
+        a = first.open if isinstance(first, _Bracketed) else first
+        b = last.close if isinstance(last, _Bracketed) else last
+        if isinstance(a, Token):
+            line, col = a.line, a.column
+        else:
+            line, col = a.span.line, a.span.col
+        if isinstance(b, Token):
+            return Span(self.source, line, col, b.end_line, b.end_column)
+        return Span(self.source, line, col, b.span.end_line, b.span.end_col)
 
-    def statement(self, t: Tree) -> T.Statement:
-        word, *rest = t.children
-        args, options, inputs, body = [], [], (), ()
-        for child in rest:
-            if isinstance(child, Tree) and child.data == "option":
-                options.append(self.option(child))
-            elif isinstance(child, Tree) and child.data == "inputs":
-                inputs = tuple(T.Name(str(n), self.span(n)) for n in child.children)
-            elif isinstance(child, Tree) and child.data == "body":
-                body = tuple(self.statement(s) for s in child.children)
+    def start(self, children) -> tuple[T.Statement, ...]:
+        return tuple(c for c in children if isinstance(c, T.Statement))
+
+    def statement(self, children) -> T.Statement:
+        word = children[0]
+        args, options, inputs, body, last = [], [], (), (), word
+        for child in children[1:]:
+            if isinstance(child, T.Option):
+                options.append(child)
+            elif isinstance(child, _Inputs):
+                inputs = child.names
+            elif isinstance(child, _Body):
+                body = child.statements
+            elif isinstance(child, Token):  # the line's end
+                continue
             else:
-                args.append(self.value(child))
+                args.append(child.value if isinstance(child, _Bracketed) else child)
+            last = child
         self.check_repeated_options(options)
-        span = self.span(t)
-        head_end = self.span(rest[-1] if rest and not _is_body(rest[-1]) else word)
-        head = Span(self.source, span.line, span.col, head_end.end_line, head_end.end_col)
+        if body:  # a statement with a body: its head is reported as its word
+            last = word
+        if isinstance(last, _Inputs):
+            end = last.end
+        elif isinstance(last, Token):
+            end = self.span(last)
+        else:
+            end = (last.value if isinstance(last, _Bracketed) else last).span
+        head = Span(self.source, word.line, word.column, end.end_line, end.end_col)
         return T.Statement(str(word), self.span(word), tuple(args), tuple(options), inputs, body, head)
+
+    def body(self, children) -> "_Body":
+        return _Body(tuple(c for c in children if isinstance(c, T.Statement)))
+
+    def inputs(self, children) -> "_Inputs":
+        names = tuple(T.Name(str(t), self.span(t)) for t in children[1::2])
+        return _Inputs(names, names[-1].span)
 
     def check_repeated_options(self, options: list[T.Option]) -> None:
         first: dict[str, T.Option] = {}
@@ -295,35 +330,38 @@ class _Builder:
                     "keep one of them", (Label(first[option.name].span, "first given here"),)))
             first.setdefault(option.name, option)
 
-    def option(self, t: Tree) -> T.Option:
-        name, value = t.children
-        return T.Option(str(name), self.span(name), self.value(value), self.span(t))
+    def option(self, children) -> T.Option:
+        name, _, value = children
+        return T.Option(str(name), self.span(name), _bare(value), self.extent(name, value))
 
-    def value(self, item):
-        if isinstance(item, Token):
-            return self.token_value(item)
-        kind = item.data
-        if kind in ("int", "float", "name", "dims", "stride", "string"):
-            return self.token_value(item.children[0], kind)
-        if kind == "call":
-            function, *args = item.children
-            return T.Call(str(function)[:-1], tuple(self.value(a) for a in args if a is not None),
-                          self.span(item), self.span(function))
-        if kind == "compare":
-            left, op, right = item.children
-            return T.BinOp(str(op), self.value(left), self.value(right), self.span(item))
-        items = tuple(self.value(c) for c in item.children)
-        if kind == "not":
-            return T.Not(items[0], self.span(item))
-        if kind == "list":
-            return T.ListValue(items, self.span(item))
-        if kind == "tuple":
-            return T.TupleValue(items, self.span(item))
-        return T.BinOp(kind, items[0], items[1], self.span(item))
+    def atom(self, children) -> "_Bracketed":  # `( value )`
+        opening, inner, closing = children
+        return _Bracketed(_bare(inner), opening, closing)
 
-    def token_value(self, token: Token, kind: str | None = None):
+    def call(self, children) -> T.Call:
+        function = children[0]
+        return T.Call(str(function)[:-1], tuple(_bare(a) for a in children[1:-1:2]),
+                      self.extent(function, children[-1]), self.span(function))
+
+    def compare(self, children) -> T.BinOp:
+        left, op, right = children
+        return T.BinOp(str(op), _bare(left), _bare(right), self.extent(left, right))
+
+    def binary(self, kind: str, children) -> T.BinOp:
+        left, _, right = children
+        return T.BinOp(kind, _bare(left), _bare(right), self.extent(left, right))
+
+    def not_value(self, children) -> T.Not:
+        return T.Not(_bare(children[1]), self.extent(children[0], children[1]))
+
+    def list_value(self, children) -> T.ListValue:
+        return T.ListValue(tuple(_bare(c) for c in children[1:-1:2]), self.extent(children[0], children[-1]))
+
+    def tuple_value(self, children) -> T.TupleValue:
+        return T.TupleValue(tuple(_bare(c) for c in children[1:-1:2]), self.extent(children[0], children[-1]))
+
+    def token_value(self, token: Token, kind: str):
         span = self.span(token)
-        kind = kind or token.type.lower()
         if kind == "name":
             return T.Name(str(token), span)
         if kind == "float":
@@ -343,5 +381,61 @@ class _Builder:
         return T.Int(int(digits[0]), span)
 
 
-def _is_body(item) -> bool:
-    return isinstance(item, Tree) and item.data == "body"
+class _Bracketed:
+    """A value written in brackets, `(a + b)`: the value, and the brackets that enclose it."""
+
+    __slots__ = ("value", "open", "close")
+
+    def __init__(self, value, opening: Token, closing: Token):
+        self.value, self.open, self.close = value, opening, closing
+
+
+class _Inputs:
+    """`from a, b`: the names, and the span of the last (where the statement's head ends)."""
+
+    __slots__ = ("names", "end")
+
+    def __init__(self, names: tuple, end: Span):
+        self.names, self.end = names, end
+
+
+class _Body:
+    __slots__ = ("statements",)
+
+    def __init__(self, statements: tuple):
+        self.statements = statements
+
+
+def _bare(value):
+    return value.value if isinstance(value, _Bracketed) else value
+
+
+#: the builder of the parse under way in this thread (lark's callbacks are made once, with the parser)
+_CURRENT = threading.local()
+
+
+class _Reductions:
+    """lark's callbacks, one per rule (and alias) of the grammar, each handing the rule's children
+    to the builder of the parse under way."""
+
+
+def _reduction(method: str, *bound):
+    def reduce(self, children):
+        return getattr(_CURRENT.builder, method)(*bound, children)
+    return reduce
+
+
+def _token_reduction(kind: str):
+    def reduce(self, children):
+        return _CURRENT.builder.token_value(children[0], kind)
+    return reduce
+
+
+for _rule in ("start", "statement", "body", "inputs", "option", "atom", "call", "compare"):
+    setattr(_Reductions, _rule, _reduction(_rule))
+for _rule in ("list", "tuple", "not"):
+    setattr(_Reductions, _rule, _reduction(f"{_rule}_value"))
+for _op in ("add", "sub", "mul", "floordiv", "truediv", "mod", "or", "and"):
+    setattr(_Reductions, _op, _reduction("binary", _op))
+for _kind in ("int", "float", "name", "dims", "stride", "string"):
+    setattr(_Reductions, _kind, _token_reduction(_kind))

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from archdsl.ir.graph import Graph
 from archdsl.ir.memory import activation_bytes
 from archdsl.ir.nodes import NodeBase
+from archdsl.ir.ops.base import counts_macs
 from archdsl.ir.state import node_parameter_count, node_state
 from archdsl.backends.summary.costs import node_other_flops, node_macs, peak_activation_bytes
 from archdsl.backends.summary.structure import (Group, Item, Run, block_count, default_depth, module_tree, runs,
@@ -96,7 +97,7 @@ def size(graph: Graph) -> tuple[int, int]:
     """Trainable parameters and MACs, counted as `totals` counts them: all `compile --check`'s
     verdict says, without the memory figures (checking a folder of specs pays this once a spec)."""
     return (sum(node_parameter_count(n, graph) for n in graph.stateful()),
-            sum(node_macs(n, graph) for n in graph.nodes()))
+            sum(node_macs(n, graph) for n in graph.nodes() if counts_macs(n)))
 
 
 def totals(graph: Graph) -> Totals:

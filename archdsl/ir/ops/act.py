@@ -7,7 +7,6 @@ renamed). The node class, the type rule, the costs, the diagram family, the lowe
 surface syntax (`gelu approximate=tanh`) all follow from that line.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal

@@ -6,15 +6,20 @@ An op's class says, in one place, how many inputs it takes (`ARITY`), its output
 The back ends dispatch on these; `archdsl.ir.nodes` gathers the registered classes into the
 closed union the IR is made of. A class that leaves a rule undefined inherits a method that
 raises MissingRule, and the completeness tests list every such gap.
+
+The op modules (and archdsl.ir.origin) do without `from __future__ import annotations`: pydantic
+then reads each field's annotation as an object instead of evaluating it from a string, which
+took a quarter of building the node classes when archdsl.ir.nodes is imported.
 """
 
-from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from functools import lru_cache
+from typing import Annotated, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, model_validator
+from pydantic_core import core_schema
 
 from archdsl.ir.origin import Frame
 from archdsl.diagnostics import Span
@@ -83,15 +88,15 @@ class TensorType(BaseModel):
     @property
     def channels(self) -> int:
         """An image's channels, or the features (last axis) of anything else."""
-        return self.shape[0] if self.is_image else self.shape[-1]
+        return self.shape[0] if self.axes == IMAGE_AXES else self.shape[-1]
 
     @property
     def height(self) -> int | None:
-        return self.shape[1] if self.is_image else None
+        return self.shape[1] if self.axes == IMAGE_AXES else None
 
     @property
     def width(self) -> int | None:
-        return self.shape[2] if self.is_image else None
+        return self.shape[2] if self.axes == IMAGE_AXES else None
 
     @property
     def spatial(self) -> tuple[int, int] | None:
@@ -109,8 +114,7 @@ class TensorType(BaseModel):
 
     def with_shape(self, shape, axes=None) -> "TensorType":
         """This type with other sizes (and axis names), batched as it is."""
-        return TensorType(shape=tuple(shape), axes=tuple(axes if axes is not None else self.axes),
-                          batched=self.batched)
+        return tensor_type(tuple(shape), tuple(axes if axes is not None else self.axes), self.batched)
 
     def with_channels(self, channels: int) -> "TensorType":
         """This type with `channels` on its feature axis."""
@@ -129,6 +133,23 @@ class TensorType(BaseModel):
         return self.sizes_text if plain and self.batched else f"{self.sizes_text} ({names})"
 
 
+#: how many distinct types the constructors below keep (a network has tens of them)
+KEPT_TYPES = 4096
+
+
+@lru_cache(maxsize=KEPT_TYPES, typed=True)
+def image_type(channels: int, height: int, width: int) -> TensorType:
+    """`TensorType(channels=, height=, width=)`, one shared value for each size: types are
+    immutable, a network has few distinct ones, and the type rules make one per node."""
+    return TensorType(channels=channels, height=height, width=width)
+
+
+@lru_cache(maxsize=KEPT_TYPES, typed=True)
+def tensor_type(shape: tuple[int, ...], axes: tuple[str, ...], batched: bool = True) -> TensorType:
+    """`TensorType(shape=, axes=, batched=)`, one shared value for each (see image_type)."""
+    return TensorType(shape=shape, axes=axes, batched=batched)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A type problem found by an op's rule; the emitter attaches the node's span."""
@@ -144,13 +165,19 @@ class Problem:
 Result = tuple[TensorType | None, list[Problem]]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One state_dict entry an op owns: `suffix` after the node's path ('' for the path itself)."""
+class Entry(NamedTuple):
+    """One state_dict entry an op owns: `suffix` after the node's path ('' for the path itself).
+    A named tuple, not a dataclass: every node's entries are made as it is added (the budget
+    counts its parameters), and a tuple is made in a fraction of the time."""
 
     suffix: str
     shape: tuple[int, ...]
     trainable: bool = True
+
+
+#: a node's span, validated as a Span (the parser made it); pydantic would otherwise build a
+#: field-by-field schema of the dataclass (and of its Source) for every node class
+SourceSpan = Annotated[Span, GetPydanticSchema(lambda source, handler: core_schema.is_instance_schema(Span))]
 
 
 class NodeBase(BaseModel):
@@ -160,7 +187,7 @@ class NodeBase(BaseModel):
     id: int
     inputs: tuple[int, ...] = ()
     path: str
-    span: Span | None = None
+    span: SourceSpan | None = None
     type: TensorType | None = None
     #: the rows, blocks and scopes that made this node, outermost first (see archdsl.ir.origin)
     origin: tuple[Frame, ...] = ()
@@ -228,6 +255,11 @@ class NoMacs:
 
     def macs(self, inputs: list[TensorType]) -> int:
         return 0
+
+
+def counts_macs(node: NodeBase) -> bool:
+    """Whether `node`'s op has a MAC rule of its own, rather than NoMacs's zero."""
+    return type(node).macs is not NoMacs.macs
 
 
 class Free(Stateless, NoMacs):

@@ -1,6 +1,5 @@
 """Sliding-window ops with weights: conv and its transpose, and the size rule they share."""
 
-from __future__ import annotations
 
 import math
 from typing import Literal
@@ -8,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from archdsl.ir.ops.base import (Entry, NodeBase, NoMacs, Pair, Problem, Result, SameType, Sides, Stateless,
-                                 TensorType, declared, need_spatial, not_divisible_help)
+                                 TensorType, declared, image_type, need_spatial, not_divisible_help)
 
 
 def conv_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False,
@@ -35,8 +34,8 @@ def too_small(node, t: TensorType, kernel, stride, padding, dilation=(1, 1)) -> 
                    f"input is {t}", "use a larger input (--input), a smaller kernel or stride, or more padding")
 
 
-def window(node, t: TensorType, kernel, stride, padding, dilation=(1, 1), ceil=False) -> Result:
-    """The output type of a window op that keeps the channels."""
+def window(node, t: TensorType, kernel, stride, padding, dilation=(1, 1), ceil=False, channels=None) -> Result:
+    """The output type of a window op: `channels` (default: the input's) at the window's size."""
     problems = need_spatial(node, t)
     if problems:
         return None, problems
@@ -45,7 +44,7 @@ def window(node, t: TensorType, kernel, stride, padding, dilation=(1, 1), ceil=F
     w = conv_out(t.width, kernel[1], stride[1], left, dilation[1], ceil, right)
     if h <= 0 or w <= 0:
         return None, [too_small(node, t, kernel, stride, padding, dilation)]
-    return TensorType(channels=t.channels, height=h, width=w), []
+    return image_type(t.channels if channels is None else channels, h, w), []
 
 
 def _groups_problem(node, in_channels: int) -> Problem:
@@ -78,9 +77,7 @@ class Conv(NodeBase):
     def infer(self, inputs) -> Result:
         (t,) = inputs
         problems = declared(self, "channels", self.in_channels, t.channels) + _groups(self, t)
-        out, more = window(self, t, self.kernel, self.stride, self.padding, self.dilation)
-        if out is not None:
-            out = out.with_channels(self.out_channels)
+        out, more = window(self, t, self.kernel, self.stride, self.padding, self.dilation, channels=self.out_channels)
         return out, problems + more
 
     def state(self, in_type) -> list[Entry]:
@@ -131,7 +128,7 @@ class Deconv(NodeBase):
                                             self.kernel, self.output_padding))
         if h <= 0 or w <= 0:
             return None, problems + [too_small(self, t, self.kernel, self.stride, self.padding, self.dilation)]
-        return TensorType(channels=self.out_channels, height=h, width=w), problems
+        return image_type(self.out_channels, h, w), problems
 
     def state(self, in_type) -> list[Entry]:
         kh, kw = self.kernel
@@ -158,7 +155,7 @@ class ZeroPad(Stateless, NoMacs, NodeBase):
         if problems:
             return None, problems
         top, bottom, left, right = self.padding
-        return TensorType(channels=t.channels, height=t.height + top + bottom, width=t.width + left + right), []
+        return image_type(t.channels, t.height + top + bottom, t.width + left + right), []
 
     def other_flops(self, inputs) -> int:
         return 0

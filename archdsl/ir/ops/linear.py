@@ -1,6 +1,5 @@
 """Fully connected ops: on a flat vector, and at every position of an image."""
 
-from __future__ import annotations
 
 from typing import Literal
 

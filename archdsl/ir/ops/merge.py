@@ -1,10 +1,9 @@
 """Ops that join several values: add, mul, concat."""
 
-from __future__ import annotations
 
 from typing import Literal
 
-from archdsl.ir.ops.base import NodeBase, NoMacs, Problem, Result, Stateless, TensorType, broadcast_all, hw
+from archdsl.ir.ops.base import NoMacs, NodeBase, Problem, Result, Stateless, TensorType, broadcast_all, hw, image_type
 
 MANY = 1 << 16
 
@@ -84,7 +83,7 @@ class Concat(Stateless, NoMacs, NodeBase):
                 return None, [Problem(
                     "E0307", f"concat: sizes differ ({hw(first)} vs {hw(t)})", f"joins {first} and {t}",
                     "concatenated values must share height and width", blame_input=i)]
-        return TensorType(channels=sum(t.channels for t in inputs), height=first.height, width=first.width), []
+        return image_type(sum(t.channels for t in inputs), first.height, first.width), []
 
     def _along_axis(self, inputs) -> Result:
         first = inputs[0]

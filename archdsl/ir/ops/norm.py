@@ -1,7 +1,7 @@
 """Normalisations and learned per-channel scales."""
 
-from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -43,9 +43,16 @@ class BatchNorm(_Norm):
         return t, problems + _eps_problem(self)
 
     def state(self, in_type) -> list[Entry]:
-        c = (in_type.channels,)
-        return [Entry("weight", c), Entry("bias", c), Entry("running_mean", c, False),
-                Entry("running_var", c, False), Entry("num_batches_tracked", (), False)]
+        return list(_batch_norm_state(in_type.channels))
+
+
+@lru_cache(maxsize=256)
+def _batch_norm_state(channels: int) -> tuple[Entry, ...]:
+    """A batch norm's entries over `channels` (made once per width: the budget and the verdict
+    both ask for every norm's)."""
+    c = (channels,)
+    return (Entry("weight", c), Entry("bias", c), Entry("running_mean", c, False), Entry("running_var", c, False),
+            Entry("num_batches_tracked", (), False))
 
 
 class FrozenBatchNorm(_Norm):

@@ -1,11 +1,10 @@
 """Pooling and resampling: windows without weights, adaptive pools and upsampling."""
 
-from __future__ import annotations
 
 import math
 from typing import ClassVar, Literal
 
-from archdsl.ir.ops.base import NodeBase, NoMacs, Pair, Problem, Result, Sides, Stateless, TensorType, need_spatial
+from archdsl.ir.ops.base import NoMacs, NodeBase, Pair, Problem, Result, Sides, Stateless, image_type, need_spatial
 from archdsl.ir.ops.conv import sides, window
 
 
@@ -64,7 +63,7 @@ class _Adaptive(Stateless, NoMacs, NodeBase):
         if problems:
             return None, problems
         h, w = self.output_size()
-        return TensorType(channels=t.channels, height=h, width=w), []
+        return image_type(t.channels, h, w), []
 
     def other_flops(self, inputs) -> int:
         return inputs[0].numel
@@ -121,13 +120,13 @@ class Upsample(Stateless, NoMacs, NodeBase):
         if problems:
             return None, problems[:1]
         if len(inputs) == 2:
-            return TensorType(channels=t.channels, height=inputs[1].height, width=inputs[1].width), []
+            return image_type(t.channels, inputs[1].height, inputs[1].width), []
         h, w = self.size if self.size is not None else (
             math.floor(t.height * self.scale), math.floor(t.width * self.scale))
         if h <= 0 or w <= 0:
             return None, [Problem("E0306", f"upsample leaves no output: {t.height}x{t.width} scaled by "
                                   f"{self.scale} is {h}x{w}", f"input is {t}", "use a larger scale")]
-        return TensorType(channels=t.channels, height=h, width=w), []
+        return image_type(t.channels, h, w), []
 
     def other_flops(self, inputs) -> int:
         return self.FLOPS[self.mode] * self.type.numel

@@ -1,6 +1,5 @@
 """Ops that move data without arithmetic: endpoints, views, padding-free reshapes, shuffles."""
 
-from __future__ import annotations
 
 from typing import Literal
 

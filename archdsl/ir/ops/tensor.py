@@ -7,7 +7,6 @@ position among the sample's axes (`axis`, counted without the batch), resolved b
 from the name written in the spec.
 """
 
-from __future__ import annotations
 
 import math
 from typing import ClassVar, Literal
