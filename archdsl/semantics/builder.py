@@ -8,7 +8,6 @@ and the walk goes on, so that one run reports everything.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import replace
 
 from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error
@@ -23,7 +22,7 @@ from archdsl.semantics.ops import OPS, Call, check_call, value_inputs
 from archdsl.semantics.reserved import why_reserved
 from archdsl.semantics.rows import read_row
 from archdsl.semantics.spelling import layer_type_hint
-from archdsl.semantics.scope import Scope
+from archdsl.semantics.scope import MADE_BY, Scope
 from archdsl.semantics.structures import Structures
 from archdsl.semantics.values import Evaluator, Invalid, Unknown, invalid
 from archdsl.syntax import tree as T
@@ -32,9 +31,6 @@ from archdsl.syntax.parser import NEGATIVE
 HEADER_WORDS = ("network", "input", "param", "default")
 STRUCTURE = SECTIONS + ("scope", "residual", "concat", "stages", "shortcut", "branch")
 EXAMPLE_OUTPUT = "output from c3, c4, c5"
-#: where set (by a tool that maps source back to the IR: the language server), every statement walked is
-#: appended as (statement, first node id, end node id): the nodes it made, its expansion's included
-MADE_BY: ContextVar[list | None] = ContextVar("made_by", default=None)
 
 
 class Builder(BlockUses, Control, Structures):

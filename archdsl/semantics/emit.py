@@ -64,7 +64,7 @@ class Emitter:
         if node.has_state and self.sharing is not None and self.sharing.later:
             node = node.model_copy(update={"shares": self.sharing.owner(node)})
         elif node.has_state:
-            self._claim_path(path, span)
+            self.claim_path(path, span)
         in_types = [self.graph[i].type for i in node.inputs]
         out_type, problems = infer(node, in_types)
         for problem in problems:
@@ -84,7 +84,7 @@ class Emitter:
         still to come after each one from the second on, and stops a row that cannot fit."""
         return self.budget.repeats(row.repeat, row.span, row.name)
 
-    def _claim_path(self, path: str, span: Span | None) -> None:
+    def claim_path(self, path: str, span: Span | None) -> None:
         if path in self._state_paths:
             first = self._state_paths[path]
             notes = (Label(first, "first defined here"),) if first else ()

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from archdsl.diagnostics import Label, did_you_mean, error
 from archdsl.semantics import prelude
 from archdsl.semantics.emit import join
+from archdsl.semantics.replay import Template, reads_unit
 from archdsl.semantics.rows import FROM_DEFAULTS
-from archdsl.semantics.scope import Scope
+from archdsl.semantics.scope import MADE_BY, Scope
 from archdsl.semantics.userblocks import NAMINGS, ROW_OPTIONS, BlockDef
 from archdsl.semantics.values import Invalid, Unknown, invalid, names_in, show
 from archdsl.syntax import tree as T
@@ -91,18 +92,35 @@ class BlockUses:
             return x
         if binding.naming == "flat":
             self.unnamed_row(stmt, name, "flat")
-            for i in self.em.budget.repeats(binding.repeat, stmt.span, block.name):
-                position = index if i == 0 else scope.next_index()
-                x = self.unit(block, stmt, join(scope.prefix, str(position)), x, binding, i, binding.repeat)
-            return x
+            def flat(i: int) -> str:
+                return join(scope.prefix, str(index if i == 0 else scope.next_index()))
+            return self.units(block, stmt, x, binding, block.name, flat)
         row = name or str(index)
         path = join(scope.prefix, row)
+
+        def nested(i: int) -> str:
+            return join(path, f"{row}-{i}" if binding.naming == "prefixed" else (
+                binding.naming.replace("{i}", str(i)) if "{i}" in binding.naming else str(i)))
         with self.em.frame("row", path, block.name):
-            for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
-                unit_name = f"{row}-{i}" if binding.naming == "prefixed" else (
-                    binding.naming.replace("{i}", str(i)) if "{i}" in binding.naming else str(i))
-                x = self.unit(block, stmt, join(path, unit_name), x, binding, i, binding.repeat)
+            x = self.units(block, stmt, x, binding, row, nested)
         self.define(scope, row, x, stmt)
+        return x
+
+    def units(self, block: BlockDef, stmt: T.Statement, x: int, binding: Binding, row: str, path_of) -> int:
+        """The units of a row, unit `i` at `path_of(i)`. From the third on, a unit is the second
+        made again where that is the same IR (replay.py), else its body is walked as the others'."""
+        template = None
+        for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
+            path = path_of(i)
+            if template is not None and template.fits(x):
+                self.stage_unit(binding)
+                x = template.apply(x, path)
+                continue
+            start, before, source = len(self.graph), len(self.diagnostics), x
+            x = self.unit(block, stmt, path, x, binding, i, binding.repeat)
+            if i == 1 and binding.repeat > 2 and len(self.diagnostics) == before and MADE_BY.get() is None \
+                    and not reads_unit(block, self.user_blocks):
+                template = Template(self.em, start, len(self.graph), source, x, path)
         return x
 
     def use_here(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, binding) -> int:
@@ -286,12 +304,9 @@ class BlockUses:
             values["stride"] = 1
         if binding.dilations is not None:
             values["dilation"] = binding.dilations[unit > 0]
-        stage = self.stage_count if binding.repeat is not None and self.stage_count \
-            and len(self.uses) == self.stage_count.depth else None
-        values.update(unit=unit, units=units, stage_unit=stage.done if stage else unit,
+        stage = self.stage_unit(binding)
+        values.update(unit=unit, units=units, stage_unit=stage.done - 1 if stage else unit,
                       stage_units=stage.total if stage else units)
-        if stage:
-            stage.done += 1
         saved, before = self.ev, len(self.diagnostics)
         self.ev = self.ev.child({**self.root_params, **{k: v for k, v in values.items() if not isinstance(v, ValueRef)}})
         self.uses.append((block, use))
@@ -319,6 +334,14 @@ class BlockUses:
             self.entries.pop()
             self.diagnostics[before:] = [prelude.relocated(d, use.span) if block.bundled else _noted(d, block, use, path)
                                          for d in self.diagnostics[before:]]
+
+    def stage_unit(self, binding: Binding) -> StageCount | None:
+        """The `stages` section whose units a unit of this row counts among (counted here), if any."""
+        stage = self.stage_count if binding.repeat is not None and self.stage_count \
+            and len(self.uses) == self.stage_count.depth else None
+        if stage:
+            stage.done += 1
+        return stage
 
     def body_of(self, block: BlockDef, binding: Binding, use: T.Statement) -> tuple[T.Statement, ...]:
         """The statements an instance walks: a prelude block's spanned at its use (prelude.at_use),

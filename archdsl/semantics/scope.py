@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from archdsl.diagnostics import Span
+
+#: where set (by a tool that maps source back to the IR: the language server), every statement walked is
+#: appended as (statement, first node id, end node id): the nodes it made, its expansion's included
+MADE_BY: ContextVar[list | None] = ContextVar("made_by", default=None)
 
 
 @dataclass

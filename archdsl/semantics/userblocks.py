@@ -226,14 +226,14 @@ def _check_params(params: list[Param]) -> None:
 
 def unused_parameters(block: BlockDef) -> list[Diagnostic]:
     """W0410 for each parameter (a table entry's names included) the body never reads."""
-    read = _names_read(block.body)
+    read = names_read(block.body)
     entries = [Param(n, _REQUIRED, e.span) for e in block.table for n in (e.channels, e.kernel)]
     return [warning("W0410", f"block `{block.name}` never uses its parameter `{p.name}`", p.span,
                     "never used", "remove the parameter, or use it in the block's body")
             for p in (*entries, *block.params) if p.name not in read]
 
 
-def _names_read(statements) -> set[str]:
+def names_read(statements) -> set[str]:
     found: set[str] = set()
     for stmt in statements:
         found.add(stmt.word)
@@ -242,7 +242,7 @@ def _names_read(statements) -> set[str]:
             found |= names_in(arg) if not isinstance(arg, T.Stride) else set()
         for option in stmt.options:
             found |= names_in(option.value)
-        found |= _names_read(stmt.body)
+        found |= names_read(stmt.body)
     return found
 
 
