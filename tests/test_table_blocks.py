@@ -157,12 +157,15 @@ def test_a_table_rows_units_count_in_their_stages_section():
     assert rates == [0.5 * i / 5 for i in range(5)]
 
 
-def test_the_prelude_is_read_only_for_a_spec_that_names_one_of_its_blocks():
-    prelude._definitions.cache_clear()
+def test_the_prelude_is_read_only_for_a_spec_that_names_one_of_its_blocks_and_only_what_it_needs():
+    prelude._definition.cache_clear()
     try:
         archdsl.load("network t\ninput 3x8x8\nconv 4 3x3\nrelu\n")
-        assert prelude._definitions.cache_info().currsize == 0
-        archdsl.load("network t\ninput 3x8x8\nstages basic\n  l [1, [[3,3x3],[3,3x3]]]\n")
-        assert prelude._definitions.cache_info().currsize == 1
+        assert prelude._definition.cache_info().currsize == 0
+        archdsl.load("network t\ninput 3x8x8\nstages bottleneck\n  l [1, [[3,1x1],[3,3x3],[3,1x1]]]\n")
+        read = {name for name in prelude.names() if name != "basic"}
+        assert prelude._definition.cache_info().currsize == len(read) == 3
+        block = prelude.blocks({"bottleneck"})["bottleneck"]
+        assert prelude.PATH.read_text().split("\n")[block.name_span.line - 1].startswith("block bottleneck")
     finally:
-        prelude._definitions.cache_clear()
+        prelude._definition.cache_clear()

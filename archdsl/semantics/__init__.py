@@ -94,8 +94,7 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     evaluator = Evaluator(header.params)
     library = new_library(evaluator, diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
-    if prelude.used_by(spec.statements, library.blocks, header.params):
-        library.blocks.update(prelude.blocks())
+    library.blocks.update(prelude.blocks(prelude.used_by(spec.statements, library.blocks, header.params)))
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     try:
         builder.library_failed = library.failed

@@ -26,51 +26,79 @@ NAME = str(PATH)
 
 
 @cache
-def _definitions() -> tuple[BlockDef, ...]:
-    return _read(PATH.read_text(encoding="utf-8"))
+def _text() -> str:
+    return PATH.read_text(encoding="utf-8")
 
 
-def _read(text: str) -> tuple[BlockDef, ...]:
+@cache
+def _chunks() -> dict[str, tuple[int, int]]:
+    """Each block's lines, [first, end) counted from 0: from its `block` line to the next one's
+    comments. A spec parses only the blocks it needs (parsing all of them is most of its check)."""
+    lines = _text().split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("block ")]
+    ends = [_comments_above(lines, i) for i in starts[1:]] + [len(lines)]
+    return {lines[i].split()[1]: (i, end) for i, end in zip(starts, ends)}
+
+
+def _comments_above(lines: list[str], i: int) -> int:
+    while i > 0 and lines[i - 1].startswith("#"):
+        i -= 1
+    return i
+
+
+@cache
+def _definition(name: str) -> BlockDef:
+    """Block `name` parsed on its own, its spans at its lines in the whole prelude."""
     from archdsl.syntax.parser import parse
 
-    tree, found = parse(Source(NAME, text))
-    if tree is None or found:
-        raise AssertionError(f"the bundled prelude does not parse: {found[0].message if found else ''}")
-    ev = Evaluator({})
-    return tuple(replace(read_definition(stmt, ev, ()), local=False, bundled=True) for stmt in tree.statements)
+    first, end = _chunks()[name]
+    lines = _text().split("\n")
+    tree, found = parse(Source(NAME, "\n" * first + "\n".join(lines[first:end]) + "\n"))
+    if tree is None or found or len(tree.statements) != 1:
+        raise AssertionError(f"the bundled prelude's `{name}` does not parse: {found[0].message if found else ''}")
+    return replace(read_definition(tree.statements[0], Evaluator({}), ()), local=False, bundled=True)
 
 
-def blocks() -> dict[str, BlockDef]:
-    """The prelude's blocks by name, fresh for one spec (a definition records whether it is used)."""
-    return {block.name: replace(block) for block in _definitions()}
+@cache
+def _needs(name: str) -> frozenset[str]:
+    """`name` and the prelude blocks its body uses, and theirs."""
+    first, end = _chunks()[name]
+    text = "\n".join(_text().split("\n")[first + 1:end])
+    found = {other for other in names() if other != name and re.search(rf"\b{other}\b", text)}
+    return frozenset({name}.union(*(_needs(other) for other in found)))
+
+
+def blocks(used=None) -> dict[str, BlockDef]:
+    """The prelude's blocks that `used` (names; all where None) need, by name, fresh for one spec
+    (a definition records whether it is used)."""
+    wanted = names() if used is None else set().union(*(_needs(name) for name in used))
+    return {name: replace(_definition(name)) for name in names() if name in wanted}
 
 
 @cache
 def names() -> tuple[str, ...]:
     """The names the prelude's blocks take: no spec may define a block of its own by one of them.
     Read from the text's `block NAME` lines, so that a spec that uses none of them never parses it."""
-    return tuple(re.findall(r"^block (\w+)", PATH.read_text(encoding="utf-8"), re.M))
+    return tuple(_chunks())
 
 
-def used_by(statements, blocks: dict, params: dict) -> bool:
-    """Whether the statements, the bodies of the blocks they can use, or a word a parameter holds
-    name a prelude block: only then is the prelude read."""
+def used_by(statements, blocks: dict, params: dict) -> set[str]:
+    """The prelude blocks that the statements, the bodies of the blocks they can use, or the words
+    parameters hold name: only those (and what they need) are read."""
     wanted = set(names())
-    if wanted & {v for v in params.values() if isinstance(v, str)}:
-        return True
+    found = wanted & {v for v in params.values() if isinstance(v, str)}
     bodies = [statements, *(block.body for block in blocks.values())]
     while bodies:
         for stmt in bodies.pop():
             first = stmt.args[0] if stmt.args and isinstance(stmt.args[0], T.Name) else None
-            if stmt.word in wanted or (first is not None and first.name in wanted):
-                return True
+            found |= wanted & {stmt.word, first.name if first is not None else ""}
             bodies.append(stmt.body)
-    return False
+    return found
 
 
 def block_types() -> dict[str, BlockDef]:
     """The prelude's block types, those whose rows read a stage table (its helpers left out)."""
-    return {block.name: block for block in _definitions() if block.table}
+    return {name: block for name, block in blocks().items() if block.table}
 
 
 def in_prelude(span: Span | None) -> bool:
