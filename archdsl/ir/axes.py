@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 _TOKEN = re.compile(r"\s*(?:(?P<label>[A-Za-z_][A-Za-z0-9_]*)=|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<one>1)|"
                     r"(?P<open>\()|(?P<close>\))|(?P<bad>[^\s()]+))")
@@ -46,7 +46,7 @@ class Group:
 class Side:
     groups: tuple[Group, ...]
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         return [n for g in self.groups for n in g.names]
 
@@ -151,6 +151,14 @@ def strip_batch(pattern: Pattern, rank: int) -> Pattern:
     if len(pattern.left.groups) == rank + 1 and all(g and g[0].names == ("b",) for g in first):
         return Pattern(pattern.text, Side(pattern.left.groups[1:]), Side(pattern.right.groups[1:]))
     return pattern
+
+
+@lru_cache(maxsize=4096)
+def planned(text: str, same_names: bool, shape: tuple[int, ...], sizes: tuple[tuple[str, int], ...]) -> Plan:
+    """`bind(parse(text, same_names), shape, dict(sizes))`, worked out once per process for each
+    question (the result is immutable; a transformer's units ask the same few). PatternError is
+    raised again each time, as bind raises it."""
+    return bind(parse(text, same_names), shape, dict(sizes))
 
 
 def bind(pattern: Pattern, shape: tuple[int, ...], sizes: dict[str, int]) -> Plan:

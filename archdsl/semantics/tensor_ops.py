@@ -51,7 +51,7 @@ def axis_sizes(call, skip: tuple[str, ...] = ()) -> tuple[tuple[str, int], ...]:
 def bind_or_report(call, value: T.Str, t: N.TensorType, sizes, same_names: bool) -> A.Plan:
     """Check the pattern against the input now, so its problems are said at the pattern."""
     try:
-        return A.bind(A.parse(value.value, same_names), t.shape, dict(sizes))
+        return A.planned(value.value, same_names, t.shape, tuple(dict(sizes).items()))
     except A.PatternError as error:
         raise invalid("E0340", error.message, pattern_span(value, error), f"input is {t}", error.help) from None
 

@@ -33,7 +33,7 @@ class Rearrange(Free, NodeBase):
     FAMILY = "reshape"
 
     def plan(self, t: TensorType) -> A.Plan:
-        return A.bind(A.parse(self.pattern, same_names=self.op == "rearrange"), t.shape, dict(self.sizes))
+        return A.planned(self.pattern, self.op == "rearrange", t.shape, tuple(self.sizes))
 
     def infer(self, inputs) -> Result:
         (t,) = inputs
