@@ -139,6 +139,12 @@ def test_default_statements_reach_the_prelude_blocks_options():
     assert all(n.bias for n in nodes if n.op == "conv") and all(n.eps == 0.001 for n in nodes if n.op == "bn")
 
 
+def test_the_prelude_checks_clean_as_a_library_and_its_names_are_taken_elsewhere():
+    assert archdsl.check(prelude.PATH) == []
+    [d] = errors("network t\ninput 3x8x8\nblock residual_se out\n  conv out 1x1\nx residual_se 3\n")
+    assert d.code == "E0213" and "bundled prelude" in d.help
+
+
 def test_the_prelude_is_formatted_and_every_parameter_is_read():
     from archdsl.diagnostics import Source
     from archdsl.semantics.userblocks import unused_parameters

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 from archdsl.diagnostics import Diagnostic, Label, Span, did_you_mean, error, escape_text, suggestion_budget, warning
 from archdsl.ir import nodes as N
@@ -94,7 +95,8 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
     evaluator = Evaluator(header.params)
     library = new_library(evaluator, diagnostics)
     library.collect(spec.statements, spec_folder(spec.source), True)
-    library.blocks.update(prelude.blocks(prelude.used_by(spec.statements, library.blocks, header.params)))
+    for name, block in prelude.blocks(prelude.used_by(spec.statements, library.blocks, header.params)).items():
+        library.blocks.setdefault(name, block)  # not over a definition refused for taking its name
     builder = Builder(graph, evaluator, header.defaults, diagnostics, budget, library.blocks)
     try:
         builder.library_failed = library.failed
@@ -109,10 +111,13 @@ def _build(spec: T.Spec, header: Header, graph: Graph, budget: Budget, diagnosti
         evaluator.properties = None
 
 
-def new_library(evaluator: Evaluator, diagnostics: list[Diagnostic]) -> Library:
-    """A reader of block definitions, which may not take the name of a layer type or a word of the language."""
+def new_library(evaluator: Evaluator, diagnostics: list[Diagnostic], prelude_itself: bool = False) -> Library:
+    """A reader of block definitions, which may not take the name of a layer type, a word of the
+    language or (but in the prelude itself) a block of the prelude."""
     taken = dict.fromkeys((*OPS, *registry(), *STRUCTURE, *HEADER_WORDS, *CONTROL, "split"), "")
-    taken.update((name, f"`{name}` is a block of the bundled prelude (archdsl/prelude.arch)") for name in prelude.names())
+    if not prelude_itself:
+        taken.update((name, f"`{name}` is a block of the bundled prelude (archdsl/prelude.arch)")
+                     for name in prelude.names())
     return Library(evaluator, taken, diagnostics)
 
 
@@ -122,7 +127,8 @@ def check_library(spec: T.Spec, header: Header, diagnostics: list[Diagnostic]
     parameters and defaults, names taken twice or reserved, the libraries it uses), and its blocks'
     parameters that their bodies never read (W0410). The bodies themselves are checked where a
     spec uses them, at the sizes it gives them. The library, or None where it has errors."""
-    library = new_library(Evaluator(header.params), diagnostics)
+    itself = spec.source.name == prelude.NAME or Path(spec.source.name).resolve() == prelude.PATH
+    library = new_library(Evaluator(header.params), diagnostics, prelude_itself=itself)
     library.collect(spec.statements, spec_folder(spec.source), True)
     own = tuple(block for block in library.blocks.values() if block.local)
     diagnostics += [w for block in own for w in unused_parameters(block)]

@@ -290,6 +290,15 @@ class Library:
             except Invalid as exc:
                 self.diagnostics.append(exc.diagnostic)
                 self.failed = self.failed or stmt.word == "use"
+                self.stand_in(stmt)
+
+    def stand_in(self, stmt: T.Statement) -> None:
+        """A definition refused for taking a prelude block's name still holds the name, broken, so
+        its uses say nothing more (and are not taken for the prelude's block)."""
+        head = stmt.args[0] if stmt.word == "block" and stmt.args and isinstance(stmt.args[0], T.Name) else None
+        if head is not None and isinstance(self.taken, dict) and self.taken.get(head.name) \
+                and head.name not in self.blocks:
+            self.blocks[head.name] = BlockDef(head.name, (), (), stmt.span, head.span, local=False, broken=True)
 
     def add(self, block: BlockDef, local: bool) -> None:
         block.local = local
