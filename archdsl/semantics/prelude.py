@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 
 from archdsl.diagnostics import Diagnostic, Source, Span
-from archdsl.semantics.userblocks import BlockDef, read_definition
-from archdsl.semantics.values import Evaluator, names_in
+from archdsl.semantics.userblocks import BlockDef, argument_names, read_definition
+from archdsl.semantics.values import Evaluator
 from archdsl.syntax import tree as T
 
 PATH = Path(__file__).resolve().parent.parent / "prelude.arch"
@@ -26,21 +26,21 @@ NAME = str(PATH)
 
 
 @cache
-def _text() -> str:
-    return PATH.read_text(encoding="utf-8")
+def _lines() -> tuple[str, ...]:
+    return tuple(PATH.read_text(encoding="utf-8").split("\n"))
 
 
 @cache
 def _chunks() -> dict[str, tuple[int, int]]:
     """Each block's lines, [first, end) counted from 0: from its `block` line to the next one's
     comments. A spec parses only the blocks it needs (parsing all of them is most of its check)."""
-    lines = _text().split("\n")
+    lines = _lines()
     starts = [i for i, line in enumerate(lines) if line.startswith("block ")]
     ends = [_comments_above(lines, i) for i in starts[1:]] + [len(lines)]
     return {lines[i].split()[1]: (i, end) for i, end in zip(starts, ends)}
 
 
-def _comments_above(lines: list[str], i: int) -> int:
+def _comments_above(lines: tuple[str, ...], i: int) -> int:
     while i > 0 and lines[i - 1].startswith("#"):
         i -= 1
     return i
@@ -52,8 +52,7 @@ def _definition(name: str) -> BlockDef:
     from archdsl.syntax.parser import parse
 
     first, end = _chunks()[name]
-    lines = _text().split("\n")
-    tree, found = parse(Source(NAME, "\n" * first + "\n".join(lines[first:end]) + "\n"))
+    tree, found = parse(Source(NAME, "\n" * first + "\n".join(_lines()[first:end]) + "\n"))
     if tree is None or found or len(tree.statements) != 1:
         raise AssertionError(f"the bundled prelude's `{name}` does not parse: {found[0].message if found else ''}")
     return replace(read_definition(tree.statements[0], Evaluator({}), ()), local=False, bundled=True)
@@ -63,7 +62,7 @@ def _definition(name: str) -> BlockDef:
 def _needs(name: str) -> frozenset[str]:
     """`name` and the prelude blocks its body uses, and theirs."""
     first, end = _chunks()[name]
-    text = "\n".join(_text().split("\n")[first + 1:end])
+    text = "\n".join(_lines()[first + 1:end])
     found = {other for other in names() if other != name and re.search(rf"\b{other}\b", text)}
     return frozenset({name}.union(*(_needs(other) for other in found)))
 
@@ -97,8 +96,10 @@ def used_by(statements, blocks: dict, params: dict) -> set[str]:
 
 
 def block_types() -> dict[str, BlockDef]:
-    """The prelude's block types, those whose rows read a stage table (its helpers left out)."""
-    return {name: block for name, block in blocks().items() if block.table}
+    """The prelude's block types, those whose rows read a stage table (its helpers left out): the
+    shared definitions, for what asks after their names and options (a spec's own copies come
+    from `blocks`)."""
+    return {name: _definition(name) for name in names() if _definition(name).table}
 
 
 def in_prelude(span: Span | None) -> bool:
@@ -119,7 +120,7 @@ def _respan(body, entries, row, current, blocks):
         if stmt.word in blocks or any(isinstance(a, T.Name) and a.name in blocks for a in stmt.args[:1]):
             current = row
         else:
-            read = _names_read_here(stmt)
+            read = argument_names(stmt)
             current = next((span for name, span in entries.items() if name in read), current)
         inner, after = _respan(stmt.body, entries, row, current, blocks)
         if stmt.word in ("if", "elif", "else"):
@@ -127,14 +128,6 @@ def _respan(body, entries, row, current, blocks):
         out.append(replace(stmt, span=current, word_span=current, body=inner))
     return tuple(out), current
 
-
-def _names_read_here(stmt: T.Statement) -> set[str]:
-    found: set[str] = set()
-    for arg in stmt.args:
-        found |= names_in(arg) if not isinstance(arg, T.Stride) else set()
-    for option in stmt.options:
-        found |= names_in(option.value)
-    return found
 
 
 def relocated(d: Diagnostic, use: Span) -> Diagnostic:

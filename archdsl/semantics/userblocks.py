@@ -234,15 +234,23 @@ def unused_parameters(block: BlockDef) -> list[Diagnostic]:
 
 
 def names_read(statements) -> set[str]:
+    """Every name the statements read: their words, `from` names, arguments and options, bodies included."""
     found: set[str] = set()
     for stmt in statements:
         found.add(stmt.word)
         found |= {ref.name.split(".", 1)[0] for ref in stmt.inputs}
-        for arg in stmt.args:
-            found |= names_in(arg) if not isinstance(arg, T.Stride) else set()
-        for option in stmt.options:
-            found |= names_in(option.value)
+        found |= argument_names(stmt)
         found |= names_read(stmt.body)
+    return found
+
+
+def argument_names(stmt: T.Statement) -> set[str]:
+    """The names one statement's arguments and option values read (not its body's)."""
+    found: set[str] = set()
+    for arg in stmt.args:
+        found |= names_in(arg) if not isinstance(arg, T.Stride) else set()
+    for option in stmt.options:
+        found |= names_in(option.value)
     return found
 
 
