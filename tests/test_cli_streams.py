@@ -38,7 +38,8 @@ sys.argv = ["archdsl", "compile", "--check", {spec!r}]
 """
 
 
-@pytest.mark.parametrize("module", ["pydantic", "archdsl.semantics", "lark"])  # --check imports no networkx
+@pytest.mark.parametrize("module", ["pydantic", "archdsl.semantics", "archdsl.syntax.lalr"])  # --check imports
+# no networkx, and no lark once the parser's tables are cached
 @pytest.mark.parametrize("run", ["runpy.run_module('archdsl', run_name='__main__')",
                                  "from archdsl.cli import main; sys.exit(main())"])  # the console script's
 def test_ctrl_c_while_importing_exits_130_quietly(module, run):

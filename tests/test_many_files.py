@@ -130,7 +130,7 @@ def test_the_parser_tables_are_cached_in_the_user_cache_folder_and_an_unusable_o
     for _ in range(2):  # the first run writes the table, the second reads it
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
         assert (result.stdout, result.stderr) == ("3 []\n", "")
-    assert len(list((tmp_path / "archdsl").glob("grammar-*.lark-cache"))) == 1
+    assert len(list((tmp_path / "archdsl").glob("grammar-*.json"))) == 1
     for cached in (tmp_path / "archdsl").iterdir():  # a table that can be neither read nor written
         cached.unlink()
         cached.mkdir()

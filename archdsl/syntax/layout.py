@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from lark import Token
-
 from archdsl.diagnostics import Diagnostic, Label, Source, Span, error
+from archdsl.syntax.lalr import Token
 
 MAX_NESTING = 32
 TAB_WIDTH = 8
@@ -25,12 +24,11 @@ class IndentError(Exception):
 
 
 class Indenter:
-    """A lark post-lexer turning leading whitespace into _INDENT/_DEDENT tokens.
+    """The post-lexer turning leading whitespace into _INDENT/_DEDENT tokens.
 
-    Newlines inside brackets are dropped, so lists may span lines.
+    Newlines inside brackets are dropped, so lists may span lines (the tables' lexers take `_NL`
+    in every state for this: lalr.ALWAYS_ACCEPT).
     """
-
-    always_accept = ("_NL",)
 
     def process(self, stream):
         levels = [0]
@@ -48,15 +46,15 @@ class Indenter:
 
     @staticmethod
     def _indentation(token: Token, levels: list[int]):
-        indent_text = token.rsplit("\n", 1)[-1] if "\n" in token else ""
+        indent_text = token.value.rsplit("\n", 1)[-1] if "\n" in token.value else ""
         indent = len(indent_text.expandtabs(TAB_WIDTH))
         if indent > levels[-1]:
             levels.append(indent)
-            yield Token.new_borrow_pos("_INDENT", indent_text, token)
+            yield token.at("_INDENT", indent_text)
             return
         while indent < levels[-1]:
             levels.pop()
-            yield Token.new_borrow_pos("_DEDENT", indent_text, token)
+            yield token.at("_DEDENT", indent_text)
         if indent != levels[-1]:
             raise IndentError(token.end_line, 1, len(indent_text))
 

@@ -1,4 +1,4 @@
-"""Text -> syntax tree. The only module that imports lark.
+"""Text -> syntax tree, by the grammar's LALR tables (computed by lark: see archdsl.syntax.lalr).
 
 Syntax errors are turned into diagnostics in the language's own words. After an
 error the offending line is blanked and parsing resumes, so that one run reports
@@ -7,17 +7,12 @@ every broken line (up to a bound).
 
 from __future__ import annotations
 
-import hashlib
-import os
-import threading
-from functools import lru_cache
-from importlib import resources
-
-from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from functools import lru_cache, partial
 
 from archdsl.diagnostics import Diagnostic, Label, Source, Span, error
+from archdsl.syntax import lalr
 from archdsl.syntax import tree as T
+from archdsl.syntax.lalr import Token, UnexpectedCharacter, UnexpectedToken
 from archdsl.syntax.layout import IndentError, Indenter, check_brackets, check_size
 
 MAX_INT_DIGITS = 9
@@ -27,36 +22,11 @@ MAX_REPARSE_CHARS = 200_000
 
 
 @lru_cache(maxsize=1)
-def _lark() -> Lark:
-    """The parser. Building its tables from the grammar takes a third of a `--check` process's
-    start, so they are kept in the user's cache folder (see cache_file); lark checks that a
-    cached table was made from this grammar, with these options and this lark and Python, and
-    builds the tables again where it was not, or where the file cannot be read or written."""
-    grammar = resources.files("archdsl.syntax").joinpath("grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", postlex=Indenter(), keep_all_tokens=True, maybe_placeholders=False,
-                transformer=_Reductions(), cache=cache_file(grammar + _OPTIONS) or False)
-
-
-#: what the tables depend on besides the grammar: a cache file made with other options is another file
-_OPTIONS = "\n// lalr, keep_all_tokens"
-
-
-def cache_file(grammar: str) -> str | None:
-    """Where the parser's tables are cached: `$XDG_CACHE_HOME/archdsl` (default `~/.cache/archdsl`),
-    a file named after the grammar's hash; None where that folder cannot be made, or
-    ARCHDSL_NO_CACHE is set. Nothing is written inside the installed package."""
-    if os.environ.get("ARCHDSL_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
-        return None
-    folder = os.path.join(base, "archdsl")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return None
-    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
-    return os.path.join(folder, f"grammar-{digest}.lark-cache")
+def _tables() -> lalr.Tables:
+    """The parser's tables. Lark builds them from the grammar in a third of a `--check` process's
+    start, so they are kept in the user's cache folder (lalr.cache_file), and a process that
+    finds them there does not import lark."""
+    return lalr.tables()
 
 
 #: specs up to this long are remembered once parsed: a block library that many specs `use` in one
@@ -75,7 +45,13 @@ def _remembered(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
     return _parse(source)  # the tree is immutable; parse() copies the list
 
 
-def _parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
+def _run_tables(text: str, reductions: dict):
+    return _tables().run(text, reductions, Indenter().process)
+
+
+def _parse(source: Source, run=_run_tables) -> tuple[T.Spec | None, list[Diagnostic]]:
+    """The tree and diagnostics of `source`; `run(text, reductions)` parses one text, raising
+    UnexpectedCharacter, UnexpectedToken or IndentError (the tables; the tests give lark's own)."""
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     diagnostics = check_brackets(source) or check_size(source)
     if diagnostics:
@@ -83,18 +59,16 @@ def _parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
     for attempt in range(MAX_SYNTAX_ERRORS):
         if attempt * len(text) > MAX_REPARSE_CHARS:  # each error costs a parse of the whole text
             break
-        builder = _CURRENT.builder = _Builder(source)
+        builder = _Builder(source)
         try:
-            statements = _lark().parse(text)
-        except (UnexpectedInput, IndentError) as exc:
+            statements = run(text, builder.reductions())
+        except (UnexpectedCharacter, UnexpectedToken, IndentError) as exc:
             diag, line = _syntax_diagnostic(source, exc)
             diagnostics.append(diag)
             if line is None:
                 break
             text = _blank_line(text, line)
             continue
-        finally:
-            _CURRENT.builder = None
         if diagnostics:
             return None, diagnostics
         if builder.diagnostics:
@@ -148,17 +122,13 @@ def _point(source: Source, line: int, col: int, width: int = 1) -> Span:
 
 
 def _syntax_diagnostic(source: Source, exc: Exception) -> tuple[Diagnostic, int | None]:
+    """The diagnostic for a syntax error, and the line to blank before parsing again (None: stop)."""
     if isinstance(exc, IndentError):
         return error("E0104", "indentation does not match any enclosing block",
                      _point(source, exc.line, exc.column, exc.width), "this line",
                      _indent_help(source.line(exc.line))), exc.line
-    if isinstance(exc, UnexpectedCharacters):
+    if isinstance(exc, UnexpectedCharacter):
         return _unexpected_character(source, exc.line, exc.column), exc.line
-    if isinstance(exc, UnexpectedEOF) or getattr(exc, "token", None) is None:
-        last = len(source.text.splitlines()) or 1
-        return error("E0102", "the spec ends in the middle of a statement",
-                     _point(source, last, len(source.line(last)) + 1), "expected more here",
-                     "finish the last statement"), None
     return _unexpected_token(source, exc), exc.token.line
 
 
@@ -260,14 +230,28 @@ def _known_mistake(token: Token, before: str, depth: int, expected: set[str]):
 
 
 class _Builder:
-    """Builds the frozen syntax tree while lark parses: lark calls `reduce` for each rule it
-    reduces, with the rule's raw children (every token, brackets and line ends included), so no
-    lark tree is made. A rule's span runs from its first child's start to its last child's end;
+    """Builds the frozen syntax tree while the tables parse: each rule reduced calls its reduction
+    with the rule's raw children (every token, brackets and line ends included), so no other tree
+    is made. A rule's span runs from its first child's start to its last child's end;
     a parenthesised value keeps its own span, and its brackets count where it is a child."""
 
     def __init__(self, source: Source):
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+
+    def reductions(self) -> dict:
+        """What each rule (or alias) of the grammar reduces to, for Tables.run."""
+        found = {rule: getattr(self, rule) for rule in ("start", "statement", "body", "inputs", "option", "atom",
+                                                        "call", "compare")}
+        found.update({rule: getattr(self, f"{rule}_value") for rule in ("list", "tuple", "not")})
+        found.update({op: partial(self.binary, op) for op in ("add", "sub", "mul", "floordiv", "truediv", "mod",
+                                                              "or", "and")})
+        found.update({kind: partial(self.token_child, kind) for kind in ("int", "float", "name", "dims", "stride",
+                                                                         "string")})
+        return found
+
+    def token_child(self, kind: str, children) -> T.Value:
+        return self.token_value(children[0], kind)
 
     def span(self, token: Token) -> Span:
         return Span(self.source, token.line, token.column, token.end_line, token.end_column)
@@ -365,7 +349,7 @@ class _Builder:
         if kind == "name":
             return T.Name(str(token), span)
         if kind == "float":
-            return T.Float(float(token), span)
+            return T.Float(float(token.value), span)
         if kind == "string":
             return T.Str(str(token)[1:-1], span)
         digits = str(token).lstrip("/").split("x")
@@ -408,34 +392,3 @@ class _Body:
 
 def _bare(value):
     return value.value if isinstance(value, _Bracketed) else value
-
-
-#: the builder of the parse under way in this thread (lark's callbacks are made once, with the parser)
-_CURRENT = threading.local()
-
-
-class _Reductions:
-    """lark's callbacks, one per rule (and alias) of the grammar, each handing the rule's children
-    to the builder of the parse under way."""
-
-
-def _reduction(method: str, *bound):
-    def reduce(self, children):
-        return getattr(_CURRENT.builder, method)(*bound, children)
-    return reduce
-
-
-def _token_reduction(kind: str):
-    def reduce(self, children):
-        return _CURRENT.builder.token_value(children[0], kind)
-    return reduce
-
-
-for _rule in ("start", "statement", "body", "inputs", "option", "atom", "call", "compare"):
-    setattr(_Reductions, _rule, _reduction(_rule))
-for _rule in ("list", "tuple", "not"):
-    setattr(_Reductions, _rule, _reduction(f"{_rule}_value"))
-for _op in ("add", "sub", "mul", "floordiv", "truediv", "mod", "or", "and"):
-    setattr(_Reductions, _op, _reduction("binary", _op))
-for _kind in ("int", "float", "name", "dims", "stride", "string"):
-    setattr(_Reductions, _kind, _token_reduction(_kind))
