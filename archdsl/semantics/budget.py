@@ -50,21 +50,29 @@ class Budget:
 
     def __init__(self, limits: Limits):
         self.limits = limits
-        self.used = Usage()
+        #: the running totals (`used`), kept apart: every node adds to them
+        self.params = self.activation_bytes = self.nodes = 0
         #: for each measure over its limit: the span and module path of the node that passed it
         self.passed_at: dict[str, tuple[Span | None, str]] = {}
 
+    @property
+    def used(self) -> Usage:
+        return Usage(self.params, self.activation_bytes, self.nodes)
+
     def add(self, node: NodeBase, graph: Graph) -> None:
         """Count a node just added to `graph`; raises OverBudget past the node cap."""
-        used, limits = self.used, self.limits
-        self.used = used = Usage(used.params + node_parameter_count(node, graph),
-                                 used.activation_bytes + output_bytes(node), used.nodes + 1)
-        if used.params > limits.params or used.activation_bytes > limits.activation_bytes or used.nodes > limits.nodes:
-            for measure, value, limit in self._measures(used):  # every node is counted: only here is it slow
+        limits = self.limits
+        if node.has_state:
+            self.params += node_parameter_count(node, graph)
+        self.activation_bytes += output_bytes(node)
+        self.nodes += 1
+        if self.params > limits.params or self.activation_bytes > limits.activation_bytes \
+                or self.nodes > limits.nodes:
+            for measure, value, limit in self._measures(self.used):  # every node is counted: only here is it slow
                 if value > limit and measure not in self.passed_at:
                     self.passed_at[measure] = (node.span, node.path)
-        if self.used.nodes > self.limits.nodes:
-            raise OverBudget([over_budget("nodes", self.used.nodes, self.limits, node.span,
+        if self.nodes > limits.nodes:
+            raise OverBudget([over_budget("nodes", self.nodes, limits, node.span,
                                           f"checking stopped at `{node.path}`", at_least=True)])
 
     def repeats(self, count: int, span: Span | None, name: str) -> Iterator[int]:

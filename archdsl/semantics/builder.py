@@ -48,6 +48,7 @@ class Builder(BlockUses, Control, Structures):
         self.uses: list = []  # the user-block instances being built, outermost first, with their uses
         self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
         self.respanned: dict = {}
+        self.unit_readers: dict[str, bool] = {}  # block name -> whether its units read `unit` (BlockUses.reads_unit)
         self._known: dict | None = None  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
         self.stage_count = None
         self.dilation = 1  # the running dilation of the rows of the `stages` section being built

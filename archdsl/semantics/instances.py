@@ -97,9 +97,16 @@ class BlockUses(Binder):
             start, before, source = len(self.graph), len(self.diagnostics), x
             x = self.unit(block, stmt, path, x, binding, i, binding.repeat)
             if i == 1 and binding.repeat > 2 and len(self.diagnostics) == before and MADE_BY.get() is None \
-                    and not reads_unit(block, self.user_blocks):
+                    and not self.reads_unit(block):
                 template = Template(self.em, start, len(self.graph), source, x, path)
         return x
+
+    def reads_unit(self, block: BlockDef) -> bool:
+        """replay.reads_unit, worked out once per block in a spec."""
+        found = self.unit_readers.get(block.name)
+        if found is None:
+            found = self.unit_readers[block.name] = reads_unit(block, self.user_blocks)
+        return found
 
     def use_here(self, stmt: T.Statement, scope, x: int, name: str | None, block: BlockDef, binding) -> int:
         """`names=here`: one instance whose layers take their own names in the use's scope."""

@@ -120,13 +120,25 @@ def _respan(body, entries, row, current, blocks):
         if stmt.word in blocks or any(isinstance(a, T.Name) and a.name in blocks for a in stmt.args[:1]):
             current = row
         else:
-            read = argument_names(stmt)
+            read = _argument_names(stmt)
             current = next((span for name, span in entries.items() if name in read), current)
         inner, after = _respan(stmt.body, entries, row, current, blocks)
         if stmt.word in ("if", "elif", "else"):
             current = after
-        out.append(replace(stmt, span=current, word_span=current, body=inner))
+        out.append(T.Statement(stmt.word, current, stmt.args, stmt.options, stmt.inputs, inner, current))
     return tuple(out), current
+
+
+#: id(statement of a prelude definition) -> (the statement, the names its arguments read): the
+#: definitions live as long as the process (`_definition`), and each use of a row respans them
+_READS: dict[int, tuple[T.Statement, set[str]]] = {}
+
+
+def _argument_names(stmt: T.Statement) -> set[str]:
+    found = _READS.get(id(stmt))
+    if found is None or found[0] is not stmt:
+        found = _READS[id(stmt)] = (stmt, argument_names(stmt))
+    return found[1]
 
 
 
