@@ -19,34 +19,40 @@ class VerificationError(Exception):
 
 def verify(graph: Graph) -> None:
     """Raise VerificationError listing every broken invariant."""
-    problems = _structure(graph) + _per_node(graph) + _paths(graph)
+    structure, per_node, paths = _walk(graph)
+    problems = structure + per_node + paths
     if problems:
         raise VerificationError("invalid IR for %s:\n  %s" % (graph.name, "\n  ".join(problems)))
 
 
-def _structure(graph: Graph) -> list[str]:
-    problems = []
-    if not _inputs_come_first(graph):
-        problems.append("the graph has a cycle")
-    ops = [n.op for n in graph.nodes()]
-    for op in ("input", "output"):
-        if ops.count(op) != 1:
-            problems.append(f"expected one {op} node, found {ops.count(op)}")
-    if ops.count("output") == 1:
-        problems += _output_names(graph.output)
-    return problems
-
-
-def _inputs_come_first(graph: Graph) -> bool:
-    """Every node's inputs were added before it: construction order is then a topological order,
-    so the graph has no cycle."""
-    earlier: set[int] = set()
+def _walk(graph: Graph) -> tuple[list[str], list[str], list[str]]:
+    """One pass over the nodes: the graph's structure (no cycle, one input and one output node),
+    each node's own problems, and the module paths of the nodes with state."""
+    per_node, paths = [], []
+    earlier: set[int] = set()  # every node's inputs were added before it: construction order is then
+    ordered = True             # a topological order, so the graph has no cycle
+    ends = {"input": [], "output": []}
+    owners: dict[str, int] = {}
+    ids = graph.ids()
     for node in graph.nodes():
-        for i in node.inputs:
-            if i not in earlier:
-                return False
+        if ordered and not earlier.issuperset(node.inputs):
+            ordered = False
         earlier.add(node.id)
-    return True
+        if node.op in ends:
+            ends[node.op].append(node)
+        found = _node_problems(node, graph, ids)
+        if found:
+            where = f"node %{node.id} ({node.op} {node.path})"
+            per_node += [f"{where}: {problem}" for problem in found]
+        if node.has_state:
+            paths += _path_problems(node, graph, owners)
+    structure = [] if ordered else ["the graph has a cycle"]
+    for op, nodes in ends.items():
+        if len(nodes) != 1:
+            structure.append(f"expected one {op} node, found {len(nodes)}")
+    if len(ends["output"]) == 1:
+        structure += _output_names(ends["output"][0])
+    return structure, per_node, paths
 
 
 def _output_names(output) -> list[str]:
@@ -57,17 +63,6 @@ def _output_names(output) -> list[str]:
     if len(names) != len(output.inputs) or len(set(names)) != len(names) or not all(names):
         return [f"output names {names!r} do not name its {len(output.inputs)} inputs once each"]
     return []
-
-
-def _per_node(graph: Graph) -> list[str]:
-    problems = []
-    ids = graph.ids()
-    for node in graph.nodes():
-        found = _node_problems(node, graph, ids)
-        if found:
-            where = f"node %{node.id} ({node.op} {node.path})"
-            problems += [f"{where}: {problem}" for problem in found]
-    return problems
 
 
 def _node_problems(node, graph: Graph, ids) -> list[str]:
@@ -93,18 +88,18 @@ def _node_problems(node, graph: Graph, ids) -> list[str]:
     return problems
 
 
-def _paths(graph: Graph) -> list[str]:
-    seen: dict[str, int] = {}
+def _path_problems(node, graph: Graph, owners: dict[str, int]) -> list[str]:
+    """A stateful node's path is a module path, and no other node owning state has it (`owners`:
+    path -> the node that owns it, so far)."""
     problems = []
-    for node in graph.stateful():
-        if not node.path or "" in node.path.split("."):
-            problems.append(f"node %{node.id}: bad module path {node.path!r}")
-        if node.shares is not None:
-            problems += _sharing(graph, node)
-            continue
-        if node.path in seen:
-            problems.append(f"node %{node.id}: module path {node.path} already used by %{seen[node.path]}")
-        seen[node.path] = node.id
+    path = node.path
+    if not path or path[0] == "." or path[-1] == "." or ".." in path:
+        problems.append(f"node %{node.id}: bad module path {path!r}")
+    if node.shares is not None:
+        return problems + _sharing(graph, node)
+    if path in owners:
+        problems.append(f"node %{node.id}: module path {path} already used by %{owners[path]}")
+    owners[path] = node.id
     return problems
 
 

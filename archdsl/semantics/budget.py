@@ -59,10 +59,13 @@ class Budget:
     def used(self) -> Usage:
         return Usage(self.params, self.activation_bytes, self.nodes)
 
-    def add(self, node: NodeBase, graph: Graph) -> None:
-        """Count a node just added to `graph`; raises OverBudget past the node cap."""
+    def add(self, node: NodeBase, graph: Graph, params: int | None = None) -> None:
+        """Count a node just added to `graph` (its trainable `params`, where the caller knows them);
+        raises OverBudget past the node cap."""
         limits = self.limits
-        if node.has_state:
+        if params is not None:
+            self.params += params
+        elif node.has_state:
             self.params += node_parameter_count(node, graph)
         self.activation_bytes += output_bytes(node)
         self.nodes += 1

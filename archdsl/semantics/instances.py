@@ -20,8 +20,8 @@ from archdsl.diagnostics import Label, error
 from archdsl.semantics import prelude
 from archdsl.semantics.binding import Binder, Binding, ValueRef
 from archdsl.semantics.emit import join
-from archdsl.semantics.replay import Template, reads_unit
-from archdsl.semantics.scope import MADE_BY, Scope
+from archdsl.semantics.replay import reads_unit, repeated
+from archdsl.semantics.scope import Scope
 from archdsl.semantics.userblocks import BlockDef
 from archdsl.semantics.values import Invalid, Unknown, invalid, names_in, show
 from archdsl.syntax import tree as T
@@ -87,19 +87,14 @@ class BlockUses(Binder):
     def units(self, block: BlockDef, stmt: T.Statement, x: int, binding: Binding, row: str, path_of) -> int:
         """The units of a row, unit `i` at `path_of(i)`. From the third on, a unit is the second
         made again where that is the same IR (replay.py), else its body is walked as the others'."""
-        template = None
-        for i in self.em.budget.repeats(binding.repeat, stmt.span, row):
-            path = path_of(i)
-            if template is not None and template.fits(x):
-                self.stage_unit(binding)
-                x = template.apply(x, path)
-                continue
-            start, before, source = len(self.graph), len(self.diagnostics), x
-            x = self.unit(block, stmt, path, x, binding, i, binding.repeat)
-            if i == 1 and binding.repeat > 2 and len(self.diagnostics) == before and MADE_BY.get() is None \
-                    and not self.reads_unit(block):
-                template = Template(self.em, start, len(self.graph), source, x, path)
-        return x
+        def build(i: int, x: int, path: str) -> int:
+            return self.unit(block, stmt, path, x, binding, i, binding.repeat)
+
+        def replayable() -> bool:
+            return binding.repeat > 2 and not self.reads_unit(block)
+
+        return repeated(self.em, self.em.budget.repeats(binding.repeat, stmt.span, row), x, path_of, build,
+                        replayable, lambda: self.stage_unit(binding))
 
     def reads_unit(self, block: BlockDef) -> bool:
         """replay.reads_unit, worked out once per block in a spec."""

@@ -11,8 +11,12 @@ again) is saved. Not used where the language server maps statements to the nodes
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 from archdsl.ir.origin import Frame
+from archdsl.ir.state import node_parameter_count
 from archdsl.semantics.emit import Emitter
+from archdsl.semantics.scope import MADE_BY
 from archdsl.semantics.userblocks import BlockDef, names_read
 
 #: what a unit's body can read that differs between the units of a row
@@ -28,6 +32,29 @@ def reads_unit(block: BlockDef, blocks: dict, seen: frozenset = frozenset()) -> 
     return any(reads_unit(b, blocks, seen | {block.name}) for b in inner)
 
 
+def repeated(em: Emitter, indices: Iterable[int], x: int, path_of: Callable[[int], str],
+             build: Callable[[int, int, str], int], replayable: Callable[[], bool],
+             replayed: Callable[[], object] | None = None) -> int:
+    """`x` through the units of a row: unit `i`, at `path_of(i)`, is `build(i, x, path)`. From the
+    third on, a unit is the second's nodes again where they fit (the same input type), the second
+    was built without a diagnostic and `replayable()` says its units are alike (and the language
+    server is not mapping statements to the nodes they make); `replayed` is told of each unit
+    made so."""
+    template = None
+    for i in indices:
+        path = path_of(i)
+        if template is not None and template.fits(x):
+            if replayed is not None:
+                replayed()
+            x = template.apply(x, path)
+            continue
+        start, before, source = len(em.graph), len(em.diagnostics), x
+        x = build(i, x, path)
+        if i == 1 and len(em.diagnostics) == before and MADE_BY.get() is None and replayable():
+            template = Template(em, start, len(em.graph), source, x, path)
+    return x
+
+
 class Template:
     """The nodes one unit made (ids `start` .. `end`-1, from input `source` to output `result`)
     at unit path `path`, to be made again for another unit."""
@@ -38,6 +65,8 @@ class Template:
         nodes = [graph[i] for i in range(start, end)]
         self.usable = all(n.type is not None and n.shares is None for n in nodes) and em.sharing is None
         self.source_type = graph[source].type
+        #: each node's trainable parameters: its copies, fed the same types, have as many
+        self.params = [node_parameter_count(n, graph) for n in nodes]
 
     def fits(self, x: int) -> bool:
         return self.usable and self.em.graph[x].type == self.source_type
@@ -58,7 +87,7 @@ class Template:
             graph.add(node)
             if old_id in graph.inferred:
                 graph.inferred.add(node.id)
-            em.budget.add(node, graph)
+            em.budget.add(node, graph, self.params[old_id - self.start])
         if self.result == self.source:
             return x
         return self.result + offset if self.start <= self.result < self.end else self.result

@@ -13,6 +13,7 @@ from archdsl.ir import nodes as N
 from archdsl.semantics.blocks import Option, Row, bool_option, choice_option, int_option, norm, norm_options
 from archdsl.semantics.blocks.se import check_reduction, se_option, squeeze_excite
 from archdsl.semantics.emit import Emitter, join
+from archdsl.semantics.replay import repeated
 
 SHORTCUTS = ("auto", "identity", "proj", "avgdown")
 
@@ -41,11 +42,14 @@ Branch = Callable[[Row, Emitter, int, str, int], int]
 
 
 def expand_stage(row: Row, em: Emitter, x: int, branch: Branch) -> int:
-    """`repeat` blocks of `branch`; the first one carries the row's stride."""
+    """`repeat` blocks of `branch`; the first one carries the row's stride. The blocks after the
+    first are alike: from the third on, each is the second made again (replay.py)."""
     check_reduction(row, row.convs[-1].channels)
-    for i in em.repeats(row):
-        x = residual_block(row, em, x, join(row.path, str(i)), row.stride if i == 0 else 1, branch)
-    return x
+
+    def build(i: int, x: int, path: str) -> int:
+        return residual_block(row, em, x, path, row.stride if i == 0 else 1, branch)
+
+    return repeated(em, em.repeats(row), x, lambda i: join(row.path, str(i)), build, lambda: row.repeat > 2)
 
 
 def residual_block(row: Row, em: Emitter, x: int, path: str, stride: int, branch: Branch) -> int:
