@@ -270,6 +270,28 @@ def test_extreme_inputs_get_a_diagnostic_quickly(name):
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown), "control characters reach the terminal"
 
 
+def test_the_size_limits_are_found_as_the_full_scan_finds_them(monkeypatch):
+    """check_size skips its scan where a text cannot pass a limit (layout._within_limits): near
+    every limit, and over it, it reports what the scan reports."""
+    from archdsl.diagnostics import Source
+    from archdsl.syntax import layout
+
+    near = [HEAD + "conv " + "a" * n + " 3x3\n" for n in (127, 128, 129)] + \
+        [HEAD + 'rearrange "' + "c" * n + '"\n' for n in (125, 126, 127)] + \
+        [HEAD + "".join(" " * i + "scope\n" for i in range(n)) + " " * n + "relu\n" for n in (31, 32, 33, 34)] + \
+        [HEAD + "scope\n" + "\t" * n + "relu\n" for n in (1, 5)] + \
+        [HEAD + "conv " + "+".join(["1"] * n) + " 3x3\n" for n in (64, 65, 66)] + \
+        [HEAD + "conv 1 1x1\n" + "relu\n" * n for n in (3990, 4000)] + \
+        [HEAD + "conv [" + "1 +\n" * 70 + "1] 3x3\n", HEAD + "# " + "x" * 200 + "\nrelu\n"]
+    for text in near:
+        source = Source("t", text)
+        quick = layout.check_size(source)
+        with monkeypatch.context() as m:
+            m.setattr(layout, "_within_limits", lambda text: False)
+            assert repr(quick) == repr(layout.check_size(source))
+    assert [bool(layout.check_size(Source("t", text))) for text in near[:3]] == [False, False, True]
+
+
 def test_a_long_spec_within_the_limits_is_summarized_and_drawn_without_a_hang(tmp_path):
     """Every node is matched to its statement by a search, not a scan of all statements (which
     took minutes for the longest spec the limits allow)."""

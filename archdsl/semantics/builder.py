@@ -49,6 +49,10 @@ class Builder(BlockUses, Control, Structures):
         self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
         self.respanned: dict = {}
         self.unit_readers: dict[str, bool] = {}  # block name -> whether its units read `unit` (BlockUses.reads_unit)
+        #: id(statement) -> the statement and its split_name (`parts`); the layer statements whose
+        #: options and arguments check_call passed: each kept with its statement, so the ids stay theirs
+        self.split_names: dict[int, tuple] = {}
+        self.checked_calls: dict[int, T.Statement] = {}
         self._known: dict | None = None  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
         self.stage_count = None
         self.dilation = 1  # the running dilation of the rows of the `stages` section being built
@@ -123,7 +127,7 @@ class Builder(BlockUses, Control, Structures):
             index = self.position(stmt, scope, index)
         if word in STRUCTURE and word not in SECTIONS and not (word == "concat" and stmt.inputs and not stmt.body):
             return self.structure(stmt, scope, x, index, stage)
-        name, op, args = split_name(stmt, self.known_words())
+        name, op, args = self.parts(stmt)
         if name is None and op is not None and op.name not in self.known_words() and stage is not None \
                 and stage.args and stage.args[0].name in self.user_blocks:
             name, op, args = op.name, None, stmt.args  # `s1 8 repeat=2`: a row of the section's block
@@ -157,6 +161,13 @@ class Builder(BlockUses, Control, Structures):
         if not hint:
             return exc
         return invalid("E0201", f"unknown layer type `{first.name}`", first.span, "not a layer type", hint)
+
+    def parts(self, stmt: T.Statement) -> tuple[str | None, T.Name | None, tuple]:
+        """split_name of a statement, worked out once: a block's body is walked once per instance."""
+        found = self.split_names.get(id(stmt))
+        if found is None or found[0] is not stmt:
+            found = self.split_names[id(stmt)] = (stmt, split_name(stmt, self.known_words()))
+        return found[1]
 
     def known_words(self) -> dict:
         """Every word a statement's type can be, in order (a dict: looked up once per statement, often)."""
@@ -246,7 +257,9 @@ class Builder(BlockUses, Control, Structures):
         definition = OPS[op]
         path = join(scope.prefix, name if name is not None else str(index))
         call = Call(stmt, op, args, self.ev, self.defaults.get(op, {}), path)
-        check_call(call, definition)
+        if self.checked_calls.get(id(stmt)) is not stmt:  # what check_call reads is the statement's own text
+            check_call(call, definition)
+            self.checked_calls[id(stmt)] = stmt
         inputs = self.inputs(stmt, scope, x, op, definition.arity) + \
             value_inputs(call, definition, lambda ref: self.resolve(ref, scope))
         before = len(self.diagnostics)

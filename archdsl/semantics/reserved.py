@@ -10,6 +10,7 @@ keyword cannot be either. tests/test_checks.py holds this list to the live class
 from __future__ import annotations
 
 import keyword
+from functools import lru_cache
 
 #: public attributes and methods of torch.fx.GraphModule (and so of nn.Module), torch 2.x
 MODULE_ATTRIBUTES = frozenset("""
@@ -25,6 +26,7 @@ state_dict to to_empty to_folder train training type xpu zero_grad
 """.split()) | {"feature_info"}  # set by build(features_only=True), as timm's features_only models have it
 
 
+@lru_cache(maxsize=4096)
 def why_reserved(name: str) -> str | None:
     """Why `name` cannot name a layer or block, or None if it can."""
     if name.startswith("_"):

@@ -128,8 +128,11 @@ def check_size(source: Source) -> list[Diagnostic]:
     """E0504 where the text passes a limit that keeps parsing fast and shallow: too many words
     and symbols, an overlong word, an overlong expression, blocks nested too deep.
 
-    One linear scan, before the parser runs; it stops at the first limit passed.
+    One linear scan, before the parser runs; it stops at the first limit passed. A text that
+    cannot pass any limit (`_within_limits`) is not scanned.
     """
+    if _within_limits(source.text):
+        return []
     tokens = operators = depth = 0
     levels = [0]
     for match in _SCAN.finditer(source.text):
@@ -149,6 +152,21 @@ def check_size(source: Source) -> list[Diagnostic]:
         if tokens > MAX_TOKENS or len(text) > MAX_WORD or operators > MAX_OPERATORS:
             return [_over_limit(source, match, tokens, operators)]
     return []
+
+
+#: where a limit might be passed: a word or a pattern longer than MAX_WORD, or a line indented as
+#: deep as MAX_BLOCK_DEPTH + 1 levels could be (each level is indented further than the one before)
+_MAYBE_OVER = re.compile(r'[A-Za-z0-9_.]{%d}|"[^"\n]{%d}|^ {%d}|^ *\t' % (MAX_WORD + 1, MAX_WORD - 1, MAX_BLOCK_DEPTH + 1),
+                         re.MULTILINE)
+
+
+def _within_limits(text: str) -> bool:
+    """Whether `text` surely passes no limit, told without the scan: it has no more characters than
+    MAX_TOKENS (a token takes at least one), no more operators in all than one expression may
+    have, and nothing _MAYBE_OVER finds. Checking a spec of the usual size costs a few string
+    searches, not a pass of the regular expression over every token."""
+    operators = text.count("+") + text.count("-") + text.count("*") + text.count("//")
+    return len(text) <= MAX_TOKENS and operators <= MAX_OPERATORS and _MAYBE_OVER.search(text) is None
 
 
 def _over_limit(source: Source, match: re.Match, tokens: int, operators: int) -> Diagnostic:
