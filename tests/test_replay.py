@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 import archdsl
+from archdsl.backends.summary.table import size
+from archdsl.ir.state import parameter_count
 from archdsl.semantics.scope import MADE_BY
 from conftest import bundled_specs
 
@@ -26,6 +28,15 @@ def test_replayed_units_are_the_walked_units(path):
     for a, b in zip(replayed.nodes(), walked.nodes()):
         assert a == b and a.origin == b.origin and a.span == b.span, a.path
     assert replayed.inferred == walked.inferred
+    # the parameters the budget counted as it built (what the verdict reports) are the IR's
+    assert replayed.parameter_total == walked.parameter_total == parameter_count(walked)
+
+
+def test_the_counted_parameters_are_forgotten_when_the_graph_changes():
+    graph = archdsl.load("network t\ninput 3x8x8\nconv 4 3x3\n")
+    assert graph.parameter_total == parameter_count(graph) == 4 * 3 * 3 * 3
+    graph.add(graph[1].model_copy(update={"id": len(graph), "inputs": (1,), "path": "again"}))
+    assert graph.parameter_total is None and size(graph)[0] == parameter_count(graph) == 108 + 4 * 4 * 3 * 3
 
 
 def test_a_body_that_reads_its_unit_is_walked_for_every_unit():

@@ -41,8 +41,12 @@ class Graph:
     #: they are now (the Emitter records them): the verifier need not infer those again. Replacing
     #: a node takes it and its users out.
     inferred: set[int] = field(default_factory=set, repr=False)
+    #: the trainable parameters, as the checker counted them while it built the graph (its budget
+    #: counts every node as it is made); None where not counted, or the graph changed since
+    parameter_total: int | None = field(default=None, repr=False, compare=False)
 
     def add(self, node: NodeBase) -> NodeBase:
+        self.parameter_total = None
         self._nodes[node.id] = node
         users = self._users
         for source in node.inputs:
@@ -54,6 +58,7 @@ class Graph:
 
     def replace(self, node: NodeBase) -> None:
         """Swap in a new version of a node (same id and inputs), e.g. with its type filled in."""
+        self.parameter_total = None
         self._nodes[node.id] = node
         self.inferred.discard(node.id)
         self.inferred.difference_update(self._users.get(node.id, ()))

@@ -86,6 +86,7 @@ def elaborate(spec: T.Spec, overrides: dict[str, object] | None = None, input_si
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     verify(graph)
+    graph.parameter_total = budget.params
     return graph, diagnostics
 
 

@@ -96,8 +96,9 @@ def node_cost(node: NodeBase, graph: Graph) -> Cost:
 def size(graph: Graph) -> tuple[int, int]:
     """Trainable parameters and MACs, counted as `totals` counts them: all `compile --check`'s
     verdict says, without the memory figures (checking a folder of specs pays this once a spec)."""
-    return (sum(node_parameter_count(n, graph) for n in graph.stateful()),
-            sum(node_macs(n, graph) for n in graph.nodes() if counts_macs(n)))
+    params = graph.parameter_total if graph.parameter_total is not None else \
+        sum(node_parameter_count(n, graph) for n in graph.stateful())
+    return params, sum(node_macs(n, graph) for n in graph.nodes() if counts_macs(n))
 
 
 def totals(graph: Graph) -> Totals:
