@@ -47,13 +47,13 @@ class Builder(BlockUses, Control, Structures):
         evaluator.properties = self.property_of
         self.uses: list = []  # the user-block instances being built, outermost first, with their uses
         self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
-        self.respanned: dict = {}
+        self.respanned: dict = {}  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
         self.unit_readers: dict[str, bool] = {}  # block name -> whether its units read `unit` (BlockUses.reads_unit)
         #: id(statement) -> the statement and its split_name (`parts`); the layer statements whose
         #: options and arguments check_call passed: each kept with its statement, so the ids stay theirs
         self.split_names: dict[int, tuple] = {}
         self.checked_calls: dict[int, T.Statement] = {}
-        self._known: dict | None = None  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
+        self._known: dict | None = None  # every word a statement's type can be (known_words)
         self.stage_count = None
         self.dilation = 1  # the running dilation of the rows of the `stages` section being built
         self.lets: set[str] = set()

@@ -141,7 +141,6 @@ def _argument_names(stmt: T.Statement) -> set[str]:
     return found[1]
 
 
-
 def relocated(d: Diagnostic, use: Span) -> Diagnostic:
     """A diagnostic found in a prelude block's instance, with its places in the prelude moved to the use."""
     notes = tuple(n for n in d.notes if not in_prelude(n.span))
