@@ -22,7 +22,7 @@ from archdsl.semantics.ops import OPS, Call, check_call, value_inputs
 from archdsl.semantics.reserved import why_reserved
 from archdsl.semantics.rows import read_row
 from archdsl.semantics.spelling import layer_type_hint
-from archdsl.semantics.scope import MADE_BY, Scope
+from archdsl.semantics.scope import MADE_BY, PerStatement, Scope
 from archdsl.semantics.structures import Structures
 from archdsl.semantics.values import Evaluator, Invalid, Unknown, invalid
 from archdsl.syntax import tree as T
@@ -49,10 +49,8 @@ class Builder(BlockUses, Control, Structures):
         self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
         self.respanned: dict = {}  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
         self.unit_readers: dict[str, bool] = {}  # block name -> whether its units read `unit` (BlockUses.reads_unit)
-        #: id(statement) -> the statement and its split_name (`parts`); the layer statements whose
-        #: options and arguments check_call passed: each kept with its statement, so the ids stay theirs
-        self.split_names: dict[int, tuple] = {}
-        self.checked_calls: dict[int, T.Statement] = {}
+        self.split_names: PerStatement[tuple] = PerStatement()  # each statement's split_name (`parts`)
+        self.checked_calls: PerStatement[None] = PerStatement()  # the layer statements check_call passed
         self._known: dict | None = None  # every word a statement's type can be (known_words)
         self.stage_count = None
         self.dilation = 1  # the running dilation of the rows of the `stages` section being built
@@ -164,10 +162,7 @@ class Builder(BlockUses, Control, Structures):
 
     def parts(self, stmt: T.Statement) -> tuple[str | None, T.Name | None, tuple]:
         """split_name of a statement, worked out once: a block's body is walked once per instance."""
-        found = self.split_names.get(id(stmt))
-        if found is None or found[0] is not stmt:
-            found = self.split_names[id(stmt)] = (stmt, split_name(stmt, self.known_words()))
-        return found[1]
+        return self.split_names.get(stmt, lambda: split_name(stmt, self.known_words()))
 
     def known_words(self) -> dict:
         """Every word a statement's type can be, in order (a dict: looked up once per statement, often)."""
@@ -257,9 +252,7 @@ class Builder(BlockUses, Control, Structures):
         definition = OPS[op]
         path = join(scope.prefix, name if name is not None else str(index))
         call = Call(stmt, op, args, self.ev, self.defaults.get(op, {}), path)
-        if self.checked_calls.get(id(stmt)) is not stmt:  # what check_call reads is the statement's own text
-            check_call(call, definition)
-            self.checked_calls[id(stmt)] = stmt
+        self.checked_calls.get(stmt, lambda: check_call(call, definition))  # it reads the statement's own text
         inputs = self.inputs(stmt, scope, x, op, definition.arity) + \
             value_inputs(call, definition, lambda ref: self.resolve(ref, scope))
         before = len(self.diagnostics)

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from archdsl.diagnostics import Diagnostic, Source, Span
+from archdsl.semantics.scope import PerStatement
 from archdsl.semantics.userblocks import BlockDef, argument_names, read_definition
 from archdsl.semantics.values import Evaluator
 from archdsl.syntax import tree as T
@@ -129,16 +130,13 @@ def _respan(body, entries, row, current, blocks):
     return tuple(out), current
 
 
-#: id(statement of a prelude definition) -> (the statement, the names its arguments read): the
-#: definitions live as long as the process (`_definition`), and each use of a row respans them
-_READS: dict[int, tuple[T.Statement, set[str]]] = {}
+#: the names each statement of a prelude definition reads: the definitions live as long as the
+#: process (`_definition`), and each use of a row respans them
+_READS: PerStatement[set[str]] = PerStatement()
 
 
 def _argument_names(stmt: T.Statement) -> set[str]:
-    found = _READS.get(id(stmt))
-    if found is None or found[0] is not stmt:
-        found = _READS[id(stmt)] = (stmt, argument_names(stmt))
-    return found[1]
+    return _READS.get(stmt, lambda: argument_names(stmt))
 
 
 def relocated(d: Diagnostic, use: Span) -> Diagnostic:

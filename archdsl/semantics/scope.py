@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Callable, Generic, TypeVar
 
 from archdsl.diagnostics import Span
 
@@ -43,3 +44,23 @@ class Scope:
             names += list(scope.names)
             scope = scope.parent
         return names
+
+
+_V = TypeVar("_V")
+
+
+class PerStatement(Generic[_V]):
+    """A value worked out once per statement object: the statements of a block's body are walked
+    once per instance of the block. Keyed by identity (statements that are equal but made apart
+    are worked out apart); each kept with its statement, so its id cannot be another's."""
+
+    def __init__(self):
+        self._found: dict[int, tuple[object, _V]] = {}
+
+    def get(self, stmt, work: Callable[[], _V]) -> _V:
+        """`work()`'s value for `stmt`, worked out the first time it is asked for; an exception
+        `work` raises is raised again each time (nothing is kept)."""
+        found = self._found.get(id(stmt))
+        if found is None or found[0] is not stmt:
+            found = self._found[id(stmt)] = (stmt, work())
+        return found[1]
