@@ -69,7 +69,8 @@ class _Inline(list):
     """The children of a rule whose name starts with `_`: spliced into the rule that holds it."""
 
 
-_SHIFT, _PASS, _INLINE, _CALL, _EXPAND = range(5)
+#: how a rule reduces (the numbers the tables' file holds)
+_PASS, _INLINE, _CALL, _EXPAND = range(1, 5)
 
 
 class Tables:
@@ -278,13 +279,6 @@ class _LayoutForLark:
 
     def process(self, stream):
         return stream
-
-
-def lark_parser(transformer=None):
-    """Lark's own parser for the grammar, with the options the tables are made with."""
-    from lark import Lark
-
-    return Lark(grammar_text(), postlex=_LayoutForLark(), transformer=transformer, **LARK_OPTIONS)
 
 
 def build(grammar: str) -> dict:

@@ -287,16 +287,15 @@ class _Builder:
                 args.append(child.value if isinstance(child, _Bracketed) else child)
             last = child
         self.check_repeated_options(options)
-        if body:  # a statement with a body: its head is reported as its word
-            last = word
-        if isinstance(last, _Inputs):
+        word_span = self.span(word)
+        if body or last is word:  # a statement with a body: its head is reported as its word
+            end = word_span
+        elif isinstance(last, _Inputs):
             end = last.end
-        elif isinstance(last, Token):
-            end = self.span(last)
         else:
             end = (last.value if isinstance(last, _Bracketed) else last).span
         head = Span(self.source, word.line, word.column, end.end_line, end.end_col)
-        return T.Statement(str(word), self.span(word), tuple(args), tuple(options), inputs, body, head)
+        return T.Statement(str(word), word_span, tuple(args), tuple(options), inputs, body, head)
 
     def body(self, children) -> "_Body":
         return _Body(tuple(c for c in children if isinstance(c, T.Statement)))
