@@ -127,8 +127,8 @@ def text_source(name: str, text: str) -> Source:
 def inside(path: Path, folder: Path) -> bool:
     """Whether `path`, every link in it followed, lies inside `folder` (also resolved); False for a
     path that cannot be resolved (a loop of links)."""
-    resolved, home = _resolved(path), _resolved(folder)
-    return resolved is not None and home is not None and resolved.is_relative_to(home)
+    resolved = _resolved(path)
+    return resolved is not None and _under(resolved, folder)
 
 
 def leads_out(path: Path, folder: Path) -> bool:
@@ -137,10 +137,13 @@ def leads_out(path: Path, folder: Path) -> bool:
     if not os.path.lexists(path):
         return False
     resolved = _resolved(path)
-    if resolved is None:
-        return False
+    return resolved is not None and not _under(resolved, folder)
+
+
+def _under(resolved: Path, folder: Path) -> bool:
+    """Whether a resolved path lies inside `folder`, resolved (False where it cannot be)."""
     home = _resolved(folder)
-    return home is None or not resolved.is_relative_to(home)
+    return home is not None and resolved.is_relative_to(home)
 
 
 def _resolved(path: Path) -> Path | None:
