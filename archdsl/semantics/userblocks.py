@@ -78,10 +78,6 @@ class BlockDef:
     #: from the bundled prelude: its body is not the user's text, so what it finds is shown at the use
     bundled: bool = False
 
-    @property
-    def table_names(self) -> set[str]:
-        return {name for entry in self.table for name in (entry.channels, entry.kernel)}
-
     def example(self) -> str:
         """How a row of this table block reads, for a help line."""
         return f"layer1 {self.name} [2, [" + ",".join("[64,3x3]" for _ in self.table) + "]]"
@@ -151,7 +147,7 @@ def read_definition(stmt: T.Statement, ev: Evaluator, taken) -> BlockDef:
                           "not a parameter name", "write it like `block conv_bn out kernel=3 stride=1`")
         params.append(Param(arg.name, _REQUIRED, arg.span))
     params += [_option_param(o, ev) for o in stmt.options]
-    _check_params([*(Param(n, _REQUIRED, e.span) for e in table for n in (e.channels, e.kernel)), *params])
+    _check_params([*entry_params(table), *params])
     return BlockDef(name, tuple(params), stmt.body, stmt.span, head.span, table=table)
 
 
@@ -171,6 +167,11 @@ def read_table_pattern(pattern: T.ListValue) -> tuple[TableEntry, ...]:
     if not entries:
         raise invalid("E0206", "a table pattern lists at least one entry", pattern.span, "empty", TABLE_HELP)
     return tuple(entries)
+
+
+def entry_params(table: tuple[TableEntry, ...]) -> list[Param]:
+    """The names a table pattern's entries bind, as the required parameters they are."""
+    return [Param(name, _REQUIRED, entry.span) for entry in table for name in (entry.channels, entry.kernel)]
 
 
 def _option_param(option: T.Option, ev: Evaluator) -> Param:
@@ -227,7 +228,7 @@ def _check_params(params: list[Param]) -> None:
 def unused_parameters(block: BlockDef) -> list[Diagnostic]:
     """W0410 for each parameter (a table entry's names included) the body never reads."""
     read = names_read(block.body)
-    entries = [Param(n, _REQUIRED, e.span) for e in block.table for n in (e.channels, e.kernel)]
+    entries = entry_params(block.table)
     return [warning("W0410", f"block `{block.name}` never uses its parameter `{p.name}`", p.span,
                     "never used", "remove the parameter, or use it in the block's body")
             for p in (*entries, *block.params) if p.name not in read]
