@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections import OrderedDict
 
 import pytest
 
@@ -50,6 +51,30 @@ def test_every_bundled_spec_checks_in_one_call(capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == len(list(SPECS.rglob("*.arch"))) + 1
     assert all(": ok: " in line for line in out[:-1])
+
+
+def test_a_library_that_specs_use_is_parsed_once_in_a_run_and_again_once_edited(tmp_path, monkeypatch, capsys):
+    from archdsl.syntax import parser
+
+    (tmp_path / "lib.arch").write_text(LIBRARY)
+    for name in ("a", "c"):
+        (tmp_path / f"{name}.arch").write_text(f"network {name}\ninput 3x8x8\nuse lib\npair 4\n")
+    parsed, original = [], parser._parse
+
+    def counted(source, run=parser._run_tables):
+        parsed.append(source.name)
+        return original(source, run)
+
+    monkeypatch.setattr(parser, "_parse", counted)
+    monkeypatch.setattr(parser, "_remembered", OrderedDict())
+    assert main(["compile", "--check", str(tmp_path)]) == 0
+    lib = str(tmp_path / "lib.arch")
+    assert parsed == [str(tmp_path / "a.arch"), lib, str(tmp_path / "c.arch")]  # lib.arch itself: remembered
+    (tmp_path / "lib.arch").write_text(LIBRARY.replace("relu", "gelu"))
+    parsed.clear()
+    assert main(["compile", "--check", str(tmp_path / "a.arch")]) == 0
+    assert parsed == [str(tmp_path / "a.arch"), lib]
+    capsys.readouterr()
 
 
 def test_json_gives_one_object_a_file_with_its_diagnostics(folder, capsys):

@@ -342,7 +342,7 @@ class Library:
 
         source, found = read_file(path)
         if source is not None:
-            tree, found = parse(source)
+            tree, found = parse(source, remember=True)
             if tree is not None:
                 return tree
         why = found[0].message if found else "cannot be read"

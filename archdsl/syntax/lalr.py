@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+from functools import partial
 from importlib import resources
 from typing import Callable, Iterable, Iterator
 
@@ -201,19 +202,29 @@ class _StateLexer:
 
     def __init__(self, patterns: list[str], ignore: list[str], newline: list[str], keywords: dict,
                  expected: list[str]):
-        self.patterns, self._compiled = patterns, None
+        self.patterns = patterns
         self.ignore, self.newline = frozenset(ignore), frozenset(newline)
         self.keywords: dict[str, dict[str, str]] = keywords
         self.expected = set(expected)
 
     def match(self, text: str, pos: int):
-        if self._compiled is None:
-            self._compiled = [re.compile(p) for p in self.patterns]
-        for pattern in self._compiled:
-            found = pattern.match(text, pos)
-            if found:
-                return found
-        return None
+        """The first pattern's match at `pos`, or None. The patterns are compiled at the first call,
+        which then puts the matcher in this method's place (a lone pattern's own `match`, as a
+        state's patterns almost always are): a parse calls it once a token."""
+        compiled = [re.compile(p) for p in self.patterns]
+        if len(compiled) == 1:
+            self.match = compiled[0].match
+        else:
+            self.match = partial(_first_match, compiled)
+        return self.match(text, pos)
+
+
+def _first_match(compiled: list, text: str, pos: int):
+    for pattern in compiled:
+        found = pattern.match(text, pos)
+        if found:
+            return found
+    return None
 
 
 # --- building the tables with lark, and keeping them ---------------------------------------

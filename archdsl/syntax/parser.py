@@ -7,6 +7,7 @@ every broken line (up to a bound).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache, partial
 
 from archdsl.diagnostics import Diagnostic, Label, Source, Span, error
@@ -29,20 +30,26 @@ def _tables() -> lalr.Tables:
     return lalr.tables()
 
 
-#: specs up to this long are remembered once parsed: a block library that many specs `use` in one
-#: process (`archdsl compile --check specs/`) is parsed once
+#: block libraries up to this long are remembered once parsed (at most MAX_REMEMBERED of them, the
+#: latest): a library that many specs `use` in one process (`archdsl compile --check specs/`), and
+#: that is checked there itself, is parsed once
 MAX_REMEMBERED_CHARS = 64 * 1024
+MAX_REMEMBERED = 16
+_remembered: OrderedDict[Source, tuple[T.Spec | None, tuple[Diagnostic, ...]]] = OrderedDict()
 
 
-def parse(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
-    """Parse a spec. Returns the tree (None if the text has syntax errors) and diagnostics."""
-    tree, diagnostics = _remembered(source) if len(source.text) <= MAX_REMEMBERED_CHARS else _parse(source)
-    return tree, list(diagnostics)
-
-
-@lru_cache(maxsize=16)
-def _remembered(source: Source) -> tuple[T.Spec | None, list[Diagnostic]]:
-    return _parse(source)  # the tree is immutable; parse() copies the list
+def parse(source: Source, remember: bool = False) -> tuple[T.Spec | None, list[Diagnostic]]:
+    """Parse a spec. Returns the tree (None if the text has syntax errors) and diagnostics.
+    A text remembered (parsed with `remember`, as a library is) is not parsed again."""
+    found = _remembered.get(source)
+    if found is None:
+        tree, diagnostics = _parse(source)
+        found = (tree, tuple(diagnostics))
+        if remember and len(source.text) <= MAX_REMEMBERED_CHARS:
+            _remembered[source] = found
+            if len(_remembered) > MAX_REMEMBERED:
+                _remembered.popitem(last=False)
+    return found[0], list(found[1])  # the tree is immutable; each caller gets its own list
 
 
 def _run_tables(text: str, reductions: dict):
