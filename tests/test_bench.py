@@ -227,3 +227,12 @@ def test_the_start_up_section_says_which_goals_are_met():
     assert "| every spec / one spec (goal at most 3: **missed**) | 3.20 (3.10-3.30) | 3.26 |" in text
     assert "| A/A control | 1.01 (0.99-1.02) | 1.00 |" in text
     assert "| `python -c 'import torch'` | 1500 | 1400 |" in text
+
+
+def test_the_instruction_count_is_read_from_cachegrinds_summary():
+    from bench.instructions import instructions_in
+
+    report = "==7== Cachegrind, a high-precision tracing profiler\n==7== \n==7== I   refs:      1,184,284,733\n"
+    assert instructions_in(report) == 1_184_284_733
+    with pytest.raises(RuntimeError, match="no instruction count"):
+        instructions_in("valgrind: failed to start tool 'cachegrind'\n")
