@@ -141,6 +141,15 @@ def test_edge_texts_parse_as_lark_parses_them(text, lark_run):
     _same("edge", text, lark_run)
 
 
+def test_a_repetition_grows_its_list_in_place_so_a_long_one_is_not_copied_at_every_item():
+    so_far = lalr._Inline(["a", "b"])
+    assert lalr._splice([so_far, "c"], (0,)) is so_far == ["a", "b", "c"]
+    assert lalr._splice(["x", lalr._Inline(["y", "z"]), "w"], (1,)) == ["x", "y", "z", "w"]
+    long = "network t\ninput 3x8x8\n" + "relu\n" * 3000
+    tree, found = P._parse(Source("long", long))
+    assert found == [] and len(tree.statements) == 3002 and tree.statements[-1].span.line == 3002
+
+
 def _python(code: str, env: dict) -> str:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                             cwd=ROOT)

@@ -124,7 +124,7 @@ class Tables:
             if spliced:
                 children = _splice(children, spliced)
             if how == _INLINE:
-                value = _Inline(children)
+                value = children if type(children) is _Inline else _Inline(children)
             elif how == _EXPAND and len(children) == 1:
                 value = children[0]
             else:
@@ -186,12 +186,18 @@ class Tables:
 
 
 def _splice(children: list, spliced: tuple[int, ...]) -> list:
-    out = []
-    for i, child in enumerate(children):
+    """`children` with the values of inlined rules (at the positions `spliced`) spread out. A
+    repetition (`statement*`) is a left-recursive inlined rule: its list so far comes first and
+    is grown in place (nothing else holds it), so a long one is not copied at every item."""
+    if spliced[0] == 0:
+        out, rest = children[0], range(1, len(children))
+    else:
+        out, rest = [], range(len(children))
+    for i in rest:
         if i in spliced:
-            out.extend(child)
+            out.extend(children[i])
         else:
-            out.append(child)
+            out.append(children[i])
     return out
 
 
