@@ -50,8 +50,9 @@ def main(argv=None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install -y valgrind)", file=sys.stderr)
         return 2
-    names = list(commands(args.spec))[:3]  # the A/A control counts what import torch counts
-    counts = {name: count(commands(args.spec)[name]) for name in names}
+    cmds = commands(args.spec)
+    names = list(cmds)[:3]  # the A/A control counts what import torch counts
+    counts = {name: count(cmds[name]) for name in names}
     torch, one, every = (counts[name] for name in names)
     print("| command | instructions (millions) |\n|---|---:|")
     for name in names:
