@@ -30,9 +30,9 @@ def _tables() -> lalr.Tables:
     return lalr.tables()
 
 
-#: block libraries up to this long are remembered once parsed (at most MAX_REMEMBERED of them, the
-#: latest): a library that many specs `use` in one process (`archdsl compile --check specs/`), and
-#: that is checked there itself, is parsed once
+#: block libraries up to this long are remembered once parsed (the MAX_REMEMBERED used last): a
+#: library that many specs `use` in one process (`archdsl compile --check specs/`), and that is
+#: checked there itself, is parsed once
 MAX_REMEMBERED_CHARS = 64 * 1024
 MAX_REMEMBERED = 16
 _remembered: OrderedDict[Source, tuple[T.Spec | None, tuple[Diagnostic, ...]]] = OrderedDict()
@@ -42,7 +42,9 @@ def parse(source: Source, remember: bool = False) -> tuple[T.Spec | None, list[D
     """Parse a spec. Returns the tree (None if the text has syntax errors) and diagnostics.
     A text remembered (parsed with `remember`, as a library is) is not parsed again."""
     found = _remembered.get(source)
-    if found is None:
+    if found is not None:
+        _remembered.move_to_end(source)
+    else:
         tree, diagnostics = _parse(source)
         found = (tree, tuple(diagnostics))
         if remember and len(source.text) <= MAX_REMEMBERED_CHARS:
