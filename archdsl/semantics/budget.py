@@ -78,6 +78,18 @@ class Budget:
             raise OverBudget([over_budget("nodes", self.nodes, limits, node.span,
                                           f"checking stopped at `{node.path}`", at_least=True)])
 
+    def add_all(self, usage: Usage) -> bool:
+        """Count nodes whose totals are known at once (a replayed unit's), where they keep every
+        measure within its limit; False, counting nothing, where they might pass one: the caller
+        then counts them one by one (`add`), so the node that passes it is the one named."""
+        limits = self.limits
+        params, activation_bytes, nodes = self.params + usage.params, \
+            self.activation_bytes + usage.activation_bytes, self.nodes + usage.nodes
+        if params > limits.params or activation_bytes > limits.activation_bytes or nodes > limits.nodes:
+            return False
+        self.params, self.activation_bytes, self.nodes = params, activation_bytes, nodes
+        return True
+
     def repeats(self, count: int, span: Span | None, name: str) -> Iterator[int]:
         """0 .. count-1 for a stage row's blocks. From the second block on, the blocks still to
         come are projected at the cost of the last one, and OverBudget is raised at once if the

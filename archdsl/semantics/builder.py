@@ -48,6 +48,8 @@ class Builder(BlockUses, Control, Structures):
         self.uses: list = []  # the user-block instances being built, outermost first, with their uses
         self.entries: list[dict] = []  # the table entries of each instance in self.uses (name -> span)
         self.respanned: dict = {}  # the bodies of prelude blocks, spanned at their uses (BlockUses.body_of)
+        #: block instances kept for others of the same block, use, values and input type (BlockUses.unit)
+        self.made_instances: dict = {}
         self.unit_readers: dict[str, bool] = {}  # block name -> whether its units read `unit` (BlockUses.reads_unit)
         self.split_names: PerStatement[tuple] = PerStatement()  # each statement's split_name (`parts`)
         self.checked_calls: PerStatement[None] = PerStatement()  # the layer statements check_call passed

@@ -20,8 +20,8 @@ from archdsl.diagnostics import Label, error
 from archdsl.semantics import prelude
 from archdsl.semantics.binding import Binder, Binding, ValueRef
 from archdsl.semantics.emit import join
-from archdsl.semantics.replay import reads_unit, repeated
-from archdsl.semantics.scope import Scope
+from archdsl.semantics.replay import Made, instance_key, reads_unit, repeated
+from archdsl.semantics.scope import MADE_BY, Scope
 from archdsl.semantics.userblocks import BlockDef
 from archdsl.semantics.values import Invalid, Unknown, invalid, names_in, show
 from archdsl.syntax import tree as T
@@ -131,6 +131,15 @@ class BlockUses(Binder):
         stage = self.stage_unit(binding)
         values.update(unit=unit, units=units, stage_unit=stage.done - 1 if stage else unit,
                       stage_units=stage.total if stage else units)
+        key = instance_key(block, use, values, self.graph[x].type) \
+            if positions is None and application is None and self.em.sharing is None and MADE_BY.get() is None \
+            else None
+        made = self.made_instances.get(key) if key is not None else None
+        if made is not None and made.block is block and made.use is use:
+            template = made.template(self.em)
+            if template is not None and template.fits(x):
+                return template.apply(x, path, names)
+        state, start = self.instance_state(), len(self.graph)
         saved, before = self.ev, len(self.diagnostics)
         self.ev = self.ev.child({**self.root_params, **{k: v for k, v in values.items() if not isinstance(v, ValueRef)}})
         self.uses.append((block, use))
@@ -144,12 +153,15 @@ class BlockUses(Binder):
                 else nullcontext()
             with frame:
                 try:
-                    return self.sequence(self.body_of(block, binding, use), inner, x)
+                    out = self.sequence(self.body_of(block, binding, use), inner, x)
                 finally:
                     if positions:
                         positions.count = inner.count
                     if names is not None:
                         names.update((n, v) for n, v in inner.names.items() if n not in binding.values)
+            if key is not None and len(self.diagnostics) == before and self.instance_state() == state:
+                self.remember_instance(key, block, use, start, x, out, path, inner.names)
+            return out
         except Abandon:  # a requirement failed: the rest of the body would only echo it
             raise Unknown() from None
         finally:
@@ -158,6 +170,18 @@ class BlockUses(Binder):
             self.entries.pop()
             self.diagnostics[before:] = [prelude.relocated(d, use.span) if block.bundled else _noted(d, block, use, path)
                                          for d in self.diagnostics[before:]]
+
+    def instance_state(self) -> tuple:
+        """What a block's body may change besides the graph: the input size a `same` padding
+        fixed, the `stages` section's count and the running dilation."""
+        return self.graph.size_fixed_by, self.stage_count, self.stage_count and self.stage_count.done, self.dilation
+
+    def remember_instance(self, key, block: BlockDef, use: T.Statement, start: int, x: int, out: int, path: str,
+                          names: dict) -> None:
+        """Keep where an instance just made lies, for another of the same block, use and values on an
+        input of the same type (`instance_key`): the first such copies its nodes (replay.Made)."""
+        self.made_instances[key] = Made(block, use, start, len(self.graph), x, out, path, dict(names),
+                                        tuple(self.em.frames))
 
     def stage_unit(self, binding: Binding) -> StageCount | None:
         """The `stages` section whose units a unit of this row counts among (counted here), if any."""

@@ -212,6 +212,19 @@ class NodeBase(BaseModel):
         if field is not None and isinstance(field.default, str):
             REGISTRY[field.default] = cls
 
+    def moved(self, **changes) -> "NodeBase":
+        """A copy of the node with `changes` made to its fields: what `model_copy(update=changes)`
+        makes (nothing validated), without its generic steps, for nodes made again elsewhere."""
+        cls = type(self)
+        copy = cls.__new__(cls)
+        fields = self.__dict__.copy()
+        fields.update(changes)
+        object.__setattr__(copy, "__dict__", fields)
+        object.__setattr__(copy, "__pydantic_extra__", None)  # extra="forbid": never any
+        object.__setattr__(copy, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        object.__setattr__(copy, "__pydantic_private__", None)  # nodes have no private attributes
+        return copy
+
     def attrs(self) -> dict:
         """The op's own attributes (everything but the common node fields)."""
         return self.model_dump(exclude={"id", "inputs", "path", "span", "type", "op", "has_state", "origin", "shares"})
