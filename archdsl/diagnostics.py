@@ -38,7 +38,13 @@ class Source:
         return self.text.split("\n")
 
 
-@dataclass(frozen=True)
+#: sets a frozen dataclass's fields all at once, as `set_fields(self, "__dict__", {...})`: the
+#: __init__ dataclass writes sets them one by one, at twice the cost, and the parser makes a span
+#: and a syntax value for almost every token
+set_fields = object.__setattr__
+
+
+@dataclass(frozen=True, init=False)
 class Span:
     """A 1-based, end-exclusive region of a source: line:col to end_line:end_col."""
 
@@ -47,6 +53,10 @@ class Span:
     col: int
     end_line: int
     end_col: int
+
+    def __init__(self, source: Source | None, line: int, col: int, end_line: int, end_col: int):
+        set_fields(self, "__dict__", {"source": source, "line": line, "col": col, "end_line": end_line,
+                                      "end_col": end_col})
 
     @property
     def file(self) -> str:

@@ -4,6 +4,8 @@ trees, spans included, and the same diagnostics."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import random
 import subprocess
@@ -15,9 +17,10 @@ from lark import Token as LarkToken
 from lark.exceptions import UnexpectedCharacters
 from lark.exceptions import UnexpectedToken as LarkUnexpectedToken
 
-from archdsl.diagnostics import Source
+from archdsl.diagnostics import Source, Span
 from archdsl.syntax import lalr
 from archdsl.syntax import parser as P
+from archdsl.syntax import tree as T
 from archdsl.syntax.lalr import Token, UnexpectedCharacter, UnexpectedToken
 from archdsl.syntax.layout import Indenter
 
@@ -169,3 +172,16 @@ def test_a_process_with_the_tables_cached_does_not_import_lark(tmp_path):
     cached.write_text('{"format": 1, "states": [')  # a file cut short is built again
     assert _python(code, env) == "3 [] True\n"
     assert _python(code, env) == "3 [] False\n"
+
+
+@pytest.mark.parametrize("cls", [Span, T.Int, T.Name, T.Option, T.Statement], ids=lambda c: c.__name__)
+def test_a_value_made_at_once_has_every_field_and_compares_as_a_dataclass(cls):
+    """Span and the syntax values the parser makes most set their fields in one step (their own
+    __init__, not dataclass's): it must take every field, by name, and nothing else."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert list(inspect.signature(cls.__init__).parameters)[1:] == names
+    made = cls(**{name: f"<{name}>" for name in names})
+    assert [getattr(made, name) for name in names] == [f"<{name}>" for name in names]
+    assert made == cls(**{name: f"<{name}>" for name in names}) and dataclasses.replace(made) == made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(made, names[-1], None)

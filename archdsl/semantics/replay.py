@@ -157,7 +157,7 @@ class Template:
         copy made for another instance of its block needs (replay within a row needs neither)."""
         inside = range(self.start, self.end)
         return all(i in inside or i == self.source for n in self.nodes for i in n.inputs) \
-            and None not in self.suffixes \
+            and (self.result in inside or self.result == self.source) and None not in self.suffixes \
             and all(i in inside or i == self.source for i, _ in (self.names or {}).values())
 
     def apply(self, x: int, path: str, names: dict | None = None) -> int:

@@ -1,6 +1,8 @@
 """The syntax tree: frozen dataclasses that carry their source spans.
 
-Nothing past the parser sees lark; the semantics works on these values only.
+Nothing past the parser sees lark; the semantics works on these values only. The values the
+parser makes most (names, whole numbers, options, statements) set their fields at once
+(`set_fields`, archdsl.diagnostics).
 """
 
 from __future__ import annotations
@@ -8,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from archdsl.diagnostics import Source, Span
+from archdsl.diagnostics import Source, Span, set_fields
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Int:
     value: int
     span: Span
+
+    def __init__(self, value: int, span: Span):
+        set_fields(self, "__dict__", {"value": value, "span": span})
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,13 @@ class Str:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Name:
     name: str
     span: Span
+
+    def __init__(self, name: str, span: Span):
+        set_fields(self, "__dict__", {"name": name, "span": span})
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ class Stride:
 Value = Union[Int, Float, Str, Name, BinOp, Not, Call, Dims, ListValue, TupleValue]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Option:
     """`name=value`."""
 
@@ -106,8 +114,11 @@ class Option:
     value: Value
     span: Span
 
+    def __init__(self, name: str, name_span: Span, value: Value, span: Span):
+        set_fields(self, "__dict__", {"name": name, "name_span": name_span, "value": value, "span": span})
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Statement:
     """One line of a spec: `word args... [from a, b]`, with an optional indented body."""
 
@@ -118,6 +129,11 @@ class Statement:
     inputs: tuple[Name, ...]
     body: tuple["Statement", ...]
     span: Span
+
+    def __init__(self, word: str, word_span: Span, args: tuple, options: tuple[Option, ...], inputs: tuple[Name, ...],
+                 body: tuple["Statement", ...], span: Span):
+        set_fields(self, "__dict__", {"word": word, "word_span": word_span, "args": args, "options": options,
+                                      "inputs": inputs, "body": body, "span": span})
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
