@@ -191,18 +191,20 @@ class Builder(BlockUses, Control, Structures):
     def substitute(self, stmt: T.Statement) -> T.Statement | None:
         """A statement whose layer type is a word-valued parameter (`act` in a block taking
         `act=relu6`), with the word in its place; None where the word is `none`."""
+        params = self.ev.params
+        head = stmt.args[0] if stmt.args and isinstance(stmt.args[0], T.Name) else None
+        if stmt.body or (stmt.word not in params and (head is None or head.name not in params)):
+            return stmt  # nothing here names a parameter (most statements)
+
         def word_of(name: str):
-            value = self.ev.params.get(name)
+            value = params.get(name)
             if not isinstance(value, str) or value in ("true", "false") or name in self.known_words():
                 return None
             return value
 
-        if stmt.body:
-            return stmt
         if word_of(stmt.word) is not None:
             value = word_of(stmt.word)
             return None if value == "none" else replace(stmt, word=value)
-        head = stmt.args[0] if stmt.args and isinstance(stmt.args[0], T.Name) else None
         if head is not None and word_of(head.name) is not None:
             value = word_of(head.name)
             return None if value == "none" else replace(stmt, args=(T.Name(value, head.span), *stmt.args[1:]))

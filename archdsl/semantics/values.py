@@ -50,6 +50,8 @@ def invalid(code: str, message: str, span: Span, label: str = "", help: str = ""
 
 #: `pair`'s default for a value not yet evaluated
 _NOT_YET = object()
+#: a name that is no parameter
+_ABSENT = object()
 
 
 class Evaluator:
@@ -93,12 +95,13 @@ class Evaluator:
                       '`reduce` and `tensor`, and a row\'s `names="layer_{i}"`')
 
     def _name(self, value: T.Name):
-        if "." in value.name and value.name not in self.params:
-            return self._property(value)
-        if value.name in self.params:
-            if self.params[value.name] is UNKNOWN:
+        found = self.params.get(value.name, _ABSENT)
+        if found is not _ABSENT:
+            if found is UNKNOWN:
                 raise Unknown()
-            return self.params[value.name]
+            return found
+        if "." in value.name:
+            return self._property(value)
         if value.name in WORDS:
             return value.name
         hint = did_you_mean(value.name, self.params) or "declare it with `param NAME = VALUE`"
@@ -108,7 +111,8 @@ class Evaluator:
 
     def _binop(self, value: T.BinOp):
         left, right = self.eval(value.left), self.eval(value.right)
-        if not (_is_arithmetic(left) and _is_arithmetic(right)):
+        if not (isinstance(left, (int, float)) and isinstance(right, (int, float))) \
+                or isinstance(left, bool) or isinstance(right, bool):  # numbers, and true/false are not
             raise invalid("E0209", "arithmetic needs numbers", value.span, "not a number",
                           "only numbers and numeric parameters can be combined with + - * / // %")
         if value.op in ("floordiv", "truediv") and right == 0:
@@ -248,10 +252,6 @@ _EVALUATE = {T.Int: lambda self, value: value.value, T.Float: Evaluator._number,
              T.BinOp: Evaluator._operation, T.Not: Evaluator._not, T.Call: Evaluator._call,
              T.Dims: lambda self, value: value.values, T.ListValue: Evaluator._items, T.TupleValue: Evaluator._items,
              T.Stride: lambda self, value: value.value, T.Str: Evaluator._quoted}
-
-
-def _is_arithmetic(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _finite(number, span: Span, maximum: float = math.inf):
