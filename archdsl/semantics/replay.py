@@ -156,14 +156,17 @@ class Template:
         """Whether the unit reads nothing but its input, and is named under its path only: what a
         copy made for another instance of its block needs (replay within a row needs neither)."""
         inside = range(self.start, self.end)
-        return all(i in inside or i == self.source for n in self.nodes for i in n.inputs) \
-            and (self.result in inside or self.result == self.source) and None not in self.suffixes \
-            and all(i in inside or i == self.source for i, _ in (self.names or {}).values())
+
+        def own(node_id: int) -> bool:
+            return node_id in inside or node_id == self.source
+
+        return None not in self.suffixes and own(self.result) and all(own(i) for n in self.nodes for i in n.inputs) \
+            and all(own(i) for i, _ in (self.names or {}).values())
 
     def apply(self, x: int, path: str, names: dict | None = None) -> int:
         """The template's nodes again at unit `path`, fed from `x`; returns the unit's output.
         `names`, where given, receives the names the unit defined, as they are in the copy."""
-        em, graph, start, end, source = self.em, self.em.graph, self.start, self.end, self.source
+        em, graph, start = self.em, self.em.graph, self.start
         offset = len(graph) - start
         frames: dict[int, Frame] = {}
         around = tuple(em.frames)
@@ -173,8 +176,7 @@ class Template:
         for k, old in enumerate(self.nodes):
             suffix = self.suffixes[k]
             node = old.moved(id=old.id + offset, path=old.path if suffix is None else path + suffix,
-                             inputs=tuple(x if i == source else i + offset if start <= i < end else i
-                                          for i in old.inputs),
+                             inputs=tuple(self._moved_id(i, x, offset) for i in old.inputs),
                              origin=origins[self.origin_of[k]])
             if node.has_state:
                 em.claim_path(node.path, node.span)
