@@ -118,8 +118,9 @@ class Graph:
 
     @property
     def output(self) -> NodeBase:
-        """The output node, whose inputs are the values the network returns."""
-        return next(n for n in self.nodes() if n.op == "output")
+        """The output node, whose inputs are the values the network returns. A graph has one (the
+        verifier holds it to that), made last: the search starts from the end."""
+        return next(n for n in reversed(self._nodes.values()) if n.op == "output")
 
     @property
     def outputs(self) -> list[NodeBase]:
