@@ -227,6 +227,29 @@ def test_the_start_up_section_says_which_goals_are_met():
     assert "| every spec / one spec (goal at most 3: **missed**) | 3.20 (3.10-3.30) | 3.26 |" in text
     assert "| A/A control | 1.01 (0.99-1.02) | 1.00 |" in text
     assert "| `python -c 'import torch'` | 1500 | 1400 |" in text
+    assert "adds" not in text  # figures stored before the per-file line was measured have none
+
+
+def test_a_start_up_goal_met_only_at_the_median_says_so():
+    from bench.startup import verdict
+
+    assert verdict(2.7, 2.9, 3.0) == "met"
+    assert verdict(2.96, 3.18, 3.0) == "met at the median; its upper quartile is over 3"
+    assert verdict(3.01, 3.2, 3.0) == "**missed**"
+
+
+def test_each_further_file_is_the_every_spec_time_less_one_specs_over_the_other_files():
+    from bench.startup import further_file, section
+
+    found = further_file([0.80, 0.86, 0.74], [0.26, 0.26, 0.25], files=50)
+    assert found["files"] == 50
+    assert abs(found["wall_ms"] - 1e3 * 0.54 / 49) < 1e-9  # the median round's (0.80 - 0.26) / 49
+    assert abs(found["share_of_one"] - (0.54 / 49) / 0.26) < 1e-9
+    result = {"commands": {}, "ratios": {}, "goals": {}, "each further file": found,
+              "environment": {"repeats": 3, "load average": [0.5, 0.6], "cpus": 2, "python": "3.11.7",
+                              "date": "2026-12-07", "commit": "abc1234"}}
+    assert "Each file after the first adds 11.0 ms (10.5-11.6)" in section(result)
+    assert "4.2% of one spec's whole check" in section(result) and "over the 49 other files" in section(result)
 
 
 def test_the_instruction_count_is_read_from_cachegrinds_summary():
