@@ -230,12 +230,12 @@ def test_the_start_up_section_says_which_goals_are_met():
     assert "adds" not in text  # figures stored before the per-file line was measured have none
 
 
-def test_a_start_up_goal_met_only_at_the_median_says_so():
+def test_a_start_up_goal_met_only_within_the_a_a_controls_spread_says_so():
     from bench.startup import verdict
 
-    assert verdict(2.7, 2.9, 3.0) == "met"
-    assert verdict(2.96, 3.18, 3.0) == "met at the median; its upper quartile is over 3"
-    assert verdict(3.01, 3.2, 3.0) == "**missed**"
+    assert verdict(2.7, 3.0, noise=1.05) == "met"
+    assert verdict(2.9, 3.0, noise=1.05) == "met at the median, within the A/A control's spread of it"
+    assert verdict(3.01, 3.0, noise=1.0) == "**missed**"
 
 
 def test_each_further_file_is_the_every_spec_time_less_one_specs_over_the_other_files():
