@@ -68,3 +68,31 @@ def test_input_size_override_changes_types_only():
     small = archdsl.load(spec_path("resnet50"), input_size=(3, 97, 97))
     assert str(small.input_type) == "3x97x97"
     assert str(next(n for n in small.nodes() if n.path == "layer4.2.bn3").type) == "2048x4x4"
+
+
+def test_a_tensor_type_checks_its_fields_and_is_an_immutable_value():
+    import dataclasses
+
+    from archdsl.ir import nodes as N
+
+    image = TensorType(channels=64, height=56, width=56)
+    assert image == TensorType(shape=[64, 56, 56], axes=["c", "h", "w"]) and image.shape == (64, 56, 56)
+    assert hash(image) == hash(TensorType(shape=(64, 56, 56), axes=("c", "h", "w")))
+    assert image != TensorType(shape=(64, 56, 56), axes=("c", "h", "w"), batched=False)
+    assert TensorType(channels=10) == TensorType(shape=(10,), axes=("c",)) and TensorType(channels=10).is_flat
+    assert TensorType(shape=(2.0, 3), axes=("a", "b")).shape == (2, 3)  # a whole float, as pydantic took it
+    assert repr(image) == "TensorType(shape=(64, 56, 56), axes=('c', 'h', 'w'), batched=True)"
+    for shape, axes in (((1, 2), ("c",)), ((1, 2), ("a", "a"))):
+        with pytest.raises(ValueError, match="do not name the sizes"):
+            TensorType(shape=shape, axes=axes)
+    for bad in ({"shape": (1.5,), "axes": ("c",)}, {"shape": ("3",), "axes": ("c",)},
+                {"shape": (True,), "axes": ("c",)}, {"shape": (3,), "axes": ("c",), "batched": 1},
+                {"shape": (3,)}, {"channels": 3, "shape": (3,), "axes": ("c",)}):
+        with pytest.raises(TypeError):
+            TensorType(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        image.shape = (1, 2, 3)
+    node = N.Relu(id=1, inputs=(0,), path="relu", type=image)
+    assert node.type is image  # a node keeps the type it is given
+    with pytest.raises(Exception, match="TensorType"):
+        N.Relu(id=1, inputs=(0,), path="relu", type={"shape": (1,), "axes": ("c",)})
