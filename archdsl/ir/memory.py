@@ -22,9 +22,10 @@ def is_view(node: NodeBase) -> bool:
 
 def output_bytes(node: NodeBase) -> int:
     """fp32 bytes of the tensor a node produces for one image (0 for views and untyped nodes)."""
-    if node.VIEW or node.type is None:
+    out_type = node.type
+    if out_type is None or node.VIEW:
         return 0
-    return BYTES_PER_FP32 * node.type.numel
+    return BYTES_PER_FP32 * out_type.numel
 
 
 def activation_bytes(graph: Graph) -> int:

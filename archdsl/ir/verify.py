@@ -35,12 +35,13 @@ def _walk(graph: Graph) -> tuple[list[str], list[str], list[str]]:
     owners: dict[str, int] = {}
     ids = graph.ids()
     for node in graph.nodes():
-        if ordered and not earlier.issuperset(node.inputs):
+        inputs, op = node.inputs, node.op
+        if ordered and not earlier.issuperset(inputs):
             ordered = False
         earlier.add(node.id)
-        if node.op in ends:
-            ends[node.op].append(node)
-        found = _node_problems(node, graph, ids)
+        if op in ends:
+            ends[op].append(node)
+        found = _node_problems(node, op, inputs, graph, ids)
         if found:
             where = f"node %{node.id} ({node.op} {node.path})"
             per_node += [f"{where}: {problem}" for problem in found]
@@ -65,26 +66,28 @@ def _output_names(output) -> list[str]:
     return []
 
 
-def _node_problems(node, graph: Graph, ids) -> list[str]:
-    """What is wrong with one node (nothing, for almost every node: the messages are made only then)."""
-    if node.op not in NODE_TYPES:
+def _node_problems(node, op: str, inputs: tuple[int, ...], graph: Graph, ids) -> list[str]:
+    """What is wrong with one node, of op `op` and with `inputs` (nothing, for almost every node:
+    the messages are made only then)."""
+    if op not in NODE_TYPES:
         return ["unknown op"]
     problems = []
-    low, high = ARITY[node.op]
-    if not low <= len(node.inputs) <= high:
-        problems.append(f"{len(node.inputs)} inputs, expected {low}..{high}")
-    for i in node.inputs:
-        if i >= node.id or i not in ids:
+    low, high = ARITY[op]
+    if not low <= len(inputs) <= high:
+        problems.append(f"{len(inputs)} inputs, expected {low}..{high}")
+    node_id, out_type = node.id, node.type
+    for i in inputs:
+        if i >= node_id or i not in ids:
             return problems + ["an input is not an earlier node"]
     if node.span is None:
         problems.append("no source span")
-    if node.type is None:
+    if out_type is None:
         return problems + ["no inferred type"]
-    if node.id in graph.inferred:  # inferred from these very inputs when it was added
+    if node_id in graph.inferred:  # inferred from these very inputs when it was added
         return problems
-    expected, issues = infer(node, [graph[i].type for i in node.inputs])
-    if issues or expected != node.type:
-        problems.append(f"type {node.type} disagrees with inference ({expected}, {issues})")
+    expected, issues = infer(node, [graph[i].type for i in inputs])
+    if issues or expected != out_type:
+        problems.append(f"type {out_type} disagrees with inference ({expected}, {issues})")
     return problems
 
 

@@ -57,27 +57,27 @@ class Emitter:
              span: Span | None, **attrs) -> int:
         """Create a node of type `cls`, infer its type, report problems, count it against the
         budget (which may stop elaboration with OverBudget); returns its id."""
+        graph, node_id, inputs = self.graph, len(self.graph), tuple(inputs)
         # the class's pydantic validator itself (what `cls(...)` runs, less the Python call around it)
         node = cls.__pydantic_validator__.validate_python(
-            {"id": len(self.graph), "inputs": tuple(inputs), "path": path, "span": span, "origin": tuple(self.frames),
-             **attrs})
-        if node.has_state and self.sharing is not None and self.sharing.later:
+            {"id": node_id, "inputs": inputs, "path": path, "span": span, "origin": tuple(self.frames), **attrs})
+        stateful = node.has_state
+        if stateful and self.sharing is not None and self.sharing.later:
             node = node.model_copy(update={"shares": self.sharing.owner(node)})
-        elif node.has_state:
+        elif stateful:
             self.claim_path(path, span)
-        in_types = [self.graph[i].type for i in node.inputs]
-        out_type, problems = infer(node, in_types)
+        out_type, problems = infer(node, [graph[i].type for i in inputs])
         for problem in problems:
             self.diagnostics.append(self._diagnostic(problem, node))
         if out_type is not None:
             _set_type(node, out_type)
-        if node.has_state and self.sharing is not None:
-            self.sharing.record(node, self.graph)
-        self.graph.add(node)
+        if stateful and self.sharing is not None:
+            self.sharing.record(node, graph)
+        graph.add(node)
         if out_type is not None and not problems:
-            self.graph.inferred.add(node.id)
-        self.budget.add(node, self.graph)
-        return node.id
+            graph.inferred.add(node_id)
+        self.budget.add(node, graph)
+        return node_id
 
     def repeats(self, row) -> Iterator[int]:
         """The block indices 0 .. row.repeat-1 of a stage row; the budget projects the blocks
