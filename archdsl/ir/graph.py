@@ -47,13 +47,14 @@ class Graph:
 
     def add(self, node: NodeBase) -> NodeBase:
         self.parameter_total = None
-        self._nodes[node.id] = node
+        node_id = node.id
+        self._nodes[node_id] = node
         users = self._users
         for source in node.inputs:
             of_source = users.get(source)
             if of_source is None:
                 users[source] = of_source = {}
-            of_source[node.id] = None
+            of_source[node_id] = None
         return node
 
     def replace(self, node: NodeBase) -> None:

@@ -290,8 +290,17 @@ class NoMacs:
 
 
 def counts_macs(node: NodeBase) -> bool:
-    """Whether `node`'s op has a MAC rule of its own, rather than NoMacs's zero."""
-    return type(node).macs is not NoMacs.macs
+    """Whether `node`'s op has a MAC rule of its own, rather than NoMacs's zero (worked out once
+    per class: reading a pydantic model class's attribute goes through its metaclass's hook)."""
+    cls = type(node)
+    found = _HAS_MAC_RULE.get(cls)
+    if found is None:
+        found = _HAS_MAC_RULE[cls] = cls.macs is not NoMacs.macs
+    return found
+
+
+#: node class -> whether it has a MAC rule of its own (counts_macs)
+_HAS_MAC_RULE: dict[type, bool] = {}
 
 
 class Free(Stateless, NoMacs):
