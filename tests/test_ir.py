@@ -81,6 +81,11 @@ def test_a_tensor_type_checks_its_fields_and_is_an_immutable_value():
     assert image != TensorType(shape=(64, 56, 56), axes=("c", "h", "w"), batched=False)
     assert TensorType(channels=10) == TensorType(shape=(10,), axes=("c",)) and TensorType(channels=10).is_flat
     assert TensorType(shape=(2.0, 3), axes=("a", "b")).shape == (2, 3)  # a whole float, as pydantic took it
+
+    class Size(int):
+        pass
+
+    assert type(TensorType(shape=(Size(4),), axes=("c",)).shape[0]) is int  # an int subclass, as a plain int
     assert repr(image) == "TensorType(shape=(64, 56, 56), axes=('c', 'h', 'w'), batched=True)"
     for shape, axes in (((1, 2), ("c",)), ((1, 2), ("a", "a"))):
         with pytest.raises(ValueError, match="do not name the sizes"):

@@ -14,6 +14,7 @@ took a quarter of building the node classes when archdsl.ir.nodes is imported.
 
 
 import math
+import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, ClassVar, NamedTuple
@@ -142,13 +143,13 @@ class TensorType:
 
 
 def _whole(size) -> int:
-    """A size of a type: a whole number (a float with no fraction, as 2.0, is taken as 2)."""
+    """A size of a type: a whole number (a float with no fraction, as 2.0, is taken as 2; not a bool)."""
     if type(size) is int:
         return size
     if isinstance(size, float) and size.is_integer():
         return int(size)
-    if isinstance(size, int) and not isinstance(size, bool):
-        return int(size)
+    if not isinstance(size, (bool, float)) and hasattr(type(size), "__index__"):
+        return operator.index(size)  # an int subclass, a numpy integer
     raise TypeError(f"a size is a whole number, not {size!r}")
 
 
