@@ -291,17 +291,15 @@ class NoMacs:
 
 
 def counts_macs(node: NodeBase) -> bool:
-    """Whether `node`'s op has a MAC rule of its own, rather than NoMacs's zero (worked out once
-    per class: reading a pydantic model class's attribute goes through its metaclass's hook)."""
-    cls = type(node)
-    found = _HAS_MAC_RULE.get(cls)
-    if found is None:
-        found = _HAS_MAC_RULE[cls] = cls.macs is not NoMacs.macs
-    return found
+    """Whether `node`'s op has a MAC rule of its own, rather than NoMacs's zero."""
+    return _has_mac_rule(type(node))
 
 
-#: node class -> whether it has a MAC rule of its own (counts_macs)
-_HAS_MAC_RULE: dict[type, bool] = {}
+@lru_cache(maxsize=None)
+def _has_mac_rule(cls: type) -> bool:
+    """counts_macs, worked out once per class: reading a pydantic model class's attribute goes
+    through its metaclass's hook."""
+    return cls.macs is not NoMacs.macs
 
 
 class Free(Stateless, NoMacs):
